@@ -1,0 +1,16 @@
+# weft_add_test(<name> SOURCES <files...> LABELS <labels...> [LIBS <libs...>] [TIMEOUT <s>])
+# One Qt Test executable per suite, registered with CTest under its labels.
+function(weft_add_test name)
+  cmake_parse_arguments(ARG "" "TIMEOUT" "SOURCES;LABELS;LIBS" ${ARGN})
+  add_executable(${name} ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE weft_build_flags Qt6::Test ${ARG_LIBS})
+  target_compile_definitions(${name} PRIVATE
+      WEFT_WORKER_PATH="$<TARGET_FILE:weft-worker>")
+  add_dependencies(${name} weft-worker)
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT ARG_TIMEOUT)
+    set(ARG_TIMEOUT 300)
+  endif()
+  set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
+      ENVIRONMENT "QT_QPA_PLATFORM=offscreen")
+endfunction()

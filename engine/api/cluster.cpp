@@ -1,0 +1,116 @@
+#include "weft/cluster.h"
+
+#include "builtin_kernels.h"
+#include "local_manager.h"
+#include "process_runtime.h"
+#include "weft/errors.h"
+
+#include <algorithm>
+
+namespace weft {
+
+const char* worker_state_name(WorkerState s)
+{
+    switch (s) {
+    case WorkerState::Starting:
+        return "starting";
+    case WorkerState::Running:
+        return "running";
+    case WorkerState::Exiting:
+        return "exiting";
+    case WorkerState::Exited:
+        return "exited";
+    }
+    return "?";
+}
+
+void sleep(std::chrono::nanoseconds d) { detail::sleep_for(d); }
+
+struct Cluster::Callbacks : detail::ClusterCallbacks { };
+
+Cluster::Cluster(ClusterOptions options)
+    : callbacks_(std::make_unique<Callbacks>())
+{
+    auto kernels = std::make_shared<KernelRegistry>();
+    register_builtin_kernels(*kernels);
+    detail::RuntimeOptions ro;
+    ro.pid = 1;
+    ro.threads = options.master_threads;
+    ro.cookie = detail::Cookie::random();
+    ro.limits.max_frame_bytes = options.max_frame_bytes;
+    ro.limits.traversal_limit_words = options.max_frame_bytes / 8 + 1024;
+    ro.topology = options.topology;
+    runtime_ = std::make_shared<detail::ProcessRuntime>(ro, std::move(kernels));
+    local_ = std::make_unique<detail::LocalManager>(*runtime_, options, *callbacks_);
+}
+
+Cluster::~Cluster()
+{
+    try {
+        auto all = runtime_->workers();
+        all.erase(std::remove(all.begin(), all.end(), Pid(1)), all.end());
+        local_->remove(all, std::chrono::seconds(2));
+    } catch (const std::exception& e) {
+        runtime_->log(std::string("while removing workers: ") + e.what());
+    }
+    local_.reset();
+    runtime_->shutdown();
+}
+
+std::vector<Pid> Cluster::addprocs(int n, Threads threads) { return local_->launch(n, threads); }
+
+void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds timeout)
+{
+    for (Pid p : pids)
+        if (p == 1)
+            throw std::invalid_argument("rmprocs: process 1 (the master) cannot be removed");
+    local_->remove(pids, timeout);
+}
+
+std::vector<WorkerInfo> Cluster::worker_info() const { return local_->info(); }
+PeerTraffic Cluster::traffic(Pid peer) const { return runtime_->traffic(peer); }
+KernelRegistry& Cluster::kernels() { return runtime_->kernels(); }
+
+void Cluster::on_worker_added(std::function<void(const WorkerInfo&)> cb)
+{
+    std::lock_guard g(callbacks_->m);
+    callbacks_->added.push_back(std::move(cb));
+}
+void Cluster::on_worker_exiting(std::function<void(Pid)> cb)
+{
+    std::lock_guard g(callbacks_->m);
+    callbacks_->exiting.push_back(std::move(cb));
+}
+void Cluster::on_worker_exited(std::function<void(Pid, const std::string&)> cb)
+{
+    std::lock_guard g(callbacks_->m);
+    callbacks_->exited.push_back(std::move(cb));
+}
+void Cluster::on_output(std::function<void(Pid, const std::string&)> cb)
+{
+    std::lock_guard g(callbacks_->m);
+    callbacks_->output.push_back(std::move(cb));
+}
+void Cluster::on_log(std::function<void(const std::string&)> cb) { runtime_->set_log(std::move(cb)); }
+
+std::vector<Pid> Cluster::workers() const { return runtime_->workers(); }
+std::vector<Pid> Cluster::procs() const { return runtime_->procs(); }
+Future Cluster::remotecall_args(std::string_view k, Pid pid, List args, CallOptions o)
+{
+    return runtime_->remotecall_args(k, pid, std::move(args), o);
+}
+Value Cluster::remotecall_fetch_args(std::string_view k, Pid pid, List args, CallOptions o)
+{
+    return runtime_->remotecall_fetch_args(k, pid, std::move(args), o);
+}
+Future Cluster::remotecall_wait_args(std::string_view k, Pid pid, List args, CallOptions o)
+{
+    return runtime_->remotecall_wait_args(k, pid, std::move(args), o);
+}
+void Cluster::remote_do_args(std::string_view k, Pid pid, List args, CallOptions o)
+{
+    runtime_->remote_do_args(k, pid, std::move(args), o);
+}
+Pid Cluster::next_worker() { return runtime_->next_worker(); }
+
+}  // namespace weft

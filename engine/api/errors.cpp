@@ -1,0 +1,53 @@
+#include "weft/errors.h"
+
+namespace weft {
+
+namespace {
+std::string describe(const ErrorValue& e)
+{
+    std::string s = "On worker " + std::to_string(e.origin) + ": " + e.type + ": " + e.message;
+    for (const auto& line : e.backtrace)
+        s += "\n  " + line;
+    return s;
+}
+std::string who(Pid pid) { return pid == 1 ? "process 1" : "worker " + std::to_string(pid); }
+}  // namespace
+
+RemoteException::RemoteException(ErrorValue captured)
+    : Error(describe(captured))
+    , captured_(std::move(captured))
+{
+}
+
+ProcessExitedException::ProcessExitedException(Pid pid, std::string reason)
+    : Error(who(pid) + " exited: " + reason)
+    , pid_(pid)
+    , reason_(std::move(reason))
+{
+}
+
+UnknownProcessError::UnknownProcessError(Pid pid)
+    : Error("no process with id " + std::to_string(pid) + " was ever part of this cluster")
+    , pid_(pid)
+{
+}
+
+KernelNotFound::KernelNotFound(std::string kernel, Pid pid)
+    : Error("kernel '" + kernel + "' is not loaded on " + who(pid))
+    , kernel_(std::move(kernel))
+    , pid_(pid)
+{
+}
+
+void throw_error_value(const ErrorValue& e)
+{
+    if (e.type == "KernelNotFound" && e.backtrace.empty())
+        throw KernelNotFound(e.subject, e.origin);
+    if (e.type == "ProcessExitedException" && e.backtrace.empty())
+        throw ProcessExitedException(e.origin, e.message);
+    if (e.type == "InvalidStateException" && e.backtrace.empty())
+        throw InvalidStateException(e.message);
+    throw RemoteException(e);
+}
+
+}  // namespace weft

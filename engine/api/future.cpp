@@ -1,0 +1,59 @@
+#include "weft/future.h"
+
+#include "process_runtime.h"
+#include "weft/errors.h"
+
+namespace weft {
+
+namespace {
+std::shared_ptr<detail::ProcessRuntime> runtime_of(const std::shared_ptr<detail::FutureState>& s)
+{
+    if (!s)
+        throw InvalidStateException("empty Future");
+    auto rt = s->rt_.lock();
+    if (!rt)
+        throw InvalidStateException("the process that made this Future has shut down");
+    return rt;
+}
+}  // namespace
+
+const Value& Future::fetch() const
+{
+    if (!s_)
+        throw InvalidStateException("empty Future");
+    {
+        std::lock_guard g(s_->m_);
+        if (s_->cached_)
+            return *s_->cached_;
+    }
+    return runtime_of(s_)->fetch(*s_);
+}
+
+void Future::wait() const { runtime_of(s_)->wait(*s_); }
+
+bool Future::isready() const { return runtime_of(s_)->isready(*s_); }
+
+void Future::finalize()
+{
+    if (!s_)
+        return;
+    if (auto rt = s_->rt_.lock())
+        rt->release(*s_);
+}
+
+const Value* Future::cached() const
+{
+    if (!s_)
+        return nullptr;
+    std::lock_guard g(s_->m_);
+    return s_->cached_ ? &*s_->cached_ : nullptr;
+}
+
+RemoteRef Future::ref() const
+{
+    if (!s_)
+        throw InvalidStateException("empty Future");
+    return s_->ref_;
+}
+
+}  // namespace weft

@@ -1,0 +1,103 @@
+#pragma once
+// The master process (pid 1): membership, worker launching and the call API.
+
+#include "weft/process.h"
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace weft {
+
+namespace detail {
+class ProcessRuntime;
+class LocalManager;
+}  // namespace detail
+
+// Threads of a process, like Julia's --threads N,M: N in `default`, M in `interactive`.
+struct Threads {
+    int default_threads = 1;
+    int interactive = 0;
+};
+
+enum class Transport : std::uint8_t { Unix, Tcp };
+enum class Topology : std::uint8_t { Lazy, AllToAll, MasterWorker };
+
+struct ClusterOptions {
+    Threads master_threads { 2, 1 };
+    Transport transport = Transport::Unix;   // how the master reaches local workers
+    Topology topology = Topology::Lazy;
+    std::chrono::milliseconds worker_timeout { 60000 };   // launch to ready
+    std::string worker_path;   // default: $WEFT_WORKER, else weft-worker beside this program
+    std::size_t max_frame_bytes = std::size_t(2) << 30;
+};
+
+enum class WorkerState : std::uint8_t { Starting, Running, Exiting, Exited };
+[[nodiscard]] const char* worker_state_name(WorkerState s);
+
+struct WorkerInfo {
+    Pid pid = 0;
+    std::string host;
+    int os_pid = 0;
+    Threads threads;
+    WorkerState state = WorkerState::Starting;
+    std::string exit_reason;
+    std::string address;
+};
+
+// Message and byte counts on the connections between this process and one peer.
+struct PeerTraffic {
+    std::uint64_t messages_sent = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t messages_received = 0;
+    std::uint64_t bytes_received = 0;
+};
+
+class Cluster final : public Process {
+public:
+    explicit Cluster(ClusterOptions options = {});
+    ~Cluster() override;   // removes every worker; none outlives the cluster
+    Cluster(const Cluster&) = delete;
+    Cluster& operator=(const Cluster&) = delete;
+
+    // Starts `n` local workers in parallel and returns their ids (sorted) once all have joined.
+    // Throws ConnectionError naming each worker that failed to start (the others stay).
+    std::vector<Pid> addprocs(int n, Threads threads = {});
+    // Asks the workers to exit, waits for them (killing stragglers after `timeout`).
+    void rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+
+    [[nodiscard]] std::vector<WorkerInfo> worker_info() const;
+    [[nodiscard]] PeerTraffic traffic(Pid peer) const;
+    [[nodiscard]] KernelRegistry& kernels();   // the master's own kernels (pid 1 runs calls too)
+
+    // Callbacks run on the engine's I/O thread: keep them short, never block in them.
+    void on_worker_added(std::function<void(const WorkerInfo&)> cb);
+    void on_worker_exiting(std::function<void(Pid)> cb);
+    void on_worker_exited(std::function<void(Pid, const std::string& reason)> cb);
+    // Each line a worker prints (stdout or stderr), as Julia shows it: "From worker N: line".
+    void on_output(std::function<void(Pid, const std::string& line)> cb);
+    // Engine events worth a user's attention (a rejected connection, a malformed message).
+    void on_log(std::function<void(const std::string& message)> cb);
+
+    // Process API
+    [[nodiscard]] Pid myid() const override { return 1; }
+    [[nodiscard]] std::vector<Pid> workers() const override;
+    [[nodiscard]] std::vector<Pid> procs() const override;
+    Future remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Value remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Future remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Pid next_worker() override;
+
+    [[nodiscard]] detail::ProcessRuntime& runtime() { return *runtime_; }
+
+private:
+    struct Callbacks;
+    std::unique_ptr<Callbacks> callbacks_;
+    std::shared_ptr<detail::ProcessRuntime> runtime_;
+    std::unique_ptr<detail::LocalManager> local_;
+};
+
+}  // namespace weft

@@ -1,0 +1,43 @@
+#pragma once
+// A reference to the result of a remote call, like Julia's Future.
+
+#include "weft/value.h"
+
+#include <memory>
+
+namespace weft {
+
+namespace detail {
+class FutureState;
+}
+
+class Future {
+public:
+    Future() = default;
+    explicit Future(std::shared_ptr<detail::FutureState> s)
+        : s_(std::move(s))
+    {
+    }
+
+    // The value; blocks (or suspends the task) until it is there. The first successful fetch
+    // caches the value and releases the remote one: later fetches send nothing. A failed call
+    // throws (RemoteException, ProcessExitedException, ...) every time and caches nothing.
+    const Value& fetch() const;
+    // Waits for the call to finish; throws if it failed.
+    void wait() const;
+    [[nodiscard]] bool isready() const;
+    // Releases the remote value now instead of when the last copy of this handle goes.
+    void finalize();
+
+    // The fetched value, or nullptr before a successful fetch.
+    [[nodiscard]] const Value* cached() const;
+    [[nodiscard]] RemoteRef ref() const;
+    [[nodiscard]] Pid where() const { return ref().owner; }
+    [[nodiscard]] bool valid() const { return s_ != nullptr; }
+    [[nodiscard]] const std::shared_ptr<detail::FutureState>& state() const { return s_; }
+
+private:
+    std::shared_ptr<detail::FutureState> s_;
+};
+
+}  // namespace weft

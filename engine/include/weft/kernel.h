@@ -1,0 +1,251 @@
+#pragma once
+// Kernels: named C++ functions with typed arguments and result, registered with one macro.
+//
+//     static std::int64_t count_heads(std::int64_t n) { ... }
+//     WEFT_KERNEL(count_heads);
+//
+// A kernel may take `weft::Context&` first, to reach its process (nested calls, myid()).
+
+#include "weft/value.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace weft {
+
+class Process;
+
+// What a running kernel can reach: the process it runs on.
+class Context {
+public:
+    explicit Context(Process& p)
+        : process_(p)
+    {
+    }
+    Process& process() { return process_; }
+    Pid myid() const;
+
+private:
+    Process& process_;
+};
+
+using KernelFn = std::function<Value(Context&, const List&)>;
+
+struct KernelInfo {
+    std::string name;
+    std::string signature;   // e.g. "(int64, int64) -> int64"
+    KernelFn fn;
+};
+
+// The kernels a process has loaded. Thread-safe.
+class KernelRegistry {
+public:
+    void add(std::string name, std::string signature, KernelFn fn);
+    [[nodiscard]] const KernelInfo* find(std::string_view name) const;
+    [[nodiscard]] std::vector<KernelInfo> list() const;   // sorted by name
+
+private:
+    mutable std::shared_mutex m_;
+    std::unordered_map<std::string, std::unique_ptr<KernelInfo>> kernels_;
+    std::vector<std::unique_ptr<KernelInfo>> retired_;   // replaced, possibly still running
+};
+
+// ---- Conversions between C++ types and Value ------------------------------------------
+
+template <class T> struct Convert;
+
+template <> struct Convert<Value> {
+    static Value from(const Value& v) { return v; }
+    static Value to(Value v) { return v; }
+    static constexpr const char* name = "any";
+};
+template <> struct Convert<bool> {
+    static bool from(const Value& v) { return v.as_bool(); }
+    static Value to(bool b) { return b; }
+    static constexpr const char* name = "bool";
+};
+template <class I>
+    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
+struct Convert<I> {
+    static I from(const Value& v) { return static_cast<I>(v.as_int()); }
+    static Value to(I i) { return static_cast<std::int64_t>(i); }
+    static constexpr const char* name = "int64";
+};
+template <> struct Convert<double> {
+    static double from(const Value& v) { return v.as_double(); }
+    static Value to(double d) { return d; }
+    static constexpr const char* name = "float64";
+};
+template <> struct Convert<std::string> {
+    static std::string from(const Value& v) { return v.as_text(); }
+    static Value to(std::string s) { return s; }
+    static constexpr const char* name = "text";
+};
+template <> struct Convert<Bytes> {
+    static Bytes from(const Value& v) { return v.as_bytes(); }
+    static Value to(Bytes b) { return b; }
+    static constexpr const char* name = "bytes";
+};
+template <> struct Convert<Array> {
+    static Array from(const Value& v) { return v.as_array(); }
+    static Value to(Array a) { return a; }
+    static constexpr const char* name = "array";
+};
+template <> struct Convert<List> {
+    static List from(const Value& v) { return v.as_list(); }
+    static Value to(List l) { return l; }
+    static constexpr const char* name = "list";
+};
+template <> struct Convert<Map> {
+    static Map from(const Value& v) { return v.as_map(); }
+    static Value to(Map m) { return m; }
+    static constexpr const char* name = "map";
+};
+template <> struct Convert<RemoteRef> {
+    static RemoteRef from(const Value& v) { return v.as_ref(); }
+    static Value to(RemoteRef r) { return r; }
+    static constexpr const char* name = "ref";
+};
+// Numeric vectors travel as 1-d arrays and are also accepted from lists of numbers.
+template <class T>
+    requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
+struct Convert<std::vector<T>> {
+    static std::vector<T> from(const Value& v)
+    {
+        if (v.kind() == Value::Kind::List) {
+            std::vector<T> out;
+            for (const auto& e : v.as_list())
+                out.push_back(static_cast<T>(std::is_floating_point_v<T> ? e.as_double() : e.as_int()));
+            return out;
+        }
+        auto s = v.as_array().view<T>();
+        return { s.begin(), s.end() };
+    }
+    static Value to(std::vector<T> v) { return Array::from(std::move(v)); }
+    static constexpr const char* name = std::is_floating_point_v<T> ? "vector<float64>" : "vector<int64>";
+};
+
+template <class T> Value to_value(T&& x) { return Convert<std::decay_t<T>>::to(std::forward<T>(x)); }
+
+namespace detail {
+
+template <class T> inline constexpr bool is_context_v = std::is_same_v<std::decay_t<T>, Context>;
+
+template <class... A> std::string argument_names()
+{
+    std::string s = "(";
+    bool first = true;
+    ((s += (first ? "" : ", "), s += Convert<std::decay_t<A>>::name, first = false), ...);
+    return s + ")";
+}
+
+[[noreturn]] void throw_arity(std::size_t want, std::size_t got);
+[[noreturn]] void throw_argument(std::size_t index, const std::exception& e);
+
+template <class R, class... A, std::size_t... I>
+Value invoke_typed(R (*fn)(A...), Context& ctx, const List& args, std::index_sequence<I...>)
+{
+    auto conv = [&](auto tag, std::size_t i) -> decltype(auto) {
+        using T = std::decay_t<typename decltype(tag)::type>;
+        if constexpr (is_context_v<T>) {
+            return static_cast<Context&>(ctx);
+        } else {
+            try {
+                return Convert<T>::from(args[i]);
+            } catch (const std::exception& e) {
+                throw_argument(i, e);
+            }
+        }
+    };
+    constexpr std::size_t offset = (sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>) ? 1 : 0;
+    if constexpr (std::is_void_v<R>) {
+        fn(conv(std::type_identity<A>(), I - offset)...);
+        return {};
+    } else {
+        return to_value(fn(conv(std::type_identity<A>(), I - offset)...));
+    }
+}
+
+// A kernel written against values directly takes any number of arguments.
+using RawKernel = Value (*)(Context&, const List&);
+inline KernelFn make_kernel(RawKernel fn) { return fn; }
+inline std::string signature_of(RawKernel) { return "(any...) -> any"; }
+
+template <class R, class... A> KernelFn make_kernel(R (*fn)(A...))
+{
+    constexpr bool takes_ctx = sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>;
+    constexpr std::size_t arity = sizeof...(A) - (takes_ctx ? 1 : 0);
+    return [fn](Context& ctx, const List& args) -> Value {
+        if (args.size() != arity)
+            throw_arity(arity, args.size());
+        return invoke_typed(fn, ctx, args, std::index_sequence_for<A...>());
+    };
+}
+
+template <class R, class... A> std::string signature_of(R (*)(A...))
+{
+    std::string args;
+    if constexpr (sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A...>>>) {
+        args = []<class C, class... Rest>(std::type_identity<std::tuple<C, Rest...>>) {
+            return argument_names<Rest...>();
+        }(std::type_identity<std::tuple<A...>>());
+    } else {
+        args = argument_names<A...>();
+    }
+    if constexpr (std::is_void_v<R>)
+        return args + " -> nothing";
+    else
+        return args + " -> " + Convert<std::decay_t<R>>::name;
+}
+
+// Kernels defined with WEFT_KERNEL in one binary or plugin, in a list private to it.
+struct KernelDef {
+    const char* name;
+    std::string signature;
+    KernelFn fn;
+    KernelDef* next = nullptr;
+};
+__attribute__((visibility("hidden"))) inline KernelDef* g_kernel_defs = nullptr;
+
+struct KernelRegistrar {
+    explicit KernelRegistrar(KernelDef& d)
+    {
+        d.next = g_kernel_defs;
+        g_kernel_defs = &d;
+    }
+};
+
+// Adds every kernel this binary or plugin defined with WEFT_KERNEL to `r`.
+inline void register_defined_kernels(KernelRegistry& r)
+{
+    for (auto* d = g_kernel_defs; d; d = d->next)
+        r.add(d->name, d->signature, d->fn);
+}
+
+}  // namespace detail
+}  // namespace weft
+
+#define WEFT_KERNEL_CONCAT2(a, b) a##b
+#define WEFT_KERNEL_CONCAT(a, b) WEFT_KERNEL_CONCAT2(a, b)
+
+// Registers the function `fn` as the kernel named `name`.
+#define WEFT_KERNEL_AS(name, fn)                                                                   \
+    static ::weft::detail::KernelDef WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__) {              \
+        name, ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn)                  \
+    };                                                                                             \
+    static const ::weft::detail::KernelRegistrar WEFT_KERNEL_CONCAT(weft_kernel_reg_, __LINE__)    \
+    {                                                                                              \
+        WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__)                                             \
+    }
+
+// Registers the function `fn` as a kernel of the same name.
+#define WEFT_KERNEL(fn) WEFT_KERNEL_AS(#fn, fn)

@@ -1,0 +1,216 @@
+// The built-in kernel library: the reference documents' classroom examples and the kernels the
+// tests and benchmarks use.
+
+#include "builtin_kernels.h"
+
+#include "weft/kernel.h"
+#include "weft/process.h"
+
+#include <Eigen/Dense>
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+namespace weft::builtin {
+
+namespace {
+
+std::mt19937_64& rng()
+{
+    thread_local std::mt19937_64 g { std::random_device {}() };
+    return g;
+}
+
+std::vector<std::uint64_t> dims_of(const List& args)
+{
+    std::vector<std::uint64_t> dims;
+    for (const auto& a : args) {
+        if (a.kind() == Value::Kind::List) {
+            for (const auto& d : a.as_list())
+                dims.push_back(static_cast<std::uint64_t>(d.as_int()));
+        } else {
+            const auto d = a.as_int();
+            if (d < 0)
+                throw std::invalid_argument("negative dimension " + std::to_string(d));
+            dims.push_back(static_cast<std::uint64_t>(d));
+        }
+    }
+    return dims;
+}
+
+// Elementwise a + b where either may be a scalar or a float64 array (Julia's .+).
+Value add_values(const Value& a, const Value& b)
+{
+    const bool aa = a.kind() == Value::Kind::Array, ba = b.kind() == Value::Kind::Array;
+    if (!aa && !ba) {
+        if (a.kind() == Value::Kind::Int64 && b.kind() == Value::Kind::Int64)
+            return a.as_int() + b.as_int();
+        return a.as_double() + b.as_double();
+    }
+    const Array& arr = aa ? a.as_array() : b.as_array();
+    auto out = Array::zeros(DType::Float64, arr.shape());
+    auto* o = reinterpret_cast<double*>(out.mutable_data());
+    auto x = arr.view<double>();
+    if (aa && ba) {
+        auto y = b.as_array().view<double>();
+        if (y.size() != x.size())
+            throw std::invalid_argument("arrays of different sizes cannot be added");
+        for (std::size_t i = 0; i < x.size(); ++i)
+            o[i] = x[i] + y[i];
+    } else {
+        const double s = aa ? b.as_double() : a.as_double();
+        for (std::size_t i = 0; i < x.size(); ++i)
+            o[i] = x[i] + s;
+    }
+    return out;
+}
+
+}  // namespace
+
+Value myid(Context& ctx, const List&) { return static_cast<std::int64_t>(ctx.myid()); }
+Value echo(Context&, const List& args) { return args.size() == 1 ? args[0] : Value(args); }
+Value add(Context&, const List& args)
+{
+    if (args.size() < 2)
+        throw std::invalid_argument("add takes at least 2 arguments");
+    Value acc = args[0];
+    for (std::size_t i = 1; i < args.size(); ++i)
+        acc = add_values(acc, args[i]);
+    return acc;
+}
+
+// rand(d1, d2, ...) or rand([d1, d2, ...]): uniform float64 array in [0, 1).
+Value rand(Context&, const List& args)
+{
+    auto dims = dims_of(args);
+    if (dims.empty())
+        return std::uniform_real_distribution<double>(0, 1)(rng());
+    auto a = Array::zeros(DType::Float64, dims);
+    auto* p = reinterpret_cast<double*>(a.mutable_data());
+    std::uniform_real_distribution<double> u(0, 1);
+    for (std::size_t i = 0; i < a.size(); ++i)
+        p[i] = u(rng());
+    return a;
+}
+
+// getindex(A, i, j, ...) with Julia's 1-based, column-major indices.
+Value getindex(Context&, const List& args)
+{
+    if (args.empty())
+        throw std::invalid_argument("getindex needs an array");
+    const Array& a = args[0].as_array();
+    std::size_t offset = 0, stride = 1;
+    for (std::size_t k = 1; k < args.size(); ++k) {
+        const auto i = args[k].as_int();
+        const auto extent = k - 1 < a.shape().size() ? a.shape()[k - 1] : 1;
+        if (i < 1 || static_cast<std::uint64_t>(i) > extent)
+            throw std::out_of_range("index " + std::to_string(i) + " out of bounds 1:" + std::to_string(extent)
+                + " in dimension " + std::to_string(k));
+        offset += static_cast<std::size_t>(i - 1) * stride;
+        stride *= extent;
+    }
+    return a.view<double>()[offset];
+}
+
+double sum_values(const Value& v)
+{
+    if (v.kind() == Value::Kind::List) {
+        double s = 0;
+        for (const auto& e : v.as_list())
+            s += e.as_double();
+        return s;
+    }
+    if (v.kind() != Value::Kind::Array)
+        return v.as_double();
+    double s = 0;
+    for (double x : v.as_array().view<double>())
+        s += x;
+    return s;
+}
+
+// The reference's count_heads: flip n coins, count the heads.
+std::int64_t count_heads(std::int64_t n)
+{
+    std::int64_t c = 0;
+    auto& g = rng();
+    std::int64_t i = 0;
+    for (; i + 64 <= n; i += 64)
+        c += __builtin_popcountll(g());
+    if (i < n) {
+        const auto bits = g() & ((std::uint64_t(1) << (n - i)) - 1);
+        c += __builtin_popcountll(bits);
+    }
+    return c;
+}
+
+std::int64_t sleep_ms(std::int64_t ms)
+{
+    weft::sleep(std::chrono::milliseconds(ms));
+    return ms;
+}
+
+// Keeps its thread busy for `ms` (a CPU-bound task that never yields).
+std::int64_t busy_ms(std::int64_t ms)
+{
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    volatile std::uint64_t x = 0;
+    while (std::chrono::steady_clock::now() < until)
+        for (int i = 0; i < 1000; ++i)
+            x = x + 1;
+    return ms;
+}
+
+// Singular values of a float64 matrix (descending), as in the reference's pmap(svd, M).
+std::vector<double> svdvals(Array m)
+{
+    if (m.shape().size() != 2)
+        throw std::invalid_argument("svdvals needs a matrix, got " + std::to_string(m.shape().size()) + " dimensions");
+    const auto rows = static_cast<Eigen::Index>(m.shape()[0]), cols = static_cast<Eigen::Index>(m.shape()[1]);
+    Eigen::Map<const Eigen::MatrixXd> a(m.view<double>().data(), rows, cols);
+    Eigen::BDCSVD<Eigen::MatrixXd> svd(a);
+    const auto& s = svd.singularValues();
+    return { s.data(), s.data() + s.size() };
+}
+
+// Prints a line on this process's stdout; the master shows it as "From worker N: ...".
+std::string print(Context& ctx, std::string line)
+{
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    (void)ctx;
+    return line;
+}
+
+// Throws an error with the given message (Julia's error(msg)).
+Value fail(std::string message) { throw std::runtime_error(message); }
+
+// remotecall_fetch(kernel, pid, args...) made from this process: nested calls.
+Value relay(Context& ctx, std::int64_t pid, std::string kernel, List args)
+{
+    return ctx.process().remotecall_fetch_args(kernel, static_cast<Pid>(pid), std::move(args));
+}
+
+WEFT_KERNEL(myid);
+WEFT_KERNEL(echo);
+WEFT_KERNEL(add);
+WEFT_KERNEL(rand);
+WEFT_KERNEL(getindex);
+WEFT_KERNEL_AS("sum", sum_values);
+WEFT_KERNEL(count_heads);
+WEFT_KERNEL(sleep_ms);
+WEFT_KERNEL(busy_ms);
+WEFT_KERNEL(svdvals);
+WEFT_KERNEL(print);
+WEFT_KERNEL(fail);
+WEFT_KERNEL(relay);
+
+}  // namespace weft::builtin
+
+namespace weft {
+
+void register_builtin_kernels(KernelRegistry& r) { detail::register_defined_kernels(r); }
+
+}  // namespace weft

@@ -1,0 +1,54 @@
+#include "weft/kernel.h"
+#include "weft/process.h"
+
+#include <algorithm>
+#include <mutex>
+#include <stdexcept>
+
+namespace weft {
+
+Pid Context::myid() const { return process_.myid(); }
+
+void KernelRegistry::add(std::string name, std::string signature, KernelFn fn)
+{
+    std::unique_lock g(m_);
+    auto info = std::make_unique<KernelInfo>(KernelInfo { name, std::move(signature), std::move(fn) });
+    // Entries are never removed, so a KernelInfo* handed out stays valid; a reload replaces it.
+    auto& slot = kernels_[name];
+    if (slot)
+        retired_.push_back(std::move(slot));
+    slot = std::move(info);
+}
+
+const KernelInfo* KernelRegistry::find(std::string_view name) const
+{
+    std::shared_lock g(m_);
+    auto it = kernels_.find(std::string(name));
+    return it == kernels_.end() ? nullptr : it->second.get();
+}
+
+std::vector<KernelInfo> KernelRegistry::list() const
+{
+    std::shared_lock g(m_);
+    std::vector<KernelInfo> out;
+    for (auto& [n, k] : kernels_)
+        out.push_back(*k);
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
+    return out;
+}
+
+namespace detail {
+
+void throw_arity(std::size_t want, std::size_t got)
+{
+    throw std::invalid_argument("takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s")
+        + ", got " + std::to_string(got));
+}
+
+void throw_argument(std::size_t index, const std::exception& e)
+{
+    throw std::invalid_argument("argument " + std::to_string(index + 1) + ": " + e.what());
+}
+
+}  // namespace detail
+}  // namespace weft

@@ -1,0 +1,52 @@
+#pragma once
+// Starts weft-worker processes on this machine, hands them the cookie on stdin, forwards their
+// output, and learns how each one ended from the OS (a pidfd), so exit reasons are exact.
+
+#include "process_runtime.h"
+#include "weft/cluster.h"
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace weft::detail {
+
+struct ClusterCallbacks {
+    std::mutex m;
+    std::vector<std::function<void(const WorkerInfo&)>> added;
+    std::vector<std::function<void(Pid)>> exiting;
+    std::vector<std::function<void(Pid, const std::string&)>> exited;
+    std::vector<std::function<void(Pid, const std::string&)>> output;
+};
+
+class LocalManager final {
+public:
+    LocalManager(ProcessRuntime& rt, const ClusterOptions& opts, ClusterCallbacks& callbacks);
+    ~LocalManager();   // kills and reaps anything still running
+
+    std::vector<Pid> launch(int n, Threads threads);
+    void remove(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
+    void interrupt(Pid pid);
+    [[nodiscard]] std::vector<WorkerInfo> info() const;
+
+private:
+    struct Worker;
+    void start_worker(const std::shared_ptr<Worker>& w);   // loop thread
+    kj::Promise<void> read_stream(std::shared_ptr<Worker> w, bool is_stdout);
+    void on_line(const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout);
+    void on_process_exit(const std::shared_ptr<Worker>& w);
+    void finish_launch(const std::shared_ptr<Worker>& w, const std::string& error);
+
+    ProcessRuntime& rt_;
+    ClusterOptions opts_;
+    ClusterCallbacks& cb_;
+    std::string worker_path_;
+    mutable std::mutex m_;
+    Pid next_pid_ = 2;
+    std::map<Pid, std::shared_ptr<Worker>> workers_;
+};
+
+}  // namespace weft::detail

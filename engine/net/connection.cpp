@@ -1,0 +1,284 @@
+#include "connection.h"
+
+#include "socket.h"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace weft::detail {
+
+namespace {
+constexpr std::size_t kMaxIov = 64;
+// Bytes read in one turn of the loop before other connections get a go.
+constexpr std::size_t kReadBudget = 8 * 1024 * 1024;
+}  // namespace
+
+struct Connection::Io {
+    Io(kj::UnixEventPort& port, int fd)
+        : observer(port, fd, kj::UnixEventPort::FdObserver::OBSERVE_READ_WRITE)
+    {
+    }
+    kj::UnixEventPort::FdObserver observer;
+    kj::Maybe<kj::Promise<void>> reading;
+    kj::Maybe<kj::Promise<void>> write_wait;
+};
+
+Connection::Connection(EventLoop& loop, int fd, std::string description, WireLimits limits)
+    : loop_(loop)
+    , fd_(fd)
+    , description_(std::move(description))
+    , decoder_(limits)
+{
+}
+
+Connection::~Connection()
+{
+    // io_ is normally gone by now (closed on the loop thread); never touch KJ off its thread.
+    if (io_ && !loop_.on_loop_thread())
+        (void)io_.release();
+    io_.reset();
+    ::close(fd_);
+}
+
+ConnectionStats Connection::stats() const
+{
+    return { frames_sent_.load(), bytes_sent_.load(), frames_received_.load(),
+        bytes_received_.load() };
+}
+
+void Connection::start(bool connecting, FrameHandler on_frame, CloseHandler on_close,
+    ErrorHandler on_error)
+{
+    on_frame_ = std::move(on_frame);
+    on_close_ = std::move(on_close);
+    on_error_ = std::move(on_error);
+    io_ = std::make_unique<Io>(loop_.port(), fd_);
+    if (connecting) {
+        {
+            std::lock_guard g(wm_);
+            blocked_ = true;   // nothing goes out before the connect completes
+        }
+        auto self = shared_from_this();
+        io_->write_wait = io_->observer.whenBecomesWritable()
+                              .then([this, self] {
+                                  if (int err = socket_error(fd_); err != 0) {
+                                      close_now(std::string("connect failed: ") + std::strerror(err));
+                                      return;
+                                  }
+                                  resume_writing();
+                              })
+                              .eagerlyEvaluate(nullptr);
+    }
+    io_->reading = read_loop(true).eagerlyEvaluate([this](kj::Exception&& e) {
+        close_now(std::string("read failed: ") + e.getDescription().cStr());
+    });
+}
+
+void Connection::set_frame_handler(FrameHandler h) { on_frame_ = std::move(h); }
+
+void Connection::set_close_handler(CloseHandler h) { on_close_ = std::move(h); }
+
+bool Connection::send(std::unique_ptr<OutFrame> frame, bool bypass_gate)
+{
+    std::unique_lock lk(wm_);
+    if (closed_.load(std::memory_order_relaxed))
+        return false;
+    frames_sent_.fetch_add(1, std::memory_order_relaxed);
+    if (!gate_open_ && !bypass_gate) {
+        held_.push_back(std::move(frame));
+        return true;
+    }
+    outq_.push_back(std::move(frame));
+    if (writing_ || blocked_)
+        return true;
+    writing_ = true;
+    flush_locked(lk);
+    return true;
+}
+
+void Connection::open_gate()
+{
+    std::unique_lock lk(wm_);
+    gate_open_ = true;
+    for (auto& f : held_)
+        outq_.push_back(std::move(f));
+    held_.clear();
+    if (writing_ || blocked_ || outq_.empty())
+        return;
+    writing_ = true;
+    flush_locked(lk);
+}
+
+void Connection::flush_locked(std::unique_lock<std::mutex>& lk)
+{
+    while (!outq_.empty() && !closed_.load(std::memory_order_relaxed)) {
+        iovec iov[kMaxIov];
+        std::size_t cnt = 0;
+        std::size_t skip = front_offset_;
+        for (auto& f : outq_) {
+            for (const auto& v : f->iov()) {
+                if (skip >= v.iov_len) {
+                    skip -= v.iov_len;
+                    continue;
+                }
+                iov[cnt++] = { static_cast<char*>(v.iov_base) + skip, v.iov_len - skip };
+                skip = 0;
+                if (cnt == kMaxIov)
+                    break;
+            }
+            if (cnt == kMaxIov)
+                break;
+        }
+        lk.unlock();
+        msghdr mh {};
+        mh.msg_iov = iov;
+        mh.msg_iovlen = cnt;
+        ssize_t n = ::sendmsg(fd_, &mh, MSG_NOSIGNAL);
+        const int err = errno;
+        lk.lock();
+        if (n < 0) {
+            if (err == EINTR)
+                continue;
+            writing_ = false;
+            if (err == EAGAIN || err == EWOULDBLOCK) {
+                blocked_ = true;
+                arm_writable();
+            } else {
+                lk.unlock();
+                close(std::string("write failed: ") + std::strerror(err));
+                lk.lock();
+            }
+            return;
+        }
+        bytes_sent_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+        front_offset_ += static_cast<std::size_t>(n);
+        while (!outq_.empty() && front_offset_ >= outq_.front()->total_bytes()) {
+            front_offset_ -= outq_.front()->total_bytes();
+            outq_.pop_front();
+        }
+    }
+    writing_ = false;
+}
+
+void Connection::arm_writable()
+{
+    auto self = shared_from_this();
+    loop_.post([this, self] {
+        if (!io_)
+            return;
+        io_->write_wait = nullptr;
+        io_->write_wait = io_->observer.whenBecomesWritable()
+                              .then([this, self] { resume_writing(); })
+                              .eagerlyEvaluate(nullptr);
+        // The socket may have drained before we started watching: try once now.
+        resume_writing();
+    });
+}
+
+void Connection::resume_writing()
+{
+    std::unique_lock lk(wm_);
+    if (!blocked_ || writing_)
+        return;
+    blocked_ = false;
+    if (outq_.empty())
+        return;
+    writing_ = true;
+    flush_locked(lk);
+}
+
+kj::Promise<void> Connection::read_loop(bool wait_for_edge)
+{
+    auto next = [this]() -> kj::Promise<void> {
+        switch (drain_input()) {
+        case DrainResult::Closed:
+            return kj::READY_NOW;
+        case DrainResult::WouldBlock:
+            return read_loop(true);
+        case DrainResult::Budget:
+            break;
+        }
+        // Yield to other connections; what is left is read without waiting for a new edge.
+        return read_loop(false);
+    };
+    if (wait_for_edge)
+        return io_->observer.whenBecomesReadable().then(kj::mv(next));
+    return kj::evalLater(kj::mv(next));
+}
+
+Connection::DrainResult Connection::drain_input()
+{
+    std::size_t budget = kReadBudget;
+    while (!closed()) {
+        auto space = decoder_.write_space();
+        ssize_t n = ::read(fd_, space.data(), space.size());
+        if (n > 0) {
+            decoder_.commit(static_cast<std::size_t>(n));
+            bytes_received_.fetch_add(static_cast<std::uint64_t>(n), std::memory_order_relaxed);
+            InFrame frame;
+            std::string error;
+            for (;;) {
+                auto st = decoder_.next(frame, error);
+                if (st == FrameDecoder::Status::NeedMore)
+                    break;
+                if (st == FrameDecoder::Status::Rejected) {
+                    if (on_error_)
+                        on_error_(error);
+                    continue;
+                }
+                frames_received_.fetch_add(1, std::memory_order_relaxed);
+                on_frame_(std::move(frame));
+                frame = {};
+                if (closed())
+                    return DrainResult::Closed;
+            }
+            if (static_cast<std::size_t>(n) >= budget)
+                return DrainResult::Budget;
+            budget -= static_cast<std::size_t>(n);
+            continue;
+        }
+        if (n == 0) {
+            close_now("the peer closed the connection");
+            return DrainResult::Closed;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return DrainResult::WouldBlock;
+        close_now(std::string("read failed: ") + std::strerror(errno));
+        return DrainResult::Closed;
+    }
+    return DrainResult::Closed;
+}
+
+void Connection::close(std::string reason)
+{
+    auto self = shared_from_this();
+    if (loop_.on_loop_thread()) {
+        close_now(reason);
+        return;
+    }
+    loop_.post([self, reason = std::move(reason)] { self->close_now(reason); });
+}
+
+void Connection::close_now(const std::string& reason)
+{
+    {
+        std::lock_guard g(wm_);
+        if (closed_.exchange(true))
+            return;
+        outq_.clear();
+        held_.clear();
+    }
+    ::shutdown(fd_, SHUT_RDWR);
+    // This may run inside one of io_'s own continuations: tear it down on a later turn.
+    auto self = shared_from_this();
+    loop_.post([self] { self->io_.reset(); });
+    if (on_close_)
+        on_close_(reason);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,85 @@
+#pragma once
+// One socket to a peer process. Any thread may send (writers combine: whoever finds the socket
+// idle writes everything queued); the loop thread reads and decodes frames in place.
+
+#include "event_loop.h"
+#include "framing.h"
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace weft::detail {
+
+struct ConnectionStats {
+    std::uint64_t frames_sent = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t frames_received = 0;
+    std::uint64_t bytes_received = 0;
+};
+
+class Connection final : public std::enable_shared_from_this<Connection> {
+public:
+    using FrameHandler = std::function<void(InFrame&&)>;
+    using CloseHandler = std::function<void(const std::string& reason)>;
+    using ErrorHandler = std::function<void(const std::string& error)>;
+
+    Connection(EventLoop& loop, int fd, std::string description, WireLimits limits = {});
+    ~Connection();
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    // Loop thread. `connecting`: a non-blocking connect is in progress; `on_close` reports its
+    // failure. Frames go to `on_frame`; a frame rejected by the limits goes to `on_error` and the
+    // connection carries on.
+    void start(bool connecting, FrameHandler on_frame, CloseHandler on_close, ErrorHandler on_error);
+    void set_frame_handler(FrameHandler h);   // loop thread
+    void set_close_handler(CloseHandler h);   // loop thread
+
+    // Any thread. Returns false when the connection is closed (the frame is dropped).
+    // While the gate is closed (during the handshake) only `bypass_gate` frames go out.
+    bool send(std::unique_ptr<OutFrame> frame, bool bypass_gate = false);
+    void open_gate();
+    void close(std::string reason);   // any thread; on_close runs on the loop thread
+
+    [[nodiscard]] bool closed() const { return closed_.load(std::memory_order_acquire); }
+    [[nodiscard]] const std::string& description() const { return description_; }
+    [[nodiscard]] ConnectionStats stats() const;
+    [[nodiscard]] int fd() const { return fd_; }
+
+private:
+    struct Io;
+    void flush_locked(std::unique_lock<std::mutex>& lk);
+    void arm_writable();
+    void resume_writing();
+    kj::Promise<void> read_loop(bool wait_for_edge);
+    enum class DrainResult { Closed, WouldBlock, Budget };
+    DrainResult drain_input();
+    void close_now(const std::string& reason);
+
+    EventLoop& loop_;
+    int fd_;
+    std::string description_;
+    FrameDecoder decoder_;
+    std::unique_ptr<Io> io_;   // loop thread only
+    FrameHandler on_frame_;
+    CloseHandler on_close_;
+    ErrorHandler on_error_;
+
+    std::mutex wm_;
+    std::deque<std::unique_ptr<OutFrame>> outq_;
+    std::deque<std::unique_ptr<OutFrame>> held_;   // application frames waiting for the gate
+    std::size_t front_offset_ = 0;
+    bool writing_ = false;
+    bool blocked_ = false;    // the socket said EAGAIN; the loop resumes when writable
+    bool gate_open_ = false;
+    std::atomic<bool> closed_ { false };
+
+    std::atomic<std::uint64_t> frames_sent_ { 0 }, bytes_sent_ { 0 };
+    std::atomic<std::uint64_t> frames_received_ { 0 }, bytes_received_ { 0 };
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,167 @@
+#include "socket.h"
+
+#include "weft/errors.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <random>
+
+namespace weft::detail {
+
+namespace {
+
+constexpr int kSocketBuffer = 4 * 1024 * 1024;
+
+[[noreturn]] void fail(const std::string& what, int err)
+{
+    throw ConnectionError(what + ": " + std::strerror(err));
+}
+
+sockaddr_un unix_addr(const std::string& name, socklen_t& len)
+{
+    sockaddr_un a {};
+    a.sun_family = AF_UNIX;
+    // Abstract namespace: nothing on disk to clean up.
+    const std::string body = name.substr(name[0] == '@' ? 1 : 0);
+    if (body.size() + 1 > sizeof a.sun_path)
+        throw ConnectionError("unix socket name too long: " + name);
+    a.sun_path[0] = '\0';
+    std::memcpy(a.sun_path + 1, body.data(), body.size());
+    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + body.size());
+    return a;
+}
+
+void split_tcp(const std::string& hostport, std::string& host, std::string& port)
+{
+    auto colon = hostport.rfind(':');
+    if (colon == std::string::npos)
+        throw ConnectionError("address '" + hostport + "' lacks a port");
+    host = hostport.substr(0, colon);
+    port = hostport.substr(colon + 1);
+}
+
+int connect_impl(const std::string& address, bool blocking)
+{
+    int fd = -1;
+    int rc;
+    if (address.rfind("unix:", 0) == 0) {
+        socklen_t len;
+        auto a = unix_addr(address.substr(5), len);
+        fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
+        if (fd < 0)
+            fail("socket", errno);
+        tune_socket(fd, false);
+        rc = ::connect(fd, reinterpret_cast<sockaddr*>(&a), len);
+    } else if (address.rfind("tcp:", 0) == 0) {
+        std::string host, port;
+        split_tcp(address.substr(4), host, port);
+        addrinfo hints {};
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_STREAM;
+        addrinfo* res = nullptr;
+        if (int e = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); e != 0)
+            throw ConnectionError("cannot resolve " + address + ": " + ::gai_strerror(e));
+        fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
+        if (fd < 0) {
+            ::freeaddrinfo(res);
+            fail("socket", errno);
+        }
+        tune_socket(fd, true);
+        rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
+        ::freeaddrinfo(res);
+    } else {
+        throw ConnectionError("unknown address kind: '" + address + "' (want tcp:HOST:PORT or unix:@NAME)");
+    }
+    if (rc < 0 && !(errno == EINPROGRESS && !blocking)) {
+        int e = errno;
+        ::close(fd);
+        fail("cannot connect to " + address, e);
+    }
+    return fd;
+}
+
+}  // namespace
+
+void set_nonblocking(int fd, bool on)
+{
+    int flags = ::fcntl(fd, F_GETFL);
+    ::fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK));
+}
+
+void tune_socket(int fd, bool is_tcp)
+{
+    int one = 1;
+    if (is_tcp)
+        ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int buf = kSocketBuffer;
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+}
+
+bool is_tcp_address(const std::string& address) { return address.rfind("tcp:", 0) == 0; }
+
+ListenSocket listen_tcp(const std::string& host, std::uint16_t port)
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        fail("socket", errno);
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a {};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    if (::inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) {
+        ::close(fd);
+        throw ConnectionError("cannot listen on '" + host + "': not an IPv4 address");
+    }
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0 || ::listen(fd, 256) < 0) {
+        int e = errno;
+        ::close(fd);
+        fail("cannot listen on " + host + ":" + std::to_string(port), e);
+    }
+    socklen_t len = sizeof a;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    return { fd, "tcp:" + host + ":" + std::to_string(ntohs(a.sin_port)) };
+}
+
+ListenSocket listen_unix(const std::string& name_hint)
+{
+    static std::atomic<unsigned> counter { 0 };
+    std::random_device rd;
+    const std::string name = "@" + name_hint + "-" + std::to_string(::getpid()) + "-"
+        + std::to_string(counter++) + "-" + std::to_string(rd());
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        fail("socket", errno);
+    socklen_t len;
+    auto a = unix_addr(name, len);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) < 0 || ::listen(fd, 256) < 0) {
+        int e = errno;
+        ::close(fd);
+        fail("cannot listen on unix socket " + name, e);
+    }
+    return { fd, "unix:" + name };
+}
+
+int connect_socket(const std::string& address) { return connect_impl(address, false); }
+int connect_socket_blocking(const std::string& address) { return connect_impl(address, true); }
+
+int socket_error(int fd)
+{
+    int err = 0;
+    socklen_t len = sizeof err;
+    ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    return err;
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,70 @@
+#pragma once
+// A value that arrives once, awaited by tasks (which suspend) and plain threads (which block).
+
+#include "scheduler.h"
+#include "weft/value.h"
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+namespace weft::detail {
+
+class Completion final {
+public:
+    // The first value wins; later ones are ignored (returns false).
+    bool set(Value v);
+    // Blocks or suspends until set. The reference stays valid while the Completion lives.
+    const Value& wait();
+    [[nodiscard]] bool ready() const { return ready_.load(std::memory_order_acquire); }
+    // Runs `cb` now if set, else on the setting thread right after `set`.
+    void on_ready(std::function<void(const Value&)> cb);
+
+private:
+    mutable std::mutex m_;
+    Condition cv_;
+    std::atomic<bool> ready_ { false };
+    Value value_;
+    std::vector<std::function<void(const Value&)>> callbacks_;
+};
+
+inline bool Completion::set(Value v)
+{
+    std::vector<std::function<void(const Value&)>> cbs;
+    {
+        std::lock_guard g(m_);
+        if (ready_.load(std::memory_order_relaxed))
+            return false;
+        value_ = std::move(v);
+        ready_.store(true, std::memory_order_release);
+        cbs.swap(callbacks_);
+        cv_.notify_all();
+    }
+    for (auto& cb : cbs)
+        cb(value_);
+    return true;
+}
+
+inline const Value& Completion::wait()
+{
+    if (!ready_.load(std::memory_order_acquire)) {
+        std::unique_lock lk(m_);
+        cv_.wait(lk, [this] { return ready_.load(std::memory_order_relaxed); });
+    }
+    return value_;
+}
+
+inline void Completion::on_ready(std::function<void(const Value&)> cb)
+{
+    {
+        std::lock_guard g(m_);
+        if (!ready_.load(std::memory_order_relaxed)) {
+            callbacks_.push_back(std::move(cb));
+            return;
+        }
+    }
+    cb(value_);
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,1215 @@
+#include "process_runtime.h"
+
+#include "codec.h"
+#include "socket.h"
+#include "weft/errors.h"
+
+#include <capnp/serialize.h>
+
+#include <cxxabi.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace weft::detail {
+
+namespace {
+
+std::string demangled_current_exception_type()
+{
+    auto* t = abi::__cxa_current_exception_type();
+    if (!t)
+        return "unknown exception";
+    int status = 0;
+    char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
+    std::string s = status == 0 && name ? name : t->name();
+    std::free(name);
+    return s;
+}
+
+std::string who(Pid pid) { return pid == 1 ? std::string("process 1") : "worker " + std::to_string(pid); }
+
+wire::CallKind to_wire(CallKind k) { return static_cast<wire::CallKind>(k); }
+
+kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments_of(const InFrame& f)
+{
+    return { f.segments.data(), f.segments.size() };
+}
+
+}  // namespace
+
+// ---- FutureState ----------------------------------------------------------------------------
+
+FutureState::~FutureState()
+{
+    if (released_)
+        return;
+    if (auto rt = rt_.lock())
+        rt->release(*this);
+}
+
+// ---- construction -------------------------------------------------------------------------
+
+ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelRegistry> kernels)
+    : opts_(std::move(options))
+    , kernels_(std::move(kernels))
+    , pid_(opts_.pid)
+    , sched_(std::make_unique<Scheduler>(opts_.threads.default_threads, opts_.threads.interactive))
+{
+    loop_.run_sync([this] {
+        loop_.add_stop_hook([this] {
+            std::vector<std::shared_ptr<Connection>> conns;
+            {
+                std::lock_guard g(m_);
+                for (auto& [pid, p] : peers_)
+                    for (auto& c : p.all)
+                        conns.push_back(c);
+            }
+            for (auto& c : handshaking_)
+                conns.push_back(c);
+            for (auto& c : conns)
+                c->close("this process is shutting down");
+            listen_observers_.clear();
+        });
+    });
+}
+
+ProcessRuntime::~ProcessRuntime() noexcept { shutdown(); }
+
+void ProcessRuntime::shutdown()
+{
+    if (shut_down_.exchange(true))
+        return;
+    loop_.stop();
+    {
+        std::lock_guard g(m_);
+        ErrorValue e = make_error("ProcessExitedException", "this process is shutting down");
+        for (auto& [id, p] : pending_)
+            p.done->set(e);
+        pending_.clear();
+    }
+    sched_.reset();
+    for (int fd : listen_fds_)
+        ::close(fd);
+    listen_fds_.clear();
+    std::lock_guard g(m_);
+    peers_.clear();
+    store_.clear();
+}
+
+void ProcessRuntime::set_log(std::function<void(const std::string&)> cb)
+{
+    std::lock_guard g(log_m_);
+    log_cb_ = std::move(cb);
+}
+
+void ProcessRuntime::log(const std::string& msg)
+{
+    std::function<void(const std::string&)> cb;
+    {
+        std::lock_guard g(log_m_);
+        cb = log_cb_;
+    }
+    if (cb)
+        cb(msg);
+    else
+        std::fprintf(stderr, "weft[%s]: %s\n", who(myid()).c_str(), msg.c_str());
+}
+
+ErrorValue ProcessRuntime::make_error(std::string type, std::string message, std::string subject) const
+{
+    ErrorValue e;
+    e.type = std::move(type);
+    e.message = std::move(message);
+    e.origin = myid();
+    e.subject = std::move(subject);
+    return e;
+}
+
+// ---- membership ---------------------------------------------------------------------------
+
+std::vector<Pid> ProcessRuntime::workers() const
+{
+    std::vector<Pid> out;
+    {
+        std::lock_guard g(m_);
+        for (auto& [pid, p] : peers_)
+            if (pid != 1 && !p.exited && (p.out || myid() != 1))
+                out.push_back(pid);
+    }
+    if (myid() != 1 && myid() != 0)
+        out.push_back(myid());
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    if (out.empty())
+        out.push_back(1);
+    return out;
+}
+
+std::vector<Pid> ProcessRuntime::procs() const
+{
+    auto w = workers();
+    if (w.size() == 1 && w[0] == 1)
+        return w;
+    w.insert(w.begin(), 1);
+    return w;
+}
+
+Pid ProcessRuntime::next_worker()
+{
+    auto w = workers();
+    return w[round_robin_.fetch_add(1, std::memory_order_relaxed) % w.size()];
+}
+
+bool ProcessRuntime::peer_known(Pid pid) const
+{
+    std::lock_guard g(m_);
+    return peers_.count(pid) != 0;
+}
+
+std::optional<std::string> ProcessRuntime::peer_exit_reason(Pid pid) const
+{
+    std::lock_guard g(m_);
+    auto it = peers_.find(pid);
+    if (it == peers_.end() || !it->second.exited)
+        return std::nullopt;
+    return it->second.exit_reason;
+}
+
+PeerTraffic ProcessRuntime::traffic(Pid peer) const
+{
+    PeerTraffic t;
+    std::lock_guard g(m_);
+    auto it = peers_.find(peer);
+    if (it == peers_.end())
+        return t;
+    for (auto& c : it->second.all) {
+        auto s = c->stats();
+        t.messages_sent += s.frames_sent;
+        t.bytes_sent += s.bytes_sent;
+        t.messages_received += s.frames_received;
+        t.bytes_received += s.bytes_received;
+    }
+    return t;
+}
+
+std::size_t ProcessRuntime::store_size() const
+{
+    std::lock_guard g(m_);
+    return store_.size();
+}
+
+std::size_t ProcessRuntime::pending_calls() const
+{
+    std::lock_guard g(m_);
+    return pending_.size();
+}
+
+// ---- making calls -------------------------------------------------------------------------
+
+RefId ProcessRuntime::new_ref_id() { return { myid(), next_ref_.fetch_add(1, std::memory_order_relaxed) }; }
+
+Future ProcessRuntime::make_future(RemoteRef r)
+{
+    return Future(std::make_shared<FutureState>(weak_from_this(), r));
+}
+
+std::shared_ptr<Connection> ProcessRuntime::connection_to_locked(Pid pid)
+{
+    auto it = peers_.find(pid);
+    if (it == peers_.end())
+        throw UnknownProcessError(pid);
+    PeerState& p = it->second;
+    if (p.exited)
+        throw ProcessExitedException(pid, p.exit_reason);
+    if (p.out)
+        return p.out;
+    if (myid() == 1)
+        throw ConnectionError(p.joined ? "lost the connection to " + who(pid) : who(pid) + " is still starting");
+    if (opts_.topology == Topology::MasterWorker && pid != 1)
+        throw ConnectionError("the master_worker topology forbids worker-to-worker connections ("
+            + who(myid()) + " -> " + who(pid) + ")");
+    const bool same_host = p.host == opts_.host && !p.unix_address.empty();
+    const std::string address = same_host ? p.unix_address : p.tcp_address;
+    if (address.empty())
+        throw ConnectionError("no address known for " + who(pid));
+    int fd = connect_socket(address);
+    auto conn = std::make_shared<Connection>(loop_, fd, who(pid) + " at " + address, opts_.limits);
+    p.out = conn;
+    p.all.push_back(conn);
+    auto self = shared_from_this();
+    loop_.post([self, pid, conn] { self->start_peer_connection(pid, conn); });
+    return conn;
+}
+
+void ProcessRuntime::start_peer_connection(Pid pid, const std::shared_ptr<Connection>& conn)
+{
+    auto self = shared_from_this();
+    conn->start(
+        true, [](InFrame&&) {},
+        [self, conn, pid](const std::string& reason) { self->on_connection_closed(conn, pid, reason); },
+        [self, pid](const std::string& e) { self->log("frame from " + who(pid) + " rejected: " + e); });
+    handshake_as_connector(conn, opts_.cookie, myid(), [self, conn, pid](HandshakeResult r) {
+        if (!r.ok) {
+            self->log("cannot connect to " + who(pid) + ": " + r.error);
+            return;   // the close handler fails what waited on it
+        }
+        self->attach(pid, conn);
+    });
+}
+
+void ProcessRuntime::attach(Pid peer, const std::shared_ptr<Connection>& conn)
+{
+    std::weak_ptr<Connection> weak = conn;
+    auto self = shared_from_this();
+    conn->set_frame_handler([self, weak, peer](InFrame&& f) {
+        if (auto c = weak.lock())
+            self->on_message(c, peer, std::move(f));
+    });
+    conn->open_gate();
+}
+
+void ProcessRuntime::hold_ref_args(const List& args, Pid target)
+{
+    for (const auto& a : args) {
+        if (a.kind() != Value::Kind::Ref)
+            continue;
+        const auto& r = a.as_ref();
+        if (r.kind != RefKind::Future)
+            continue;
+        // The target holds it until its call has used it: tell the owner before the reference
+        // can reach the target (for an owner that is the target, on the same connection).
+        send_ref_op(r.owner, r.id, target, true);
+    }
+}
+
+void ProcessRuntime::release_ref_args(const List& args)
+{
+    for (const auto& a : args) {
+        if (a.kind() != Value::Kind::Ref)
+            continue;
+        const auto& r = a.as_ref();
+        if (r.kind == RefKind::Future)
+            send_ref_op(r.owner, r.id, myid(), false);
+    }
+}
+
+void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool add)
+{
+    if (owner == myid()) {
+        add_holder(id, holder, add ? +1 : -1);
+        return;
+    }
+    std::shared_ptr<Connection> conn;
+    try {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(owner);
+    } catch (const Error&) {
+        return;   // the owner is gone, and its values with it
+    }
+    auto f = std::make_unique<OutFrame>(16);
+    auto ops = f->root().initRefOps();
+    auto list = add ? ops.initAdds(1) : ops.initRemoves(1);
+    encode_ref_id(id, list[0].initId());
+    list[0].setHolder(holder);
+    f->finish();
+    conn->send(std::move(f));
+}
+
+std::shared_ptr<Completion> ProcessRuntime::start_call(CallKind kind, std::string_view kernel, Pid pid,
+    List args, RefId ref, PoolKind pool)
+{
+    auto done = std::make_shared<Completion>();
+    if (shut_down_.load())
+        throw ProcessExitedException(myid(), "this process is shutting down");
+    if (pid == myid()) {
+        hold_ref_args(args, pid);
+        IncomingCall c;
+        c.kind = kind;
+        c.ref = ref;
+        c.kernel = std::string(kernel);
+        c.args = std::move(args);
+        c.pool = pool;
+        c.caller = myid();
+        if (kind != CallKind::Do) {
+            c.call_id = next_call_.fetch_add(1, std::memory_order_relaxed);
+            std::lock_guard g(m_);
+            pending_[c.call_id] = { done, pid };
+        }
+        accept_call(std::move(c));
+        return done;
+    }
+
+    std::shared_ptr<Connection> conn;
+    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+    {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(pid);
+        if (kind != CallKind::Do)
+            pending_[id] = { done, pid };
+    }
+    hold_ref_args(args, pid);   // before the call goes out, so the adds arrive first
+    auto f = std::make_unique<OutFrame>(128);
+    try {
+        auto call = f->root().initCall();
+        call.setKind(to_wire(kind));
+        call.setCallId(id);
+        encode_ref_id(ref, call.initRef());
+        call.setKernel(std::string(kernel));
+        call.setPool(pool == PoolKind::Interactive ? "interactive" : "default");
+        auto wargs = call.initArgs(static_cast<unsigned>(args.size()));
+        for (unsigned i = 0; i < args.size(); ++i)
+            encode_value(args[i], wargs[i], *f);
+        f->finish();
+        if (f->total_bytes() > opts_.limits.max_frame_bytes)
+            throw Error("the call to " + std::string(kernel) + " on " + who(pid) + " makes a message of "
+                + std::to_string(f->total_bytes()) + " bytes, over the frame limit of "
+                + std::to_string(opts_.limits.max_frame_bytes));
+    } catch (...) {
+        std::lock_guard g(m_);
+        pending_.erase(id);
+        throw;
+    }
+    if (!conn->send(std::move(f))) {
+        std::lock_guard g(m_);
+        if (pending_.erase(id)) {
+            auto reason = peers_[pid].exited ? peers_[pid].exit_reason : std::string("connection closed");
+            auto e = make_error("ProcessExitedException", reason);
+            e.origin = pid;
+            done->set(e);
+        }
+    }
+    return done;
+}
+
+namespace {
+const Value& checked(const Value& v)
+{
+    if (v.is_error())
+        throw_error_value(v.as_error());
+    return v;
+}
+PoolKind pool_of(const CallOptions& o) { return o.pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default; }
+}  // namespace
+
+Future ProcessRuntime::remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o)
+{
+    const RefId ref = new_ref_id();
+    start_call(CallKind::Async, kernel, pid, std::move(args), ref, pool_of(o));
+    return make_future({ RefKind::Future, ref, pid });
+}
+
+Value ProcessRuntime::remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o)
+{
+    auto done = start_call(CallKind::Fetch, kernel, pid, std::move(args), {}, pool_of(o));
+    return checked(done->wait());
+}
+
+Future ProcessRuntime::remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o)
+{
+    const RefId ref = new_ref_id();
+    auto done = start_call(CallKind::Wait, kernel, pid, std::move(args), ref, pool_of(o));
+    auto fut = make_future({ RefKind::Future, ref, pid });
+    checked(done->wait());
+    return fut;
+}
+
+void ProcessRuntime::remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o)
+{
+    start_call(CallKind::Do, kernel, pid, std::move(args), {}, pool_of(o));
+}
+
+void ProcessRuntime::complete_pending(std::uint64_t id, Value v)
+{
+    std::shared_ptr<Completion> done;
+    {
+        std::lock_guard g(m_);
+        auto it = pending_.find(id);
+        if (it == pending_.end())
+            return;
+        done = std::move(it->second.done);
+        pending_.erase(it);
+    }
+    done->set(std::move(v));
+}
+
+void ProcessRuntime::fail_pending_to(Pid pid, const ErrorValue& e)
+{
+    std::vector<std::shared_ptr<Completion>> failed;
+    {
+        std::lock_guard g(m_);
+        for (auto it = pending_.begin(); it != pending_.end();) {
+            if (it->second.target == pid) {
+                failed.push_back(std::move(it->second.done));
+                it = pending_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+    }
+    for (auto& d : failed)
+        d->set(e);
+}
+
+// ---- running calls ------------------------------------------------------------------------
+
+void ProcessRuntime::accept_call(IncomingCall c)
+{
+    const KernelInfo* k = kernels_->find(c.kernel);
+    if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
+        std::lock_guard g(m_);
+        auto& e = store_[c.ref];
+        if (!e.value) {
+            e.value = std::make_shared<Completion>();
+            e.created = std::chrono::steady_clock::now();
+        }
+        if (++e.holders[c.caller] == 0)
+            e.holders.erase(c.caller);
+    }
+    if (!k) {
+        release_ref_args(c.args);
+        auto e = make_error("KernelNotFound",
+            "kernel '" + c.kernel + "' is not loaded on " + who(myid()), c.kernel);
+        reply(c, e);
+        return;
+    }
+    auto& pool = sched_->pool(c.pool);
+    auto self = shared_from_this();
+    pool.spawn([self, c = std::move(c), k]() mutable { self->run_call(c, *k); });
+}
+
+List ProcessRuntime::resolve_args(const List& args, Pid caller)
+{
+    List out;
+    out.reserve(args.size());
+    for (const auto& a : args) {
+        if (a.kind() != Value::Kind::Ref || a.as_ref().kind != RefKind::Future) {
+            out.push_back(a);
+            continue;
+        }
+        const RemoteRef r = a.as_ref();
+        if (r.owner == myid()) {
+            std::shared_ptr<Completion> v;
+            {
+                std::lock_guard g(m_);
+                auto it = store_.find(r.id);
+                if (it != store_.end())
+                    v = it->second.value;
+            }
+            if (!v)
+                throw InvalidStateException("Future(" + std::to_string(r.owner) + ", " + std::to_string(r.id.whence)
+                    + ", " + std::to_string(r.id.n) + ") passed by " + who(caller) + " was already freed");
+            const Value& got = v->wait();
+            add_holder(r.id, myid(), -1);   // the hold the caller made for this call
+            out.push_back(checked(got));
+            continue;
+        }
+        // Held on our behalf by the sender: fetch it, and the owner drops our hold.
+        FutureState tmp(weak_from_this(), r);
+        out.push_back(fetch(tmp));
+    }
+    return out;
+}
+
+void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
+{
+    Value result;
+    try {
+        List args = resolve_args(c.args, c.caller);
+        Context ctx(*this);
+        result = k.fn(ctx, args);
+    } catch (const RemoteException& e) {
+        auto ev = e.captured();
+        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
+        result = ev;
+    } catch (const KernelNotFound& e) {
+        ErrorValue ev { "KernelNotFound", e.what(), e.pid(), {}, e.kernel() };
+        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
+        result = ev;
+    } catch (const ProcessExitedException& e) {
+        ErrorValue ev { "ProcessExitedException", e.reason(), e.pid(), {}, {} };
+        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
+        result = ev;
+    } catch (const std::exception& e) {
+        auto ev = make_error(demangled_current_exception_type(), e.what(), k.name);
+        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
+        result = ev;
+    } catch (...) {
+        auto ev = make_error(demangled_current_exception_type(), "a non-standard exception", k.name);
+        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
+        result = ev;
+    }
+    reply(c, result);
+}
+
+std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(std::uint64_t call_id, const Value& v) const
+{
+    auto f = std::make_unique<OutFrame>(64);
+    auto r = f->root().initResult();
+    r.setCallId(call_id);
+    encode_value(v, r.initValue(), *f);
+    f->finish();
+    if (f->total_bytes() > opts_.limits.max_frame_bytes) {
+        auto e = make_error("ArgumentError", "the result is a message of " + std::to_string(f->total_bytes())
+                + " bytes, over the frame limit of " + std::to_string(opts_.limits.max_frame_bytes));
+        return frame_for_result(call_id, e);
+    }
+    return f;
+}
+
+void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
+{
+    if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
+        std::shared_ptr<Completion> slot;
+        {
+            std::lock_guard g(m_);
+            auto it = store_.find(c.ref);
+            if (it != store_.end())
+                slot = it->second.value;
+        }
+        if (slot)
+            slot->set(v);
+    }
+    if (c.kind == CallKind::Async)
+        return;
+    if (c.kind == CallKind::Do) {
+        if (v.is_error())
+            log("remote_do of '" + c.kernel + "' failed: " + v.as_error().type + ": " + v.as_error().message);
+        return;
+    }
+    const Value& out = (c.kind == CallKind::Wait && !v.is_error()) ? Value() : v;
+    if (!c.reply_conn) {
+        complete_pending(c.call_id, out);
+        return;
+    }
+    c.reply_conn->send(frame_for_result(c.call_id, out));
+}
+
+// ---- futures ------------------------------------------------------------------------------
+
+const Value& ProcessRuntime::fetch(FutureState& f)
+{
+    std::shared_ptr<Completion> req;
+    bool mine = false;
+    {
+        std::lock_guard g(f.m_);
+        if (f.cached_)
+            return *f.cached_;
+        if (f.ref_.owner != myid()) {
+            if (!f.inflight_) {
+                f.inflight_ = std::make_shared<Completion>();
+                mine = true;
+            }
+            req = f.inflight_;
+        }
+    }
+    if (f.ref_.owner == myid()) {
+        std::shared_ptr<Completion> slot;
+        {
+            std::lock_guard g(m_);
+            auto it = store_.find(f.ref_.id);
+            if (it != store_.end())
+                slot = it->second.value;
+        }
+        if (!slot)
+            throw InvalidStateException("this Future's value was already released (finalize)");
+        const Value& v = checked(slot->wait());
+        std::lock_guard g(f.m_);
+        if (!f.cached_) {
+            f.cached_ = v;
+            if (!f.released_) {
+                f.released_ = true;
+                add_holder(f.ref_.id, myid(), -1);
+            }
+        }
+        return *f.cached_;
+    }
+    if (mine) {
+        // Ask the owner; it replies when the value is there and drops our hold if it is not an error.
+        std::shared_ptr<Completion> got;
+        try {
+            const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+            std::shared_ptr<Connection> conn;
+            got = std::make_shared<Completion>();
+            {
+                std::lock_guard g(m_);
+                conn = connection_to_locked(f.ref_.owner);
+                pending_[id] = { got, f.ref_.owner };
+            }
+            auto out = std::make_unique<OutFrame>(16);
+            auto r = out->root().initFetchRef();
+            r.setCallId(id);
+            encode_ref_id(f.ref_.id, r.initRef());
+            r.setMode(wire::FetchMode::VALUE);
+            r.setRelease(!f.released_);
+            out->finish();
+            conn->send(std::move(out));
+        } catch (const ProcessExitedException& e) {
+            auto ev = make_error("ProcessExitedException", e.reason());
+            ev.origin = e.pid();
+            got = std::make_shared<Completion>();
+            got->set(ev);
+        }
+        got->on_ready([req, &f](const Value& v) {
+            {
+                std::lock_guard g(f.m_);
+                if (!v.is_error()) {
+                    f.cached_ = v;
+                    f.released_ = true;
+                }
+                f.inflight_.reset();
+            }
+            req->set(v);
+        });
+    }
+    const Value& v = req->wait();
+    checked(v);
+    std::lock_guard g(f.m_);
+    return *f.cached_;
+}
+
+void ProcessRuntime::wait(FutureState& f)
+{
+    {
+        std::lock_guard g(f.m_);
+        if (f.cached_)
+            return;
+    }
+    if (f.ref_.owner == myid()) {
+        std::shared_ptr<Completion> slot;
+        {
+            std::lock_guard g(m_);
+            auto it = store_.find(f.ref_.id);
+            if (it != store_.end())
+                slot = it->second.value;
+        }
+        if (!slot)
+            throw InvalidStateException("this Future's value was already released (finalize)");
+        checked(slot->wait());
+        return;
+    }
+    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+    auto got = std::make_shared<Completion>();
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(f.ref_.owner);
+        pending_[id] = { got, f.ref_.owner };
+    }
+    auto out = std::make_unique<OutFrame>(16);
+    auto r = out->root().initFetchRef();
+    r.setCallId(id);
+    encode_ref_id(f.ref_.id, r.initRef());
+    r.setMode(wire::FetchMode::WAIT);
+    r.setRelease(false);
+    out->finish();
+    conn->send(std::move(out));
+    checked(got->wait());
+}
+
+bool ProcessRuntime::isready(FutureState& f)
+{
+    {
+        std::lock_guard g(f.m_);
+        if (f.cached_)
+            return true;
+    }
+    if (f.ref_.owner == myid()) {
+        std::lock_guard g(m_);
+        auto it = store_.find(f.ref_.id);
+        return it != store_.end() && it->second.value->ready();
+    }
+    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+    auto got = std::make_shared<Completion>();
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(f.ref_.owner);
+        pending_[id] = { got, f.ref_.owner };
+    }
+    auto out = std::make_unique<OutFrame>(16);
+    auto r = out->root().initFetchRef();
+    r.setCallId(id);
+    encode_ref_id(f.ref_.id, r.initRef());
+    r.setMode(wire::FetchMode::PROBE);
+    out->finish();
+    conn->send(std::move(out));
+    const Value& v = got->wait();
+    if (v.is_error())
+        throw_error_value(v.as_error());
+    return v.as_bool();
+}
+
+void ProcessRuntime::release(FutureState& f)
+{
+    {
+        std::lock_guard g(f.m_);
+        if (f.released_)
+            return;
+        f.released_ = true;
+    }
+    if (shut_down_.load())
+        return;
+    send_ref_op(f.ref_.owner, f.ref_.id, myid(), false);
+}
+
+void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
+{
+    std::shared_ptr<Completion> freed;   // dropped outside the lock
+    std::lock_guard g(m_);
+    auto it = store_.find(id);
+    if (it == store_.end()) {
+        if (delta > 0) {
+            // An add that overtook the call creating the value: keep the count for it.
+            auto& e = store_[id];
+            e.value = std::make_shared<Completion>();
+            e.created = std::chrono::steady_clock::now();
+            e.holders[holder] += delta;
+        }
+        return;
+    }
+    auto& e = it->second;
+    if ((e.holders[holder] += delta) == 0)
+        e.holders.erase(holder);
+    if (e.holders.empty()) {
+        freed = std::move(e.value);
+        store_.erase(it);
+    }
+}
+
+// ---- incoming messages --------------------------------------------------------------------
+
+void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame)
+{
+    std::uint64_t call_id = 0;
+    bool is_call = false;
+    try {
+        capnp::ReaderOptions ro;
+        ro.traversalLimitInWords = opts_.limits.traversal_limit_words;
+        ro.nestingLimit = opts_.limits.nesting_limit;
+        capnp::SegmentArrayMessageReader reader(segments_of(frame), ro);
+        auto msg = reader.getRoot<wire::Message>();
+        switch (msg.which()) {
+        case wire::Message::CALL: {
+            auto call = msg.getCall();
+            is_call = true;
+            call_id = call.getCallId();
+            IncomingCall c;
+            c.kind = static_cast<CallKind>(call.getKind());
+            if (static_cast<unsigned>(c.kind) > static_cast<unsigned>(CallKind::Do))
+                throw std::invalid_argument("unknown call kind");
+            c.call_id = call_id;
+            c.ref = decode_ref_id(call.getRef());
+            c.kernel = call.getKernel();
+            c.pool = std::string_view(call.getPool().cStr()) == "interactive" && sched_->has_pool(PoolKind::Interactive)
+                ? PoolKind::Interactive
+                : PoolKind::Default;
+            c.caller = from;
+            c.reply_conn = conn;
+            c.args.reserve(call.getArgs().size());
+            for (auto a : call.getArgs())
+                c.args.push_back(decode_value(a, frame.owner));
+            accept_call(std::move(c));
+            break;
+        }
+        case wire::Message::RESULT: {
+            auto r = msg.getResult();
+            complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner));
+            break;
+        }
+        case wire::Message::FETCH_REF:
+            handle_fetch(conn, from, msg.getFetchRef());
+            break;
+        case wire::Message::REF_OPS:
+            handle_ref_ops(from, msg.getRefOps());
+            break;
+        case wire::Message::JOIN:
+            if (from == 1)
+                handle_join(msg.getJoin());
+            break;
+        case wire::Message::PEER_ADDED: {
+            if (from != 1)
+                break;
+            auto p = msg.getPeerAdded();
+            std::lock_guard g(m_);
+            auto& ps = peers_[p.getPid()];
+            ps.host = p.getHost();
+            ps.tcp_address = p.getTcp();
+            ps.unix_address = p.getUnix();
+            break;
+        }
+        case wire::Message::PEER_EXITED:
+            if (from == 1)
+                peer_exited(msg.getPeerExited().getPid(), msg.getPeerExited().getReason());
+            break;
+        case wire::Message::EXIT:
+            if (from == 1)
+                request_exit("the master asked this worker to exit");
+            break;
+        case wire::Message::PING: {
+            auto f = std::make_unique<OutFrame>(8);
+            f->root().setPong(msg.getPing());
+            f->finish();
+            conn->send(std::move(f));
+            break;
+        }
+        default:
+            log("unexpected message from " + who(from) + " (kind " + std::to_string(unsigned(msg.which())) + ")");
+        }
+    } catch (const std::exception& e) {
+        const std::string why = std::string("malformed message from ") + who(from) + ": " + e.what();
+        log(why);
+        if (is_call && call_id)
+            conn->send(frame_for_result(call_id, make_error("ArgumentError", why)));
+    } catch (const kj::Exception& e) {
+        const std::string why = "malformed message from " + who(from) + ": " + e.getDescription().cStr();
+        log(why);
+        if (is_call && call_id)
+            conn->send(frame_for_result(call_id, make_error("ArgumentError", why)));
+    }
+}
+
+void ProcessRuntime::handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r)
+{
+    const std::uint64_t id = r.getCallId();
+    const RefId ref = decode_ref_id(r.getRef());
+    const auto mode = r.getMode();
+    const bool release = r.getRelease();
+    std::shared_ptr<Completion> slot;
+    {
+        std::lock_guard g(m_);
+        auto it = store_.find(ref);
+        if (it != store_.end())
+            slot = it->second.value;
+    }
+    if (!slot) {
+        conn->send(frame_for_result(id,
+            make_error("InvalidStateException",
+                "reference (" + std::to_string(ref.whence) + ", " + std::to_string(ref.n) + ") is not stored on "
+                    + who(myid()) + " (already freed)")));
+        return;
+    }
+    if (mode == wire::FetchMode::PROBE) {
+        conn->send(frame_for_result(id, Value(slot->ready())));
+        return;
+    }
+    auto self = shared_from_this();
+    std::weak_ptr<Connection> weak = conn;
+    slot->on_ready([self, weak, id, ref, mode, release, from](const Value& v) {
+        if (auto c = weak.lock())
+            c->send(self->frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? Value() : v));
+        if (release && mode == wire::FetchMode::VALUE && !v.is_error())
+            self->add_holder(ref, from, -1);
+    });
+}
+
+void ProcessRuntime::handle_ref_ops(Pid, wire::RefOps::Reader r)
+{
+    for (auto a : r.getAdds())
+        add_holder(decode_ref_id(a.getId()), a.getHolder(), +1);
+    for (auto d : r.getRemoves())
+        add_holder(decode_ref_id(d.getId()), d.getHolder(), -1);
+}
+
+void ProcessRuntime::handle_join(wire::Join::Reader j)
+{
+    pid_.store(j.getPid(), std::memory_order_release);
+    std::vector<Pid> eager;
+    {
+        std::lock_guard g(m_);
+        for (auto p : j.getPeers()) {
+            auto& ps = peers_[p.getPid()];
+            ps.host = p.getHost();
+            ps.tcp_address = p.getTcp();
+            ps.unix_address = p.getUnix();
+            eager.push_back(p.getPid());
+        }
+        opts_.topology = static_cast<Topology>(
+            j.getTopology() == wire::Topology::ALL_TO_ALL ? Topology::AllToAll
+                : j.getTopology() == wire::Topology::MASTER_WORKER ? Topology::MasterWorker
+                                                                     : Topology::Lazy);
+        if (opts_.topology == Topology::AllToAll)
+            for (Pid p : eager)
+                try {
+                    connection_to_locked(p);
+                } catch (const Error& e) {
+                    log(std::string("all_to_all: ") + e.what());
+                }
+    }
+}
+
+// ---- connections --------------------------------------------------------------------------
+
+void ProcessRuntime::on_connection_closed(const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason)
+{
+    bool was_out = false;
+    {
+        std::lock_guard g(m_);
+        auto it = peers_.find(peer);
+        if (it != peers_.end()) {
+            auto& all = it->second.all;
+            all.erase(std::remove(all.begin(), all.end(), conn), all.end());
+            if (it->second.out == conn) {
+                it->second.out.reset();
+                was_out = true;
+            }
+        }
+    }
+    if (myid() != 1 && peer == 1) {
+        request_exit("lost the connection to the master: " + reason);
+        return;
+    }
+    if (!was_out)
+        return;
+    // The peer may just have died: the master (or the OS, on the master) says so with the exact
+    // reason shortly. Calls still waiting after a grace period fail with what we know.
+    auto self = shared_from_this();
+    loop_.add_task(loop_.timer().afterDelay(1 * kj::SECONDS).then([self, peer, reason] {
+        if (!self->peer_exit_reason(peer))
+            self->peer_exited(peer, "connection lost: " + reason);
+    }));
+}
+
+void ProcessRuntime::peer_exited(Pid pid, const std::string& reason)
+{
+    std::vector<std::shared_ptr<Connection>> conns;
+    std::vector<Pid> notify;
+    std::vector<std::shared_ptr<Completion>> freed;
+    {
+        std::lock_guard g(m_);
+        auto& p = peers_[pid];
+        if (p.exited)
+            return;
+        p.exited = true;
+        p.exit_reason = reason;
+        conns = p.all;
+        p.out.reset();
+        // A dead process holds nothing.
+        for (auto it = store_.begin(); it != store_.end();) {
+            it->second.holders.erase(pid);
+            if (it->second.holders.empty()) {
+                freed.push_back(std::move(it->second.value));
+                it = store_.erase(it);
+            } else {
+                ++it;
+            }
+        }
+        if (myid() == 1)
+            for (auto& [other, ps] : peers_)
+                if (other != pid && !ps.exited && ps.out)
+                    notify.push_back(other);
+    }
+    auto e = make_error("ProcessExitedException", reason);
+    e.origin = pid;
+    fail_pending_to(pid, e);
+    for (auto& c : conns)
+        c->close(who(pid) + " exited");
+    for (Pid other : notify) {
+        std::shared_ptr<Connection> c;
+        {
+            std::lock_guard g(m_);
+            c = peers_[other].out;
+        }
+        if (!c)
+            continue;
+        auto f = std::make_unique<OutFrame>(32);
+        auto pe = f->root().initPeerExited();
+        pe.setPid(pid);
+        pe.setReason(reason);
+        f->finish();
+        c->send(std::move(f));
+    }
+}
+
+void ProcessRuntime::request_exit(const std::string& why)
+{
+    if (auto cb = std::exchange(exit_cb_, nullptr))
+        cb(why);
+}
+
+void ProcessRuntime::on_exit_requested(std::function<void(const std::string&)> cb)
+{
+    loop_.run_sync([&] { exit_cb_ = std::move(cb); });
+}
+
+std::vector<std::string> ProcessRuntime::listen()
+{
+    std::vector<ListenSocket> socks;
+    socks.push_back(listen_tcp(opts_.host));
+    socks.push_back(listen_unix("weft-worker"));
+    std::vector<std::string> addrs;
+    loop_.run_sync([&] {
+        for (auto& s : socks) {
+            listen_fds_.push_back(s.fd);
+            addrs.push_back(s.address);
+            auto obs = std::make_unique<kj::UnixEventPort::FdObserver>(
+                loop_.port(), s.fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
+            auto* raw = obs.get();
+            listen_observers_.push_back(std::move(obs));
+            const int fd = s.fd;
+            const bool tcp = is_tcp_address(s.address);
+            loop_.add_task(accept_loop(raw, fd, tcp));
+        }
+    });
+    return addrs;
+}
+
+kj::Promise<void> ProcessRuntime::accept_loop(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp)
+{
+    return obs->whenBecomesReadable().then([this, obs, fd, tcp] {
+        for (;;) {
+            int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c < 0)
+                break;
+            tune_socket(c, tcp);
+            accept_connection(c, tcp ? "tcp" : "unix");
+        }
+        return accept_loop(obs, fd, tcp);
+    });
+}
+
+void ProcessRuntime::accept_connection(int fd, std::string what)
+{
+    auto conn = std::make_shared<Connection>(loop_, fd, "incoming " + what + " connection", opts_.limits);
+    handshaking_.push_back(conn);
+    auto self = shared_from_this();
+    conn->start(
+        false, [](InFrame&&) {},
+        [self, conn](const std::string&) {
+            auto& h = self->handshaking_;
+            h.erase(std::remove(h.begin(), h.end(), conn), h.end());
+        },
+        [self](const std::string& e) { self->log("incoming frame rejected: " + e); });
+    handshake_as_acceptor(conn, opts_.cookie, myid(), [self, conn, what](HandshakeResult r) {
+        auto& h = self->handshaking_;
+        h.erase(std::remove(h.begin(), h.end(), conn), h.end());
+        if (!r.ok) {
+            self->log("rejected an incoming " + what + " connection (claiming to be " + who(r.peer_pid) + "): " + r.error);
+            return;
+        }
+        const Pid peer = r.peer_pid;
+        {
+            std::lock_guard g(self->m_);
+            auto& ps = self->peers_[peer];
+            if (ps.exited) {
+                conn->close("peer already exited");
+                return;
+            }
+            ps.all.push_back(conn);
+            if (!ps.out)
+                ps.out = conn;
+        }
+        // Reinstall the close handler: now it concerns a known peer.
+        conn->set_close_handler([self, conn, peer](const std::string& reason) { self->on_connection_closed(conn, peer, reason); });
+        self->attach(peer, conn);
+    });
+}
+
+void ProcessRuntime::add_starting_worker(Pid pid, const std::string& host)
+{
+    std::lock_guard g(m_);
+    peers_[pid].host = host;
+}
+
+void ProcessRuntime::set_peer_addresses(Pid pid, const std::string& tcp, const std::string& unix_address)
+{
+    std::lock_guard g(m_);
+    auto& ps = peers_[pid];
+    ps.tcp_address = tcp;
+    ps.unix_address = unix_address;
+}
+
+void ProcessRuntime::connect_worker(Pid pid, const std::string& address, std::function<void(const std::string&)> ready)
+{
+    int fd;
+    try {
+        fd = connect_socket(address);
+    } catch (const std::exception& e) {
+        ready(e.what());
+        return;
+    }
+    auto conn = std::make_shared<Connection>(loop_, fd, who(pid) + " at " + address, opts_.limits);
+    auto self = shared_from_this();
+    auto ready_once = std::make_shared<std::function<void(const std::string&)>>(std::move(ready));
+    conn->start(
+        true, [](InFrame&&) {},
+        [self, conn, pid, ready_once](const std::string& reason) {
+            if (auto r = std::exchange(*ready_once, nullptr))
+                r("connection to " + who(pid) + " failed: " + reason);
+            self->on_connection_closed(conn, pid, reason);
+        },
+        [self, pid](const std::string& e) { self->log("frame from " + who(pid) + " rejected: " + e); });
+    handshake_as_connector(conn, opts_.cookie, 1, [self, conn, pid, ready_once](HandshakeResult r) {
+        if (!r.ok) {
+            if (auto cb = std::exchange(*ready_once, nullptr))
+                cb("handshake with " + who(pid) + " failed: " + r.error);
+            return;
+        }
+        std::vector<std::pair<Pid, PeerState>> others;
+        {
+            std::lock_guard g(self->m_);
+            auto& ps = self->peers_[pid];
+            ps.all.push_back(conn);
+            ps.joined = true;
+            for (auto& [other, st] : self->peers_)
+                if (other != pid && other != 1 && !st.exited && st.out)
+                    others.emplace_back(other, st);
+            ps.out = conn;
+        }
+        self->attach(pid, conn);
+        auto f = std::make_unique<OutFrame>(256);
+        auto j = f->root().initJoin();
+        j.setPid(pid);
+        j.setTopology(self->opts_.topology == Topology::AllToAll ? wire::Topology::ALL_TO_ALL
+                : self->opts_.topology == Topology::MasterWorker ? wire::Topology::MASTER_WORKER
+                                                                  : wire::Topology::LAZY);
+        auto peers = j.initPeers(static_cast<unsigned>(others.size()));
+        for (unsigned i = 0; i < others.size(); ++i) {
+            peers[i].setPid(others[i].first);
+            peers[i].setHost(others[i].second.host);
+            peers[i].setTcp(others[i].second.tcp_address);
+            peers[i].setUnix(others[i].second.unix_address);
+        }
+        f->finish();
+        conn->send(std::move(f));
+        // Tell the others about the newcomer.
+        PeerState me;
+        {
+            std::lock_guard g(self->m_);
+            me = self->peers_[pid];
+        }
+        for (auto& [other, st] : others) {
+            auto pf = std::make_unique<OutFrame>(64);
+            auto pa = pf->root().initPeerAdded();
+            pa.setPid(pid);
+            pa.setHost(me.host);
+            pa.setTcp(me.tcp_address);
+            pa.setUnix(me.unix_address);
+            pf->finish();
+            st.out->send(std::move(pf));
+        }
+        if (auto cb = std::exchange(*ready_once, nullptr))
+            cb("");
+    });
+}
+
+void ProcessRuntime::send_exit(Pid pid)
+{
+    std::shared_ptr<Connection> c;
+    {
+        std::lock_guard g(m_);
+        auto it = peers_.find(pid);
+        if (it == peers_.end() || !it->second.out)
+            return;
+        c = it->second.out;
+    }
+    auto f = std::make_unique<OutFrame>(8);
+    f->root().setExit();
+    f->finish();
+    c->send(std::move(f));
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,199 @@
+#pragma once
+// One process's engine state: its pools, its connections to peers, the calls it waits for, and
+// the store of values it owns with the processes that hold references to them.
+
+#include "completion.h"
+#include "connection.h"
+#include "event_loop.h"
+#include "handshake.h"
+#include "scheduler.h"
+#include "weft.capnp.h"
+#include "weft/cluster.h"
+#include "weft/process.h"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace weft::detail {
+
+class ProcessRuntime;
+
+struct RuntimeOptions {
+    Pid pid = 0;   // 1 for the master; a worker learns its id when it joins
+    Threads threads;
+    Cookie cookie;
+    WireLimits limits;
+    Topology topology = Topology::Lazy;
+    std::string host = "127.0.0.1";
+};
+
+enum class CallKind : std::uint8_t { Async, Fetch, Wait, Do };
+
+// The shared state behind every copy of one Future handle in this process.
+class FutureState final {
+public:
+    FutureState(std::weak_ptr<ProcessRuntime> rt, RemoteRef ref)
+        : rt_(std::move(rt))
+        , ref_(ref)
+    {
+    }
+    ~FutureState();   // releases this process's hold on the value, if it still has one
+
+    const std::weak_ptr<ProcessRuntime> rt_;
+    const RemoteRef ref_;
+    std::mutex m_;
+    std::optional<Value> cached_;
+    bool released_ = false;
+    std::shared_ptr<Completion> inflight_;   // a fetch on its way, shared by concurrent fetchers
+};
+
+// A value owned by this process and who holds references to it (counted per holder).
+struct StoreEntry {
+    std::shared_ptr<Completion> value;
+    std::map<Pid, int> holders;
+    RefKind kind = RefKind::Future;
+    std::chrono::steady_clock::time_point created;
+};
+
+struct PeerState {
+    std::string host;
+    std::string tcp_address;
+    std::string unix_address;
+    std::shared_ptr<Connection> out;   // the one connection this process sends to the peer on
+    std::vector<std::shared_ptr<Connection>> all;   // every live connection with the peer
+    bool joined = false;   // master side: the worker completed its join
+    bool exited = false;
+    std::string exit_reason;
+};
+
+class ProcessRuntime final : public Process, public std::enable_shared_from_this<ProcessRuntime> {
+public:
+    ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelRegistry> kernels);
+    ~ProcessRuntime() noexcept override;
+    // Stops the I/O loop (closing every connection), then the pools. Idempotent.
+    void shutdown();
+
+    // ---- Process API ----
+    [[nodiscard]] Pid myid() const override { return pid_.load(std::memory_order_acquire); }
+    [[nodiscard]] std::vector<Pid> workers() const override;
+    [[nodiscard]] std::vector<Pid> procs() const override;
+    Future remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Value remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Future remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Pid next_worker() override;
+
+    // ---- Futures ----
+    const Value& fetch(FutureState& f);
+    void wait(FutureState& f);
+    bool isready(FutureState& f);
+    void release(FutureState& f);
+
+    // ---- Worker side ----
+    // Listens on TCP (and a Unix socket) and returns the addresses to announce.
+    std::vector<std::string> listen();
+    // Called once, on the loop thread, when the master asks this worker to exit or goes away.
+    void on_exit_requested(std::function<void(const std::string& why)> cb);
+
+    // ---- Master side ----
+    // Registers a worker that is starting (its id is taken from now on).
+    void add_starting_worker(Pid pid, const std::string& host);
+    void set_peer_addresses(Pid pid, const std::string& tcp, const std::string& unix_address);
+    // Connects to a started worker, handshakes, and makes it join. Loop thread.
+    void connect_worker(Pid pid, const std::string& address, std::function<void(const std::string& error)> ready);
+    // A peer has exited for `reason` (authoritative: the OS said so, or the master did).
+    void peer_exited(Pid pid, const std::string& reason);
+    void send_exit(Pid pid);
+
+    // ---- Introspection ----
+    [[nodiscard]] PeerTraffic traffic(Pid peer) const;
+    [[nodiscard]] std::size_t store_size() const;
+    [[nodiscard]] std::size_t pending_calls() const;
+    [[nodiscard]] bool peer_known(Pid pid) const;
+    [[nodiscard]] std::optional<std::string> peer_exit_reason(Pid pid) const;
+
+    EventLoop& loop() { return loop_; }
+    Scheduler& scheduler() { return *sched_; }
+    KernelRegistry& kernels() { return *kernels_; }
+    const RuntimeOptions& options() const { return opts_; }
+
+    void set_log(std::function<void(const std::string&)> cb);
+    void log(const std::string& msg);
+
+private:
+    struct IncomingCall {
+        CallKind kind = CallKind::Fetch;
+        std::uint64_t call_id = 0;
+        RefId ref;
+        std::string kernel;
+        List args;
+        PoolKind pool = PoolKind::Default;
+        Pid caller = 0;
+        std::shared_ptr<Connection> reply_conn;   // null for a call this process made to itself
+    };
+    struct PendingCall {
+        std::shared_ptr<Completion> done;
+        Pid target = 0;
+    };
+
+    std::shared_ptr<Completion> start_call(CallKind kind, std::string_view kernel, Pid pid, List args,
+        RefId ref, PoolKind pool);
+    void accept_call(IncomingCall c);
+    void run_call(IncomingCall& c, const KernelInfo& k);
+    void reply(const IncomingCall& c, const Value& v);
+    List resolve_args(const List& args, Pid caller);
+    void hold_ref_args(const List& args, Pid target);
+    void release_ref_args(const List& args);
+    RefId new_ref_id();
+    Future make_future(RemoteRef r);
+
+    std::shared_ptr<Connection> connection_to_locked(Pid pid);   // m_ held; throws
+    void start_peer_connection(Pid pid, const std::shared_ptr<Connection>& conn);
+    void attach(Pid peer, const std::shared_ptr<Connection>& conn);
+    kj::Promise<void> accept_loop(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp);
+    void accept_connection(int fd, std::string what);
+    void on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame);
+    void on_connection_closed(const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
+    void handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r);
+    void handle_ref_ops(Pid from, wire::RefOps::Reader r);
+    void handle_join(wire::Join::Reader j);
+    void add_holder(const RefId& id, Pid holder, int delta);
+    void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
+    void complete_pending(std::uint64_t id, Value v);
+    void fail_pending_to(Pid pid, const ErrorValue& e);
+    ErrorValue make_error(std::string type, std::string message, std::string subject = {}) const;
+    std::unique_ptr<OutFrame> frame_for_result(std::uint64_t call_id, const Value& v) const;
+    void request_exit(const std::string& why);
+
+    RuntimeOptions opts_;
+    std::shared_ptr<KernelRegistry> kernels_;
+    std::atomic<Pid> pid_;
+    std::unique_ptr<Scheduler> sched_;
+    EventLoop loop_;
+    std::atomic<bool> shut_down_ { false };
+
+    mutable std::mutex m_;
+    std::map<Pid, PeerState> peers_;
+    std::unordered_map<std::uint64_t, PendingCall> pending_;
+    std::unordered_map<RefId, StoreEntry> store_;
+    std::atomic<std::uint64_t> next_call_ { 1 };
+    std::atomic<std::uint64_t> next_ref_ { 1 };
+    std::atomic<std::size_t> round_robin_ { 0 };
+
+    std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_;   // loop thread
+    std::vector<int> listen_fds_;
+    std::vector<std::shared_ptr<Connection>> handshaking_;   // loop thread
+    std::function<void(const std::string&)> exit_cb_;
+    std::mutex log_m_;
+    std::function<void(const std::string&)> log_cb_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,402 @@
+#include "scheduler.h"
+
+#include <boost/context/fiber.hpp>
+#include <boost/context/protected_fixedsize_stack.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+namespace weft::detail {
+
+namespace {
+
+constexpr std::size_t kStackBytes = 256 * 1024;
+// How long an idle pool thread or a waiting plain thread spins before it sleeps in the kernel.
+// Hand-offs inside this window cost a cache line instead of a futex wake-up.
+constexpr auto kSpin = std::chrono::microseconds(30);
+constexpr std::size_t kMaxFreeTasks = 4096;
+
+inline void cpu_relax()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+thread_local Task* t_current = nullptr;
+thread_local int t_thread_index = 0;
+thread_local PoolScheduler* t_pool = nullptr;
+
+template <class Pred> bool spin_until(Pred pred)
+{
+    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    for (unsigned i = 1;; ++i) {
+        if (pred())
+            return true;
+        cpu_relax();
+        if ((i & 63) == 0 && std::chrono::steady_clock::now() >= deadline)
+            return pred();
+    }
+}
+
+}  // namespace
+
+// A fiber with its own stack that runs one function after another: finished tasks are recycled,
+// so spawning costs no stack allocation.
+class Task final {
+public:
+    explicit Task(PoolScheduler* pool)
+        : pool_(pool)
+    {
+        fiber_ = boost::context::fiber(std::allocator_arg,
+            boost::context::protected_fixedsize_stack(kStackBytes),
+            [this](boost::context::fiber&& sink) { return loop(std::move(sink)); });
+    }
+    ~Task()
+    {
+        // An idle task leaves its loop; one suspended in a wait is unwound by ~fiber.
+        if (fiber_ && finished_) {
+            retire_ = true;
+            fiber_ = std::move(fiber_).resume();
+        }
+    }
+
+    PoolScheduler* pool() const { return pool_; }
+
+    // Runs on the task: back to the scheduler of whichever thread runs us; returns when resumed.
+    void switch_out() { sink_ = std::move(sink_).resume(); }
+
+    boost::context::fiber fiber_;
+    std::function<void()> fn_;
+    std::mutex* unlock_after_switch_ = nullptr;
+    bool finished_ = false;
+
+private:
+    boost::context::fiber loop(boost::context::fiber&& sink)
+    {
+        sink_ = std::move(sink);
+        while (!retire_) {
+            if (fn_) {
+                try {
+                    fn_();
+                } catch (const boost::context::detail::forced_unwind&) {
+                    throw;
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "weft: task ended with an uncaught exception: %s\n", e.what());
+                } catch (...) {
+                    std::fprintf(stderr, "weft: task ended with an uncaught exception\n");
+                }
+                fn_ = nullptr;
+            }
+            finished_ = true;
+            sink_ = std::move(sink_).resume();
+        }
+        return std::move(sink_);
+    }
+
+    PoolScheduler* pool_;
+    boost::context::fiber sink_;
+    bool retire_ = false;
+};
+
+const char* pool_name(PoolKind p) { return p == PoolKind::Default ? "default" : "interactive"; }
+
+// Not inlined: a task may resume on another thread, so thread-locals must be re-read each time.
+__attribute__((noinline)) Task* current_task() { return t_current; }
+__attribute__((noinline)) int current_thread_index() { return t_thread_index; }
+__attribute__((noinline)) PoolScheduler* current_pool() { return t_pool; }
+
+// ---- Waiter / Condition -------------------------------------------------------------------
+
+Waiter::Waiter()
+    : task_(current_task())
+{
+}
+
+void Waiter::park(std::unique_lock<std::mutex>& lk)
+{
+    if (task_) {
+        auto* pool = task_->pool();
+        std::mutex* m = lk.release();
+        task_->unlock_after_switch_ = m;
+        pool->note_blocked(+1);
+        task_->switch_out();
+        pool->note_blocked(-1);
+        m->lock();
+        lk = std::unique_lock<std::mutex>(*m, std::adopt_lock);
+        return;
+    }
+    lk.unlock();
+    if (!spin_until([this] { return woken_.load(std::memory_order_acquire); })) {
+        while (!woken_.load(std::memory_order_acquire))
+            woken_.wait(false, std::memory_order_acquire);
+    }
+    lk.lock();
+}
+
+void Waiter::wake()
+{
+    if (task_) {
+        task_->pool()->schedule(task_);
+        return;
+    }
+    woken_.store(true, std::memory_order_release);
+    woken_.notify_one();
+}
+
+void Condition::wait(std::unique_lock<std::mutex>& lk)
+{
+    Waiter w;
+    waiters_.push_back(&w);
+    w.park(lk);
+}
+
+void Condition::notify_one()
+{
+    if (waiters_.empty())
+        return;
+    Waiter* w = waiters_.front();
+    waiters_.pop_front();
+    w->wake();
+}
+
+void Condition::notify_all()
+{
+    auto all = std::move(waiters_);
+    waiters_.clear();
+    for (auto* w : all)
+        w->wake();
+}
+
+void sleep_for(std::chrono::nanoseconds d)
+{
+    Task* t = current_task();
+    if (!t) {
+        std::this_thread::sleep_for(d);
+        return;
+    }
+    std::mutex m;
+    std::unique_lock lk(m);
+    Waiter w;
+    bool fired = false;
+    t->pool()->timers().at(std::chrono::steady_clock::now() + d, [&] {
+        std::lock_guard g(m);
+        fired = true;
+        w.wake();
+    });
+    while (!fired)
+        w.park(lk);
+}
+
+// ---- TimerThread --------------------------------------------------------------------------
+
+TimerThread::TimerThread()
+    : thread_([this] { run(); })
+{
+}
+
+TimerThread::~TimerThread()
+{
+    {
+        std::lock_guard g(m_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+}
+
+void TimerThread::at(std::chrono::steady_clock::time_point when, std::function<void()> fn)
+{
+    bool earliest;
+    {
+        std::lock_guard g(m_);
+        heap_.push_back({ when, seq_++, std::move(fn) });
+        std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+        earliest = heap_.front().seq == seq_ - 1;
+    }
+    if (earliest)
+        cv_.notify_one();
+}
+
+void TimerThread::run()
+{
+    std::unique_lock lk(m_);
+    while (!stop_) {
+        if (heap_.empty()) {
+            cv_.wait(lk);
+            continue;
+        }
+        const auto when = heap_.front().when;
+        if (std::chrono::steady_clock::now() < when) {
+            cv_.wait_until(lk, when);
+            continue;
+        }
+        std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+        auto fn = std::move(heap_.back().fn);
+        heap_.pop_back();
+        lk.unlock();
+        fn();
+        lk.lock();
+    }
+}
+
+// ---- PoolScheduler ------------------------------------------------------------------------
+
+PoolScheduler::PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers)
+    : kind_(kind)
+    , timers_(timers)
+{
+    threads_.reserve(threads);
+    for (int i = 0; i < threads; ++i)
+        threads_.emplace_back([this, index = first_thread_index + i] { run_thread(index); });
+}
+
+PoolScheduler::~PoolScheduler()
+{
+    {
+        std::lock_guard g(m_);
+        stop_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+        t.join();
+    // Tasks still suspended in a wait are unwound here, on this thread.
+    all_.clear();
+}
+
+Task* PoolScheduler::acquire_task()
+{
+    {
+        std::lock_guard g(free_m_);
+        if (!free_.empty()) {
+            Task* t = free_.back();
+            free_.pop_back();
+            return t;
+        }
+    }
+    auto t = std::make_unique<Task>(this);
+    Task* raw = t.get();
+    std::lock_guard g(free_m_);
+    all_.push_back(std::move(t));
+    return raw;
+}
+
+void PoolScheduler::release_task(Task* t)
+{
+    std::lock_guard g(free_m_);
+    if (free_.size() < kMaxFreeTasks) {
+        free_.push_back(t);
+        return;
+    }
+    auto it = std::find_if(all_.begin(), all_.end(), [t](auto& p) { return p.get() == t; });
+    if (it != all_.end()) {
+        std::swap(*it, all_.back());
+        all_.pop_back();
+    }
+}
+
+void PoolScheduler::spawn(std::function<void()> fn)
+{
+    Task* t = acquire_task();
+    t->fn_ = std::move(fn);
+    t->finished_ = false;
+    schedule(t);
+}
+
+void PoolScheduler::schedule(Task* t)
+{
+    bool wake;
+    {
+        std::lock_guard g(m_);
+        queue_.push_back(t);
+        queued_.fetch_add(1, std::memory_order_release);
+        wake = sleeping_ > 0;
+    }
+    if (wake)
+        cv_.notify_one();
+}
+
+Task* PoolScheduler::pop()
+{
+    std::unique_lock lk(m_);
+    if (queue_.empty() && !stop_) {
+        lk.unlock();
+        spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; });
+        lk.lock();
+        while (queue_.empty() && !stop_) {
+            ++sleeping_;
+            cv_.wait(lk);
+            --sleeping_;
+        }
+    }
+    if (queue_.empty())
+        return nullptr;
+    Task* t = queue_.front();
+    queue_.pop_front();
+    queued_.fetch_sub(1, std::memory_order_relaxed);
+    return t;
+}
+
+void PoolScheduler::run_thread(int index)
+{
+    t_thread_index = index;
+    t_pool = this;
+    while (Task* t = pop()) {
+        busy_.fetch_add(1, std::memory_order_relaxed);
+        t_current = t;
+        t->fiber_ = std::move(t->fiber_).resume();
+        t_current = nullptr;
+        busy_.fetch_sub(1, std::memory_order_relaxed);
+        if (t->finished_) {
+            completed_.fetch_add(1, std::memory_order_relaxed);
+            release_task(t);
+        } else if (auto* m = std::exchange(t->unlock_after_switch_, nullptr)) {
+            m->unlock();
+        }
+    }
+    t_pool = nullptr;
+}
+
+PoolStats PoolScheduler::stats() const
+{
+    PoolStats s;
+    s.threads = nthreads();
+    s.busy = busy_.load(std::memory_order_relaxed);
+    s.runnable = queued_.load(std::memory_order_relaxed);
+    s.blocked = static_cast<std::size_t>(std::max<std::int64_t>(0, blocked_.load()));
+    s.completed = completed_.load(std::memory_order_relaxed);
+    return s;
+}
+
+// ---- Scheduler ----------------------------------------------------------------------------
+
+Scheduler::Scheduler(int default_threads, int interactive_threads)
+{
+    default_ = std::make_unique<PoolScheduler>(
+        PoolKind::Default, std::max(1, default_threads), 1, timers_);
+    if (interactive_threads > 0)
+        interactive_ = std::make_unique<PoolScheduler>(
+            PoolKind::Interactive, interactive_threads, 1 + default_->nthreads(), timers_);
+}
+
+Scheduler::~Scheduler() = default;
+
+PoolScheduler& Scheduler::pool(PoolKind k)
+{
+    return (k == PoolKind::Interactive && interactive_) ? *interactive_ : *default_;
+}
+
+bool Scheduler::has_pool(PoolKind k) const
+{
+    return k == PoolKind::Default || interactive_ != nullptr;
+}
+
+int Scheduler::nthreads(PoolKind k) const
+{
+    if (k == PoolKind::Interactive)
+        return interactive_ ? interactive_->nthreads() : 0;
+    return default_->nthreads();
+}
+
+}  // namespace weft::detail

@@ -1,0 +1,158 @@
+#pragma once
+// Tasks (fibers) and the thread pools that run them. A task that waits suspends and frees its
+// thread; a woken task is queued on its own pool again, possibly resuming on another thread.
+
+#include "weft/value.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace weft::detail {
+
+class PoolScheduler;
+class Task;
+
+enum class PoolKind : std::uint8_t { Default = 0, Interactive = 1 };
+[[nodiscard]] const char* pool_name(PoolKind p);
+
+// The current task, or nullptr on a plain thread. Never cached across a suspension point.
+[[nodiscard]] Task* current_task();
+// 1-based index of the current thread within its process's pools (0 for other threads).
+[[nodiscard]] int current_thread_index();
+[[nodiscard]] PoolScheduler* current_pool();
+
+// Whoever waits: the current task (which suspends) or the current plain thread (which blocks).
+class Waiter final {
+public:
+    Waiter();
+    // Suspends the caller until `wake`. `lk` is released while waiting and held again on return;
+    // for a task it is released only once the task has switched away, so a waker holding the
+    // same lock always finds it fully suspended.
+    void park(std::unique_lock<std::mutex>& lk);
+    // Call with the lock that `park` released held.
+    void wake();
+
+private:
+    Task* task_;
+    std::atomic<bool> woken_ { false };
+};
+
+// Fiber-aware condition variable over std::mutex; notify with the mutex held.
+class Condition final {
+public:
+    void wait(std::unique_lock<std::mutex>& lk);
+    template <class Pred> void wait(std::unique_lock<std::mutex>& lk, Pred pred)
+    {
+        while (!pred())
+            wait(lk);
+    }
+    void notify_one();
+    void notify_all();
+    [[nodiscard]] std::size_t waiters() const { return waiters_.size(); }
+
+private:
+    std::deque<Waiter*> waiters_;
+};
+
+// Sleeps the current task (freeing its thread) or the current plain thread.
+void sleep_for(std::chrono::nanoseconds d);
+
+// Fires wake-ups at deadlines for sleeping tasks. One per process, owned by the Scheduler.
+class TimerThread final {
+public:
+    TimerThread();
+    ~TimerThread();
+    void at(std::chrono::steady_clock::time_point when, std::function<void()> fn);
+
+private:
+    void run();
+    struct Entry {
+        std::chrono::steady_clock::time_point when;
+        std::uint64_t seq;
+        std::function<void()> fn;
+        bool operator>(const Entry& o) const { return when != o.when ? when > o.when : seq > o.seq; }
+    };
+    std::mutex m_;
+    std::condition_variable cv_;
+    std::vector<Entry> heap_;
+    std::uint64_t seq_ = 0;
+    bool stop_ = false;
+    std::thread thread_;
+};
+
+// Counters a pool keeps for telemetry and tests.
+struct PoolStats {
+    int threads = 0;
+    int busy = 0;              // threads running a task now
+    std::size_t runnable = 0;  // tasks queued, ready to run
+    std::size_t blocked = 0;   // tasks suspended in a wait
+    std::uint64_t completed = 0;
+};
+
+// A named pool of OS threads running tasks from one run queue. Threads that find the queue
+// empty spin briefly before sleeping, which keeps hand-offs fast on a busy cluster.
+class PoolScheduler final {
+public:
+    PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers);
+    ~PoolScheduler();   // finishes queued tasks, then joins its threads
+    PoolScheduler(const PoolScheduler&) = delete;
+    PoolScheduler& operator=(const PoolScheduler&) = delete;
+
+    // Runs `fn` as a new task on this pool. Safe from any thread.
+    void spawn(std::function<void()> fn);
+    [[nodiscard]] PoolKind kind() const { return kind_; }
+    [[nodiscard]] int nthreads() const { return static_cast<int>(threads_.size()); }
+    [[nodiscard]] PoolStats stats() const;
+    [[nodiscard]] TimerThread& timers() { return timers_; }
+
+    void schedule(Task* t);   // a woken task is runnable again
+    void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
+
+private:
+    void run_thread(int index);
+    Task* pop();
+    Task* acquire_task();
+    void release_task(Task* t);
+
+    PoolKind kind_;
+    TimerThread& timers_;
+    mutable std::mutex m_;
+    std::condition_variable cv_;
+    std::deque<Task*> queue_;
+    std::atomic<std::size_t> queued_ { 0 };
+    int sleeping_ = 0;
+    bool stop_ = false;
+    std::atomic<int> busy_ { 0 };
+    std::atomic<std::int64_t> blocked_ { 0 };
+    std::atomic<std::uint64_t> completed_ { 0 };
+    std::mutex free_m_;
+    std::vector<Task*> free_;
+    std::vector<std::unique_ptr<Task>> all_;
+    std::vector<std::thread> threads_;
+};
+
+// A process's pools (default and interactive) and its timer thread.
+class Scheduler final {
+public:
+    Scheduler(int default_threads, int interactive_threads);
+    ~Scheduler();
+    PoolScheduler& pool(PoolKind k);
+    [[nodiscard]] bool has_pool(PoolKind k) const;
+    [[nodiscard]] int nthreads(PoolKind k) const;
+
+private:
+    TimerThread timers_;
+    std::unique_ptr<PoolScheduler> default_;
+    std::unique_ptr<PoolScheduler> interactive_;
+};
+
+}  // namespace weft::detail

@@ -1,0 +1,155 @@
+#include "framing.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace weft::detail {
+
+OutFrame::OutFrame(unsigned first_segment_words)
+    : builder_(first_segment_words)
+{
+}
+
+void OutFrame::finish()
+{
+    auto segs = builder_.getSegmentsForOutput();
+    header_.assign((segs.size() + 2) & ~std::size_t(1), 0);
+    header_[0] = static_cast<std::uint32_t>(segs.size() - 1);
+    total_ = header_.size() * 4;
+    iov_.clear();
+    iov_.reserve(segs.size() + 1);
+    iov_.push_back({ header_.data(), header_.size() * 4 });
+    for (std::size_t i = 0; i < segs.size(); ++i) {
+        header_[i + 1] = static_cast<std::uint32_t>(segs[i].size());
+        iov_.push_back({ const_cast<capnp::word*>(segs[i].begin()), segs[i].size() * 8 });
+        total_ += segs[i].size() * 8;
+    }
+}
+
+struct FrameDecoder::Buffer {
+    explicit Buffer(std::size_t n)
+        : cap((n + 63) / 64 * 64)
+        , data(static_cast<std::byte*>(std::aligned_alloc(64, cap)))
+    {
+        if (!data)
+            throw std::bad_alloc();
+    }
+    ~Buffer() { std::free(data); }
+    std::size_t cap;
+    std::byte* data;
+};
+
+namespace {
+constexpr std::size_t kDefaultBuffer = 256 * 1024;
+constexpr std::size_t kMinReadSpace = 16 * 1024;
+}  // namespace
+
+FrameDecoder::FrameDecoder(WireLimits limits)
+    : limits_(limits)
+    , buf_(std::make_shared<Buffer>(kDefaultBuffer))
+{
+}
+
+FrameDecoder::~FrameDecoder() = default;
+
+void FrameDecoder::reserve(std::size_t need)
+{
+    const std::size_t have = end_ - begin_;
+    const bool shared = buf_.use_count() > 1;
+    if (!shared && buf_->cap - end_ >= need)
+        return;
+    if (!shared && buf_->cap >= have + need) {
+        std::memmove(buf_->data, buf_->data + begin_, have);
+    } else {
+        // Values still view the old buffer (or it is too small): move the tail to a new one.
+        auto fresh = std::make_shared<Buffer>(std::max(kDefaultBuffer, have + need));
+        std::memcpy(fresh->data, buf_->data + begin_, have);
+        buf_ = std::move(fresh);
+    }
+    begin_ = 0;
+    end_ = have;
+}
+
+std::span<std::byte> FrameDecoder::write_space()
+{
+    // Read straight into room for the whole pending frame when its size is known.
+    std::size_t need = kMinReadSpace;
+    const std::size_t have = end_ - begin_;
+    if (skip_ == 0 && have >= 8) {
+        const auto* words = reinterpret_cast<const std::uint32_t*>(buf_->data + begin_);
+        const std::uint64_t nseg = std::uint64_t(words[0]) + 1;
+        const std::size_t header = ((nseg + 2) & ~std::uint64_t(1)) * 4;
+        if (nseg <= limits_.max_segments && have >= header) {
+            std::size_t total = header;
+            for (std::uint64_t i = 0; i < nseg; ++i)
+                total += std::size_t(words[i + 1]) * 8;
+            if (total <= limits_.max_frame_bytes && total > have)
+                need = std::max(need, total - have);
+        }
+    }
+    if (buf_.use_count() > 1 || buf_->cap - end_ < need)
+        reserve(need);
+    return { buf_->data + end_, buf_->cap - end_ };
+}
+
+void FrameDecoder::commit(std::size_t n)
+{
+    end_ += n;
+    if (skip_) {
+        const std::size_t drop = std::min(skip_, end_ - begin_);
+        begin_ += drop;
+        skip_ -= drop;
+    }
+    if (begin_ == end_)
+        begin_ = end_ = 0;
+}
+
+FrameDecoder::Status FrameDecoder::next(InFrame& out, std::string& error)
+{
+    if (skip_)
+        return Status::NeedMore;
+    const std::size_t have = end_ - begin_;
+    if (have < 8)
+        return Status::NeedMore;
+    const auto* words = reinterpret_cast<const std::uint32_t*>(buf_->data + begin_);
+    const std::uint64_t nseg = std::uint64_t(words[0]) + 1;
+    if (nseg > limits_.max_segments) {
+        // Without a trustworthy header the stream cannot be resynchronised.
+        error = "frame header announces " + std::to_string(nseg) + " segments (limit "
+            + std::to_string(limits_.max_segments) + "); the stream is corrupt";
+        skip_ = std::size_t(-1);
+        begin_ = end_ = 0;
+        return Status::Rejected;
+    }
+    const std::size_t header = ((nseg + 2) & ~std::uint64_t(1)) * 4;
+    if (have < header)
+        return Status::NeedMore;
+    std::size_t total = header;
+    for (std::uint64_t i = 0; i < nseg; ++i)
+        total += std::size_t(words[i + 1]) * 8;
+    if (total > limits_.max_frame_bytes) {
+        error = "frame of " + std::to_string(total) + " bytes exceeds the limit of "
+            + std::to_string(limits_.max_frame_bytes) + " bytes; skipped";
+        const std::size_t drop = std::min(total, have);
+        begin_ += drop;
+        skip_ = total - drop;
+        if (begin_ == end_)
+            begin_ = end_ = 0;
+        return Status::Rejected;
+    }
+    if (have < total)
+        return Status::NeedMore;
+    out.owner = buf_;
+    out.bytes = total;
+    out.segments.clear();
+    const auto* seg = reinterpret_cast<const capnp::word*>(buf_->data + begin_ + header);
+    for (std::uint64_t i = 0; i < nseg; ++i) {
+        out.segments.emplace_back(seg, words[i + 1]);
+        seg += words[i + 1];
+    }
+    begin_ += total;
+    return Status::Frame;
+}
+
+}  // namespace weft::detail

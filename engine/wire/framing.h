@@ -1,0 +1,85 @@
+#pragma once
+// Standard Cap'n Proto stream framing, written with writev and read into reusable word-aligned
+// buffers from which frames are decoded in place.
+
+#include "weft.capnp.h"
+
+#include <capnp/message.h>
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace weft::detail {
+
+// Limits applied to every incoming frame; a frame over them is rejected with a clear error and
+// the connection carries on with the next frame.
+struct WireLimits {
+    std::size_t max_frame_bytes = std::size_t(2) << 30;   // 2 GiB
+    std::uint64_t traversal_limit_words = (std::uint64_t(2) << 30) / 8;
+    int nesting_limit = 64;
+    std::uint32_t max_segments = 512;
+};
+
+// One outgoing message: its builder, the memory it references, and its framing header.
+class OutFrame final {
+public:
+    explicit OutFrame(unsigned first_segment_words = 64);
+    wire::Message::Builder root() { return builder_.getRoot<wire::Message>(); }
+    capnp::MallocMessageBuilder& builder() { return builder_; }
+    // Keeps memory referenced by the message (an external array segment) alive until written.
+    void keep_alive(std::shared_ptr<const void> p) { keep_.push_back(std::move(p)); }
+    // Lays out the header and segments; call once, after the message is complete.
+    void finish();
+    [[nodiscard]] std::size_t total_bytes() const { return total_; }
+    [[nodiscard]] std::span<const iovec> iov() const { return iov_; }
+
+private:
+    capnp::MallocMessageBuilder builder_;
+    std::vector<std::shared_ptr<const void>> keep_;
+    std::vector<std::uint32_t> header_;
+    std::vector<iovec> iov_;
+    std::size_t total_ = 0;
+};
+
+// A complete received frame; `owner` keeps its bytes alive for values that view them.
+struct InFrame {
+    std::shared_ptr<const void> owner;
+    std::vector<kj::ArrayPtr<const capnp::word>> segments;
+    std::size_t bytes = 0;
+};
+
+// Splits a byte stream into frames. Owned by one connection's reader.
+class FrameDecoder final {
+public:
+    explicit FrameDecoder(WireLimits limits = {});
+    ~FrameDecoder();
+
+    // Where the next read should put bytes (never empty).
+    std::span<std::byte> write_space();
+    void commit(std::size_t n);
+
+    enum class Status { Frame, NeedMore, Rejected };
+    // Frame: `out` holds the next frame. Rejected: the next frame broke a limit; `error` says how,
+    // and its bytes are being skipped. NeedMore: read more.
+    Status next(InFrame& out, std::string& error);
+
+    [[nodiscard]] std::size_t buffered() const { return end_ - begin_; }
+
+private:
+    struct Buffer;
+    void reserve(std::size_t need);
+
+    WireLimits limits_;
+    std::shared_ptr<Buffer> buf_;
+    std::size_t begin_ = 0;   // bytes
+    std::size_t end_ = 0;
+    std::size_t skip_ = 0;    // bytes of a rejected frame still to discard
+};
+
+}  // namespace weft::detail

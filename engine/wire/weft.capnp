@@ -1,0 +1,179 @@
+@0xd4b11816b6e485a9;
+using Cxx = import "/capnp/c++.capnp";
+$Cxx.namespace("weft::wire");
+# Weft's wire protocol: every frame on every connection is one Message, in standard Cap'n Proto
+# stream framing, so `capnp decode weft.capnp Message` reads a captured stream.
+
+struct RefId {
+  whence @0 :UInt32;   # the process that created the reference
+  n @1 :UInt64;        # a counter on that process
+}
+
+enum DType {
+  float64 @0;
+  float32 @1;
+  int64 @2;
+  int32 @3;
+  uint8 @4;
+  bool @5;
+}
+
+struct NdArray {
+  dtype @0 :DType;
+  shape @1 :List(UInt64);   # column-major, like Julia
+  data @2 :Data;            # read in place on arrival
+}
+
+enum RefKind {
+  future @0;
+  channel @1;
+}
+
+struct RemoteRef {
+  kind @0 :RefKind;
+  id @1 :RefId;
+  owner @2 :UInt32;         # where the value lives
+}
+
+struct Error {
+  type @0 :Text;
+  message @1 :Text;
+  origin @2 :UInt32;
+  backtrace @3 :List(Text);
+  subject @4 :Text;         # what the error is about: a kernel name, a reference
+}
+
+struct MapEntry {
+  key @0 :Text;
+  value @1 :Value;
+}
+
+struct Value {
+  union {
+    nil @0 :Void;
+    bool @1 :Bool;
+    int64 @2 :Int64;
+    float64 @3 :Float64;
+    text @4 :Text;
+    bytes @5 :Data;
+    array @6 :NdArray;
+    list @7 :List(Value);
+    map @8 :List(MapEntry);
+    ref @9 :RemoteRef;
+    error @10 :Error;
+  }
+}
+
+# Handshake: connector -> Hello, acceptor -> Challenge, connector -> Proof, acceptor -> Welcome.
+# Both sides prove they know the cookie with HMAC-SHA256 over both nonces; the cookie itself never
+# crosses the wire.
+struct Hello {
+  pid @0 :UInt32;           # the connector's pid (1 for the master)
+  nonce @1 :Data;
+  protocol @2 :UInt32;
+}
+struct Challenge {
+  nonce @0 :Data;
+  mac @1 :Data;             # HMAC(cookie, "weft-acceptor" | connector nonce | acceptor nonce)
+}
+struct Proof {
+  mac @0 :Data;             # HMAC(cookie, "weft-connector" | acceptor nonce | connector nonce | pid)
+}
+struct Welcome {
+  pid @0 :UInt32;           # the acceptor's pid (0 when it has none yet)
+}
+struct Reject {
+  reason @0 :Text;
+}
+
+enum CallKind {
+  async @0;    # remotecall: store the result under `ref` on the callee
+  fetch @1;    # remotecall_fetch: send the result back
+  wait @2;     # remotecall_wait: store under `ref`, then reply when done
+  do @3;       # remote_do: run, reply nothing
+}
+
+struct Call {
+  kind @0 :CallKind;
+  callId @1 :UInt64;        # caller-local id the Result answers
+  ref @2 :RefId;            # for async and wait
+  kernel @3 :Text;
+  args @4 :List(Value);
+  pool @5 :Text;            # "default" or "interactive"
+}
+
+struct Result {
+  callId @0 :UInt64;
+  value @1 :Value;          # an `error` value when the call failed
+}
+
+enum FetchMode {
+  value @0;    # reply the value once ready
+  wait @1;     # reply nil (or the error) once ready
+  probe @2;    # reply at once: true if ready
+}
+
+# Ask the owner of a stored value about it.
+struct FetchRef {
+  callId @0 :UInt64;
+  ref @1 :RefId;
+  mode @2 :FetchMode;
+  release @3 :Bool;         # the asker drops its hold once it has the (non-error) value
+}
+
+struct RefHolder {
+  id @0 :RefId;
+  holder @1 :UInt32;
+}
+
+# Holder changes for values the receiver owns. A process adds the holder before it sends an
+# unfetched reference anywhere, on the same connection as its own later removes, so adds reach
+# the owner first; holders are counted, so a remove that overtakes its add cannot free early.
+struct RefOps {
+  adds @0 :List(RefHolder);
+  removes @1 :List(RefHolder);
+}
+
+struct Peer {
+  pid @0 :UInt32;
+  host @1 :Text;
+  tcp @2 :Text;             # host:port
+  unix @3 :Text;            # abstract unix socket name, for peers on the same host
+}
+
+enum Topology {
+  allToAll @0;
+  masterWorker @1;
+  lazy @2;
+}
+
+struct Join {
+  pid @0 :UInt32;           # the id the master gives the worker
+  peers @1 :List(Peer);     # every other worker
+  topology @2 :Topology;
+}
+
+struct PeerExited {
+  pid @0 :UInt32;
+  reason @1 :Text;
+}
+
+struct Message {
+  union {
+    hello @0 :Hello;
+    challenge @1 :Challenge;
+    proof @2 :Proof;
+    welcome @3 :Welcome;
+    reject @4 :Reject;
+    join @5 :Join;
+    peerAdded @6 :Peer;
+    peerExited @7 :PeerExited;
+    call @8 :Call;
+    result @9 :Result;
+    fetchRef @10 :FetchRef;
+    refOps @11 :RefOps;
+    exit @12 :Void;          # master -> worker: finish and exit
+    ping @13 :UInt64;        # raw protocol round trip (benchmarks, liveness)
+    pong @14 :UInt64;
+  }
+}
