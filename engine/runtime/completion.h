@@ -24,11 +24,14 @@ public:
 private:
     mutable std::mutex m_;
     Condition cv_;
-    std::atomic<bool> ready_ { false };
+    std::atomic<bool> ready_ { false };   // value_ is final
+    bool done_ = false;                   // callbacks ran; waiters may go (and destroy us)
     Value value_;
     std::vector<std::function<void(const Value&)>> callbacks_;
 };
 
+// A waiter returns only once `done_` is set under the lock, so a Completion on a waiter's stack
+// is never destroyed while its setter still uses it.
 inline bool Completion::set(Value v)
 {
     std::vector<std::function<void(const Value&)>> cbs;
@@ -39,19 +42,19 @@ inline bool Completion::set(Value v)
         value_ = std::move(v);
         ready_.store(true, std::memory_order_release);
         cbs.swap(callbacks_);
-        cv_.notify_all();
     }
     for (auto& cb : cbs)
         cb(value_);
+    std::lock_guard g(m_);
+    done_ = true;
+    cv_.notify_all();
     return true;
 }
 
 inline const Value& Completion::wait()
 {
-    if (!ready_.load(std::memory_order_acquire)) {
-        std::unique_lock lk(m_);
-        cv_.wait(lk, [this] { return ready_.load(std::memory_order_relaxed); });
-    }
+    std::unique_lock lk(m_);
+    cv_.wait(lk, [this] { return done_; });
     return value_;
 }
 

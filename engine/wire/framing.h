@@ -22,7 +22,7 @@ namespace weft::detail {
 struct WireLimits {
     std::size_t max_frame_bytes = std::size_t(2) << 30;   // 2 GiB
     std::uint64_t traversal_limit_words = (std::uint64_t(2) << 30) / 8;
-    int nesting_limit = 64;
+    int nesting_limit = 256;   // each level of a nested Value costs about three
     std::uint32_t max_segments = 512;
 };
 

@@ -1,0 +1,167 @@
+// Frame limits on a real socket: an oversized or corrupt frame is rejected with a clear error and
+// the connection's other traffic goes on.
+
+#include "connection.h"
+#include "framing.h"
+
+#include <capnp/serialize.h>
+
+#include <QtTest>
+
+#include <sys/socket.h>
+
+#include <condition_variable>
+#include <mutex>
+
+using namespace weft::detail;
+
+namespace {
+
+std::unique_ptr<OutFrame> ping(std::uint64_t n, std::size_t padding_bytes = 0)
+{
+    auto f = std::make_unique<OutFrame>();
+    if (padding_bytes) {
+        auto r = f->root().initResult();
+        r.setCallId(n);
+        r.initValue().initBytes(static_cast<unsigned>(padding_bytes));
+    } else {
+        f->root().setPing(n);
+    }
+    f->finish();
+    return f;
+}
+
+struct Received {
+    std::mutex m;
+    std::condition_variable cv;
+    std::vector<std::uint64_t> pings;
+    std::vector<std::string> errors;
+    bool closed = false;
+
+    bool wait_for(std::size_t npings, std::size_t nerrors)
+    {
+        std::unique_lock lk(m);
+        return cv.wait_for(lk, std::chrono::seconds(10),
+            [&] { return pings.size() >= npings && errors.size() >= nerrors; });
+    }
+};
+
+}  // namespace
+
+class TestWireLimits : public QObject {
+    Q_OBJECT
+private:
+    std::unique_ptr<EventLoop> loop;
+    std::shared_ptr<Connection> a, b;
+    Received got;
+
+private slots:
+    void init()
+    {
+        loop = std::make_unique<EventLoop>();
+        int sv[2];
+        QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+        WireLimits small;
+        small.max_frame_bytes = 64 * 1024;
+        a = std::make_shared<Connection>(*loop, sv[0], "sender");
+        b = std::make_shared<Connection>(*loop, sv[1], "receiver", small);
+        got.pings.clear();
+        got.errors.clear();
+        loop->run_sync([&] {
+            a->start(false, [](InFrame&&) {}, [](const std::string&) {}, nullptr);
+            b->start(
+                false,
+                [&](InFrame&& f) {
+                    try {
+                        capnp::SegmentArrayMessageReader r({ f.segments.data(), f.segments.size() });
+                        auto m = r.getRoot<weft::wire::Message>();
+                        std::lock_guard g(got.m);
+                        if (m.isPing())
+                            got.pings.push_back(m.getPing());
+                        else
+                            got.pings.push_back(m.getResult().getCallId());
+                    } catch (const kj::Exception& e) {
+                        std::lock_guard g(got.m);
+                        got.errors.push_back(std::string("malformed: ") + e.getDescription().cStr());
+                    }
+                    got.cv.notify_all();
+                },
+                [&](const std::string&) {
+                    std::lock_guard g(got.m);
+                    got.closed = true;
+                    got.cv.notify_all();
+                },
+                [&](const std::string& e) {
+                    std::lock_guard g(got.m);
+                    got.errors.push_back(e);
+                    got.cv.notify_all();
+                });
+        });
+        a->open_gate();
+        b->open_gate();
+    }
+    void cleanup()
+    {
+        a->close("test over");
+        b->close("test over");
+        loop->stop();
+        a.reset();
+        b.reset();
+        loop.reset();
+    }
+
+    void oversizedFrameIsSkippedAndTrafficContinues()
+    {
+        QVERIFY(a->send(ping(1)));
+        QVERIFY(a->send(ping(2, 1024 * 1024)));   // 1 MiB, over the 64 KiB limit
+        QVERIFY(a->send(ping(3)));
+        QVERIFY(got.wait_for(2, 1));
+        std::lock_guard g(got.m);
+        QCOMPARE(got.pings, (std::vector<std::uint64_t> { 1, 3 }));
+        QVERIFY2(got.errors[0].find("exceeds the limit of 65536 bytes") != std::string::npos, got.errors[0].c_str());
+        QVERIFY(!got.closed);
+    }
+
+    void corruptMessageAffectsOnlyItself()
+    {
+        // Valid framing, garbage content: a root pointer that points far outside the segment.
+        auto bad = std::make_unique<OutFrame>();
+        bad->root().setPing(0);
+        bad->finish();
+        auto* words = static_cast<std::uint64_t*>(bad->iov()[1].iov_base);
+        words[0] = 0x7ffffff000000000ull;   // struct pointer with an absurd offset
+        QVERIFY(a->send(ping(10)));
+        QVERIFY(a->send(std::move(bad)));
+        QVERIFY(a->send(ping(11)));
+        QVERIFY(got.wait_for(2, 1));
+        std::lock_guard g(got.m);
+        QCOMPARE(got.pings, (std::vector<std::uint64_t> { 10, 11 }));
+        QVERIFY(got.errors[0].rfind("malformed", 0) == 0);
+    }
+
+    void decoderRejectsImpossibleHeader()
+    {
+        FrameDecoder d;
+        auto space = d.write_space();
+        const std::uint32_t header[2] = { 0xfffffff0u, 1 };
+        std::memcpy(space.data(), header, sizeof header);
+        d.commit(sizeof header);
+        InFrame f;
+        std::string error;
+        QCOMPARE(d.next(f, error), FrameDecoder::Status::Rejected);
+        QVERIFY2(error.find("corrupt") != std::string::npos, error.c_str());
+    }
+
+    void manyFramesPipelined()
+    {
+        for (std::uint64_t i = 0; i < 20000; ++i)
+            QVERIFY(a->send(ping(i)));
+        QVERIFY(got.wait_for(20000, 0));
+        std::lock_guard g(got.m);
+        for (std::uint64_t i = 0; i < 20000; ++i)
+            QCOMPARE(got.pings[i], i);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestWireLimits)
+#include "tst_wire_limits.moc"
