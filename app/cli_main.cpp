@@ -28,7 +28,9 @@ int demo(int nworkers)
     cluster.on_output([](weft::Pid pid, const std::string& line) {
         std::printf("      From worker %u: %s\n", pid, line.c_str());
     });
-    std::printf("Weft demo: the examples of Julia's parallel computing manual, on %d local workers\n\n", nworkers);
+    std::printf(
+        "Weft demo: the examples of Julia's parallel computing manual, on %d local workers\n\n",
+        nworkers);
 
     auto t0 = Clock::now();
     auto pids = cluster.addprocs(nworkers);
@@ -42,27 +44,33 @@ int demo(int nworkers)
     step("r = remotecall(rand, 2, 2, 2)", r.fetch().repr());
     auto s = cluster.spawnat(2, "add", 1, r);
     step("s = @spawnat 2 1 .+ fetch(r)", s.fetch().repr());
-    step("remotecall_fetch(getindex, 2, r, 1, 1)", cluster.remotecall_fetch("getindex", 2, r, 1, 1).repr());
+    step("remotecall_fetch(getindex, 2, r, 1, 1)",
+        cluster.remotecall_fetch("getindex", 2, r, 1, 1).repr());
     auto r2 = cluster.spawn("rand", 2, 2);
     auto s2 = cluster.spawn("add", 1, r2);
-    step("s = @spawn 1 .+ fetch(@spawn rand(2,2))", s2.fetch().repr() + " on worker " + std::to_string(s2.where()));
+    step("s = @spawn 1 .+ fetch(@spawn rand(2,2))",
+        s2.fetch().repr() + " on worker " + std::to_string(s2.where()));
 
     std::printf("\nParallel map and loops: count_heads on two workers\n");
     t0 = Clock::now();
     auto a = cluster.spawn("count_heads", 100'000'000);
     auto b = cluster.spawn("count_heads", 100'000'000);
     const auto heads = a.fetch().as_int() + b.fetch().as_int();
-    step("fetch(a) + fetch(b)", std::to_string(heads) + " heads of 2e8 flips in " + std::to_string(int(ms_since(t0))) + " ms");
+    step("fetch(a) + fetch(b)",
+        std::to_string(heads) + " heads of 2e8 flips in " + std::to_string(int(ms_since(t0)))
+            + " ms");
 
     std::printf("\nSingular values of 8 random 300x300 matrices, one remote call per matrix\n");
     t0 = Clock::now();
     std::vector<weft::Future> svds;
     for (int i = 0; i < 8; ++i)
-        svds.push_back(cluster.spawn("svdvals", cluster.remotecall("rand", pids[i % pids.size()], 300, 300)));
+        svds.push_back(
+            cluster.spawn("svdvals", cluster.remotecall("rand", pids[i % pids.size()], 300, 300)));
     double largest = 0;
     for (auto& f : svds)
         largest = std::max(largest, f.fetch().as_array().view<double>()[0]);
-    step("[svdvals(rand(300,300)) for 1:8]", "largest singular value " + std::to_string(largest) + " in "
+    step("[svdvals(rand(300,300)) for 1:8]",
+        "largest singular value " + std::to_string(largest) + " in "
             + std::to_string(int(ms_since(t0))) + " ms");
 
     std::printf("\nOutput from workers\n");
@@ -73,8 +81,9 @@ int demo(int nworkers)
     try {
         cluster.remotecall_fetch("fail", 3, "something went wrong");
     } catch (const weft::RemoteException& e) {
-        step("remotecall_fetch(error, 3, ...)", std::string("RemoteException: ") + e.type() + ": " + e.remote_message()
-                + " (on worker " + std::to_string(e.origin()) + ")");
+        step("remotecall_fetch(error, 3, ...)",
+            std::string("RemoteException: ") + e.type() + ": " + e.remote_message() + " (on worker "
+                + std::to_string(e.origin()) + ")");
     }
     try {
         cluster.remotecall_fetch("rand2", 2, 2, 2);
@@ -84,11 +93,12 @@ int demo(int nworkers)
 
     t0 = Clock::now();
     cluster.rmprocs(pids);
-    std::printf("\nrmprocs(all) in %.1f ms; workers() = [%u]\n", ms_since(t0), cluster.workers()[0]);
+    std::printf(
+        "\nrmprocs(all) in %.1f ms; workers() = [%u]\n", ms_since(t0), cluster.workers()[0]);
     return 0;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {

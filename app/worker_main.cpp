@@ -5,14 +5,13 @@
 #include "handshake.h"
 #include "process_runtime.h"
 
-#include <unistd.h>
-
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unistd.h>
 
 namespace {
 
@@ -40,7 +39,7 @@ int usage()
     return 2;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -54,7 +53,8 @@ int main(int argc, char** argv)
                 t = std::to_string(std::thread::hardware_concurrency());
             auto comma = t.find(',');
             threads.default_threads = std::max(1, std::stoi(t.substr(0, comma)));
-            threads.interactive = comma == std::string::npos ? 0 : std::max(0, std::stoi(t.substr(comma + 1)));
+            threads.interactive
+                = comma == std::string::npos ? 0 : std::max(0, std::stoi(t.substr(comma + 1)));
         } else if (a == "--bind" && i + 1 < argc) {
             host = argv[++i];
         } else if (a == "--version") {

@@ -24,7 +24,10 @@ const char* worker_state_name(WorkerState s)
     return "?";
 }
 
-void sleep(std::chrono::nanoseconds d) { detail::sleep_for(d); }
+void sleep(std::chrono::nanoseconds d)
+{
+    detail::sleep_for(d);
+}
 
 struct Cluster::Callbacks : detail::ClusterCallbacks { };
 
@@ -57,7 +60,10 @@ Cluster::~Cluster()
     runtime_->shutdown();
 }
 
-std::vector<Pid> Cluster::addprocs(int n, Threads threads) { return local_->launch(n, threads); }
+std::vector<Pid> Cluster::addprocs(int n, Threads threads)
+{
+    return local_->launch(n, threads);
+}
 
 void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds timeout)
 {
@@ -67,9 +73,18 @@ void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds ti
     local_->remove(pids, timeout);
 }
 
-std::vector<WorkerInfo> Cluster::worker_info() const { return local_->info(); }
-PeerTraffic Cluster::traffic(Pid peer) const { return runtime_->traffic(peer); }
-KernelRegistry& Cluster::kernels() { return runtime_->kernels(); }
+std::vector<WorkerInfo> Cluster::worker_info() const
+{
+    return local_->info();
+}
+PeerTraffic Cluster::traffic(Pid peer) const
+{
+    return runtime_->traffic(peer);
+}
+KernelRegistry& Cluster::kernels()
+{
+    return runtime_->kernels();
+}
 
 void Cluster::on_worker_added(std::function<void(const WorkerInfo&)> cb)
 {
@@ -91,10 +106,19 @@ void Cluster::on_output(std::function<void(Pid, const std::string&)> cb)
     std::lock_guard g(callbacks_->m);
     callbacks_->output.push_back(std::move(cb));
 }
-void Cluster::on_log(std::function<void(const std::string&)> cb) { runtime_->set_log(std::move(cb)); }
+void Cluster::on_log(std::function<void(const std::string&)> cb)
+{
+    runtime_->set_log(std::move(cb));
+}
 
-std::vector<Pid> Cluster::workers() const { return runtime_->workers(); }
-std::vector<Pid> Cluster::procs() const { return runtime_->procs(); }
+std::vector<Pid> Cluster::workers() const
+{
+    return runtime_->workers();
+}
+std::vector<Pid> Cluster::procs() const
+{
+    return runtime_->procs();
+}
 Future Cluster::remotecall_args(std::string_view k, Pid pid, List args, CallOptions o)
 {
     return runtime_->remotecall_args(k, pid, std::move(args), o);
@@ -111,6 +135,9 @@ void Cluster::remote_do_args(std::string_view k, Pid pid, List args, CallOptions
 {
     runtime_->remote_do_args(k, pid, std::move(args), o);
 }
-Pid Cluster::next_worker() { return runtime_->next_worker(); }
+Pid Cluster::next_worker()
+{
+    return runtime_->next_worker();
+}
 
-}  // namespace weft
+} // namespace weft

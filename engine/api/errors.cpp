@@ -10,8 +10,11 @@ std::string describe(const ErrorValue& e)
         s += "\n  " + line;
     return s;
 }
-std::string who(Pid pid) { return pid == 1 ? "process 1" : "worker " + std::to_string(pid); }
-}  // namespace
+std::string who(Pid pid)
+{
+    return pid == 1 ? "process 1" : "worker " + std::to_string(pid);
+}
+} // namespace
 
 RemoteException::RemoteException(ErrorValue captured)
     : Error(describe(captured))
@@ -47,7 +50,11 @@ void throw_error_value(const ErrorValue& e)
         throw ProcessExitedException(e.origin, e.message);
     if (e.type == "InvalidStateException" && e.backtrace.empty())
         throw InvalidStateException(e.message);
+    if (e.type == "ConnectionError" && e.backtrace.empty())
+        throw ConnectionError(e.message);
+    if (e.type == "UnknownProcessError" && e.backtrace.empty())
+        throw UnknownProcessError(e.origin);
     throw RemoteException(e);
 }
 
-}  // namespace weft
+} // namespace weft

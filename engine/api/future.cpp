@@ -15,7 +15,7 @@ std::shared_ptr<detail::ProcessRuntime> runtime_of(const std::shared_ptr<detail:
         throw InvalidStateException("the process that made this Future has shut down");
     return rt;
 }
-}  // namespace
+} // namespace
 
 const Value& Future::fetch() const
 {
@@ -29,9 +29,15 @@ const Value& Future::fetch() const
     return runtime_of(s_)->fetch(*s_);
 }
 
-void Future::wait() const { runtime_of(s_)->wait(*s_); }
+void Future::wait() const
+{
+    runtime_of(s_)->wait(*s_);
+}
 
-bool Future::isready() const { return runtime_of(s_)->isready(*s_); }
+bool Future::isready() const
+{
+    return runtime_of(s_)->isready(*s_);
+}
 
 void Future::finalize()
 {
@@ -56,4 +62,4 @@ RemoteRef Future::ref() const
     return s_->ref_;
 }
 
-}  // namespace weft
+} // namespace weft

@@ -93,9 +93,12 @@ const char* kKindNames[] = { "nil", "bool", "int64", "float64", "text", "bytes",
 {
     throw std::invalid_argument(std::string("expected ") + wanted + ", got " + v.kind_name());
 }
-}  // namespace
+} // namespace
 
-const char* Value::kind_name() const { return kKindNames[v_.index()]; }
+const char* Value::kind_name() const
+{
+    return kKindNames[v_.index()];
+}
 
 #define WEFT_VALUE_GETTER(fn, T, name)                                                             \
     T Value::fn() const                                                                            \
@@ -133,7 +136,7 @@ template <class T> void print_elems(std::ostream& os, const Array& a, std::size_
     if (v.size() > max_elems)
         os << ", …";
 }
-}  // namespace
+} // namespace
 
 std::string Value::repr(std::size_t max_elems) const
 {
@@ -141,22 +144,39 @@ std::string Value::repr(std::size_t max_elems) const
     std::visit(
         [&](const auto& x) {
             using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<T, std::monostate>) os << "nothing";
-            else if constexpr (std::is_same_v<T, bool>) os << (x ? "true" : "false");
-            else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>) os << x;
-            else if constexpr (std::is_same_v<T, std::string>) os << '"' << x << '"';
-            else if constexpr (std::is_same_v<T, Bytes>) os << x.data.size() << " bytes";
+            if constexpr (std::is_same_v<T, std::monostate>)
+                os << "nothing";
+            else if constexpr (std::is_same_v<T, bool>)
+                os << (x ? "true" : "false");
+            else if constexpr (std::is_same_v<T, std::int64_t> || std::is_same_v<T, double>)
+                os << x;
+            else if constexpr (std::is_same_v<T, std::string>)
+                os << '"' << x << '"';
+            else if constexpr (std::is_same_v<T, Bytes>)
+                os << x.data.size() << " bytes";
             else if constexpr (std::is_same_v<T, Array>) {
                 for (std::size_t i = 0; i < x.shape().size(); ++i)
                     os << (i ? "×" : "") << x.shape()[i];
                 os << ' ' << dtype_name(x.dtype()) << " [";
                 switch (x.dtype()) {
-                case DType::Float64: print_elems<double>(os, x, max_elems); break;
-                case DType::Float32: print_elems<float>(os, x, max_elems); break;
-                case DType::Int64: print_elems<std::int64_t>(os, x, max_elems); break;
-                case DType::Int32: print_elems<std::int32_t>(os, x, max_elems); break;
-                case DType::UInt8: print_elems<std::uint8_t>(os, x, max_elems); break;
-                case DType::Bool: print_elems<bool>(os, x, max_elems); break;
+                case DType::Float64:
+                    print_elems<double>(os, x, max_elems);
+                    break;
+                case DType::Float32:
+                    print_elems<float>(os, x, max_elems);
+                    break;
+                case DType::Int64:
+                    print_elems<std::int64_t>(os, x, max_elems);
+                    break;
+                case DType::Int32:
+                    print_elems<std::int32_t>(os, x, max_elems);
+                    break;
+                case DType::UInt8:
+                    print_elems<std::uint8_t>(os, x, max_elems);
+                    break;
+                case DType::Bool:
+                    print_elems<bool>(os, x, max_elems);
+                    break;
                 }
                 os << ']';
             } else if constexpr (std::is_same_v<T, List>) {
@@ -182,4 +202,4 @@ std::string Value::repr(std::size_t max_elems) const
     return os.str();
 }
 
-}  // namespace weft
+} // namespace weft

@@ -68,10 +68,16 @@ Value add_values(const Value& a, const Value& b)
     return out;
 }
 
-}  // namespace
+} // namespace
 
-Value myid(Context& ctx, const List&) { return static_cast<std::int64_t>(ctx.myid()); }
-Value echo(Context&, const List& args) { return args.size() == 1 ? args[0] : Value(args); }
+Value myid(Context& ctx, const List&)
+{
+    return static_cast<std::int64_t>(ctx.myid());
+}
+Value echo(Context&, const List& args)
+{
+    return args.size() == 1 ? args[0] : Value(args);
+}
 Value add(Context&, const List& args)
 {
     if (args.size() < 2)
@@ -107,8 +113,8 @@ Value getindex(Context&, const List& args)
         const auto i = args[k].as_int();
         const auto extent = k - 1 < a.shape().size() ? a.shape()[k - 1] : 1;
         if (i < 1 || static_cast<std::uint64_t>(i) > extent)
-            throw std::out_of_range("index " + std::to_string(i) + " out of bounds 1:" + std::to_string(extent)
-                + " in dimension " + std::to_string(k));
+            throw std::out_of_range("index " + std::to_string(i) + " out of bounds 1:"
+                + std::to_string(extent) + " in dimension " + std::to_string(k));
         offset += static_cast<std::size_t>(i - 1) * stride;
         stride *= extent;
     }
@@ -167,8 +173,10 @@ std::int64_t busy_ms(std::int64_t ms)
 std::vector<double> svdvals(Array m)
 {
     if (m.shape().size() != 2)
-        throw std::invalid_argument("svdvals needs a matrix, got " + std::to_string(m.shape().size()) + " dimensions");
-    const auto rows = static_cast<Eigen::Index>(m.shape()[0]), cols = static_cast<Eigen::Index>(m.shape()[1]);
+        throw std::invalid_argument(
+            "svdvals needs a matrix, got " + std::to_string(m.shape().size()) + " dimensions");
+    const auto rows = static_cast<Eigen::Index>(m.shape()[0]),
+               cols = static_cast<Eigen::Index>(m.shape()[1]);
     Eigen::Map<const Eigen::MatrixXd> a(m.view<double>().data(), rows, cols);
     Eigen::BDCSVD<Eigen::MatrixXd> svd(a);
     const auto& s = svd.singularValues();
@@ -185,7 +193,10 @@ std::string print(Context& ctx, std::string line)
 }
 
 // Throws an error with the given message (Julia's error(msg)).
-Value fail(std::string message) { throw std::runtime_error(message); }
+Value fail(std::string message)
+{
+    throw std::runtime_error(message);
+}
 
 // remotecall_fetch(kernel, pid, args...) made from this process: nested calls.
 Value relay(Context& ctx, std::int64_t pid, std::string kernel, List args)
@@ -207,10 +218,13 @@ WEFT_KERNEL(print);
 WEFT_KERNEL(fail);
 WEFT_KERNEL(relay);
 
-}  // namespace weft::builtin
+} // namespace weft::builtin
 
 namespace weft {
 
-void register_builtin_kernels(KernelRegistry& r) { detail::register_defined_kernels(r); }
+void register_builtin_kernels(KernelRegistry& r)
+{
+    detail::register_defined_kernels(r);
+}
 
-}  // namespace weft
+} // namespace weft

@@ -7,12 +7,16 @@
 
 namespace weft {
 
-Pid Context::myid() const { return process_.myid(); }
+Pid Context::myid() const
+{
+    return process_.myid();
+}
 
 void KernelRegistry::add(std::string name, std::string signature, KernelFn fn)
 {
     std::unique_lock g(m_);
-    auto info = std::make_unique<KernelInfo>(KernelInfo { name, std::move(signature), std::move(fn) });
+    auto info
+        = std::make_unique<KernelInfo>(KernelInfo { name, std::move(signature), std::move(fn) });
     // Entries are never removed, so a KernelInfo* handed out stays valid; a reload replaces it.
     auto& slot = kernels_[name];
     if (slot)
@@ -41,8 +45,8 @@ namespace detail {
 
 void throw_arity(std::size_t want, std::size_t got)
 {
-    throw std::invalid_argument("takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s")
-        + ", got " + std::to_string(got));
+    throw std::invalid_argument("takes " + std::to_string(want) + " argument"
+        + (want == 1 ? "" : "s") + ", got " + std::to_string(got));
 }
 
 void throw_argument(std::size_t index, const std::exception& e)
@@ -50,5 +54,5 @@ void throw_argument(std::size_t index, const std::exception& e)
     throw std::invalid_argument("argument " + std::to_string(index + 1) + ": " + e.what());
 }
 
-}  // namespace detail
-}  // namespace weft
+} // namespace detail
+} // namespace weft

@@ -2,21 +2,20 @@
 
 #include "weft/errors.h"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <fcntl.h>
 #include <filesystem>
+#include <signal.h>
+#include <spawn.h>
 #include <sstream>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 extern char** environ;
 
@@ -45,12 +44,13 @@ std::string describe_status(int status)
     if (WIFSIGNALED(status)) {
         const int sig = WTERMSIG(status);
         const char* abbrev = sigabbrev_np(sig);
-        return "killed by signal " + std::to_string(sig) + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
+        return "killed by signal " + std::to_string(sig)
+            + (abbrev ? std::string(" (SIG") + abbrev + ")" : "");
     }
     return "ended (status " + std::to_string(status) + ")";
 }
 
-}  // namespace
+} // namespace
 
 struct LocalManager::Worker {
     WorkerInfo info;
@@ -82,7 +82,8 @@ struct Batch {
     Completion done;
 };
 
-LocalManager::LocalManager(ProcessRuntime& rt, const ClusterOptions& opts, ClusterCallbacks& callbacks)
+LocalManager::LocalManager(
+    ProcessRuntime& rt, const ClusterOptions& opts, ClusterCallbacks& callbacks)
     : rt_(rt)
     , opts_(opts)
     , cb_(callbacks)
@@ -144,8 +145,8 @@ std::vector<Pid> LocalManager::launch(int n, Threads threads)
         if (w->info.state == WorkerState::Running)
             ok.push_back(w->info.pid);
     if (!batch->errors.empty()) {
-        std::string msg = "addprocs: " + std::to_string(batch->errors.size()) + " of " + std::to_string(n)
-            + " workers failed to start";
+        std::string msg = "addprocs: " + std::to_string(batch->errors.size()) + " of "
+            + std::to_string(n) + " workers failed to start";
         for (auto& e : batch->errors)
             msg += "\n  " + e;
         throw ConnectionError(msg);
@@ -157,8 +158,8 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
 {
     const Pid pid = w->info.pid;
     int in_sv[2], out_p[2], err_p[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_sv) < 0 || ::pipe2(out_p, O_CLOEXEC) < 0
-        || ::pipe2(err_p, O_CLOEXEC) < 0) {
+    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_sv) < 0
+        || ::pipe2(out_p, O_CLOEXEC) < 0 || ::pipe2(err_p, O_CLOEXEC) < 0) {
         finish_launch(w, std::string("cannot make pipes: ") + std::strerror(errno));
         return;
     }
@@ -170,8 +171,9 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
     const std::string threads = std::to_string(w->info.threads.default_threads) + ","
         + std::to_string(w->info.threads.interactive);
     const std::string host = rt_.options().host;
-    std::vector<char*> argv { const_cast<char*>(worker_path_.c_str()), const_cast<char*>("--threads"),
-        const_cast<char*>(threads.c_str()), const_cast<char*>("--bind"), const_cast<char*>(host.c_str()), nullptr };
+    std::vector<char*> argv { const_cast<char*>(worker_path_.c_str()),
+        const_cast<char*>("--threads"), const_cast<char*>(threads.c_str()),
+        const_cast<char*>("--bind"), const_cast<char*>(host.c_str()), nullptr };
     pid_t child = -1;
     const int rc = ::posix_spawnp(&child, worker_path_.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -205,22 +207,26 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
     w->pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
     if (w->pid_fd >= 0) {
         w->pid_obs = std::make_unique<Obs>(port, w->pid_fd, Obs::OBSERVE_READ);
-        rt_.loop().add_task(w->pid_obs->whenBecomesReadable().then([this, w] { on_process_exit(w); }));
+        rt_.loop().add_task(
+            w->pid_obs->whenBecomesReadable().then([this, w] { on_process_exit(w); }));
     } else {
         // No pidfd (old kernel): poll for the exit instead.
         auto poll = std::make_shared<std::function<kj::Promise<void>()>>();
         *poll = [this, w, poll]() -> kj::Promise<void> {
-            return rt_.loop().timer().afterDelay(20 * kj::MILLISECONDS).then([this, w, poll]() -> kj::Promise<void> {
-                int status;
-                if (::waitpid(w->os_pid, &status, WNOHANG | __WALL) == w->os_pid) {
-                    w->reaped = true;
-                    w->info.exit_reason = describe_status(status);
-                    on_process_exit(w);
-                    *poll = nullptr;
-                    return kj::READY_NOW;
-                }
-                return (*poll)();
-            });
+            return rt_.loop()
+                .timer()
+                .afterDelay(20 * kj::MILLISECONDS)
+                .then([this, w, poll]() -> kj::Promise<void> {
+                    int status;
+                    if (::waitpid(w->os_pid, &status, WNOHANG | __WALL) == w->os_pid) {
+                        w->reaped = true;
+                        w->info.exit_reason = describe_status(status);
+                        on_process_exit(w);
+                        *poll = nullptr;
+                        return kj::READY_NOW;
+                    }
+                    return (*poll)();
+                });
         };
         rt_.loop().add_task((*poll)());
     }
@@ -230,8 +236,9 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
                      .then([this, w] {
                          if (w->launch_finished)
                              return;
-                         finish_launch(w, "did not become ready within " + std::to_string(opts_.worker_timeout.count())
-                                 + " ms");
+                         finish_launch(w,
+                             "did not become ready within "
+                                 + std::to_string(opts_.worker_timeout.count()) + " ms");
                          ::kill(w->os_pid, SIGKILL);
                      })
                      .eagerlyEvaluate(nullptr);
@@ -264,12 +271,13 @@ kj::Promise<void> LocalManager::read_stream(std::shared_ptr<Worker> w, bool is_s
                 return read_stream(w, is_stdout);
             if (!buf.empty())
                 on_line(w, std::exchange(buf, {}), is_stdout);
-            return kj::READY_NOW;   // end of stream
+            return kj::READY_NOW; // end of stream
         }
     });
 }
 
-void LocalManager::on_line(const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout)
+void LocalManager::on_line(
+    const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout)
 {
     const Pid pid = w->info.pid;
     if (is_stdout && !w->address_seen) {
@@ -283,7 +291,8 @@ void LocalManager::on_line(const std::shared_ptr<Worker>& w, const std::string& 
                 unix_address = word;
         }
         if (tcp.empty()) {
-            finish_launch(w, "worker " + std::to_string(pid) + " printed '" + line + "' instead of its address");
+            finish_launch(w,
+                "worker " + std::to_string(pid) + " printed '" + line + "' instead of its address");
             ::kill(w->os_pid, SIGKILL);
             return;
         }
@@ -365,7 +374,8 @@ void LocalManager::on_process_exit(const std::shared_ptr<Worker>& w)
         std::string tail;
         for (auto& l : w->stderr_tail)
             tail += (tail.empty() ? "" : " | ") + l;
-        finish_launch(w, "exited during start-up: " + reason + (tail.empty() ? "" : "; stderr: " + tail));
+        finish_launch(
+            w, "exited during start-up: " + reason + (tail.empty() ? "" : "; stderr: " + tail));
     }
     rt_.peer_exited(w->info.pid, reason);
     std::vector<std::function<void(Pid, const std::string&)>> cbs;
@@ -415,11 +425,12 @@ void LocalManager::remove(const std::vector<Pid>& pids, std::chrono::millisecond
     if (ws.empty())
         return;
     rt_.loop().post([this, ws, timeout] {
-        rt_.loop().add_task(rt_.loop().timer().afterDelay(timeout.count() * kj::MILLISECONDS).then([ws] {
-            for (auto& w : ws)
-                if (!w->exited->ready())
-                    ::kill(w->os_pid, SIGKILL);
-        }));
+        rt_.loop().add_task(
+            rt_.loop().timer().afterDelay(timeout.count() * kj::MILLISECONDS).then([ws] {
+                for (auto& w : ws)
+                    if (!w->exited->ready())
+                        ::kill(w->os_pid, SIGKILL);
+            }));
     });
     for (auto& w : ws)
         w->exited->wait();
@@ -449,4 +460,4 @@ std::vector<WorkerInfo> LocalManager::info() const
     return out;
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

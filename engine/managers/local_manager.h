@@ -25,7 +25,7 @@ struct ClusterCallbacks {
 class LocalManager final {
 public:
     LocalManager(ProcessRuntime& rt, const ClusterOptions& opts, ClusterCallbacks& callbacks);
-    ~LocalManager();   // kills and reaps anything still running
+    ~LocalManager(); // kills and reaps anything still running
 
     std::vector<Pid> launch(int n, Threads threads);
     void remove(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
@@ -34,7 +34,7 @@ public:
 
 private:
     struct Worker;
-    void start_worker(const std::shared_ptr<Worker>& w);   // loop thread
+    void start_worker(const std::shared_ptr<Worker>& w); // loop thread
     kj::Promise<void> read_stream(std::shared_ptr<Worker> w, bool is_stdout);
     void on_line(const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout);
     void on_process_exit(const std::shared_ptr<Worker>& w);
@@ -49,4 +49,4 @@ private:
     std::map<Pid, std::shared_ptr<Worker>> workers_;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -2,11 +2,10 @@
 
 #include "socket.h"
 
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace weft::detail {
 
@@ -14,7 +13,7 @@ namespace {
 constexpr std::size_t kMaxIov = 64;
 // Bytes read in one turn of the loop before other connections get a go.
 constexpr std::size_t kReadBudget = 8 * 1024 * 1024;
-}  // namespace
+} // namespace
 
 struct Connection::Io {
     Io(kj::UnixEventPort& port, int fd)
@@ -49,8 +48,8 @@ ConnectionStats Connection::stats() const
         bytes_received_.load() };
 }
 
-void Connection::start(bool connecting, FrameHandler on_frame, CloseHandler on_close,
-    ErrorHandler on_error)
+void Connection::start(
+    bool connecting, FrameHandler on_frame, CloseHandler on_close, ErrorHandler on_error)
 {
     on_frame_ = std::move(on_frame);
     on_close_ = std::move(on_close);
@@ -59,27 +58,34 @@ void Connection::start(bool connecting, FrameHandler on_frame, CloseHandler on_c
     if (connecting) {
         {
             std::lock_guard g(wm_);
-            blocked_ = true;   // nothing goes out before the connect completes
+            blocked_ = true; // nothing goes out before the connect completes
         }
         auto self = shared_from_this();
-        io_->write_wait = io_->observer.whenBecomesWritable()
-                              .then([this, self] {
-                                  if (int err = socket_error(fd_); err != 0) {
-                                      close_now(std::string("connect failed: ") + std::strerror(err));
-                                      return;
-                                  }
-                                  resume_writing();
-                              })
-                              .eagerlyEvaluate(nullptr);
+        io_->write_wait
+            = io_->observer.whenBecomesWritable()
+                  .then([this, self] {
+                      if (int err = socket_error(fd_); err != 0) {
+                          close_now(std::string("connect failed: ") + std::strerror(err));
+                          return;
+                      }
+                      resume_writing();
+                  })
+                  .eagerlyEvaluate(nullptr);
     }
     io_->reading = read_loop(true).eagerlyEvaluate([this](kj::Exception&& e) {
         close_now(std::string("read failed: ") + e.getDescription().cStr());
     });
 }
 
-void Connection::set_frame_handler(FrameHandler h) { on_frame_ = std::move(h); }
+void Connection::set_frame_handler(FrameHandler h)
+{
+    on_frame_ = std::move(h);
+}
 
-void Connection::set_close_handler(CloseHandler h) { on_close_ = std::move(h); }
+void Connection::set_close_handler(CloseHandler h)
+{
+    on_close_ = std::move(h);
+}
 
 bool Connection::send(std::unique_ptr<OutFrame> frame, bool bypass_gate)
 {
@@ -281,4 +287,4 @@ void Connection::close_now(const std::string& reason)
         on_close_(reason);
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -35,15 +35,16 @@ public:
     // Loop thread. `connecting`: a non-blocking connect is in progress; `on_close` reports its
     // failure. Frames go to `on_frame`; a frame rejected by the limits goes to `on_error` and the
     // connection carries on.
-    void start(bool connecting, FrameHandler on_frame, CloseHandler on_close, ErrorHandler on_error);
-    void set_frame_handler(FrameHandler h);   // loop thread
-    void set_close_handler(CloseHandler h);   // loop thread
+    void start(
+        bool connecting, FrameHandler on_frame, CloseHandler on_close, ErrorHandler on_error);
+    void set_frame_handler(FrameHandler h); // loop thread
+    void set_close_handler(CloseHandler h); // loop thread
 
     // Any thread. Returns false when the connection is closed (the frame is dropped).
     // While the gate is closed (during the handshake) only `bypass_gate` frames go out.
     bool send(std::unique_ptr<OutFrame> frame, bool bypass_gate = false);
     void open_gate();
-    void close(std::string reason);   // any thread; on_close runs on the loop thread
+    void close(std::string reason); // any thread; on_close runs on the loop thread
 
     [[nodiscard]] bool closed() const { return closed_.load(std::memory_order_acquire); }
     [[nodiscard]] const std::string& description() const { return description_; }
@@ -64,17 +65,17 @@ private:
     int fd_;
     std::string description_;
     FrameDecoder decoder_;
-    std::unique_ptr<Io> io_;   // loop thread only
+    std::unique_ptr<Io> io_; // loop thread only
     FrameHandler on_frame_;
     CloseHandler on_close_;
     ErrorHandler on_error_;
 
     std::mutex wm_;
     std::deque<std::unique_ptr<OutFrame>> outq_;
-    std::deque<std::unique_ptr<OutFrame>> held_;   // application frames waiting for the gate
+    std::deque<std::unique_ptr<OutFrame>> held_; // application frames waiting for the gate
     std::size_t front_offset_ = 0;
     bool writing_ = false;
-    bool blocked_ = false;    // the socket said EAGAIN; the loop resumes when writable
+    bool blocked_ = false; // the socket said EAGAIN; the loop resumes when writable
     bool gate_open_ = false;
     std::atomic<bool> closed_ { false };
 
@@ -82,4 +83,4 @@ private:
     std::atomic<std::uint64_t> frames_received_ { 0 }, bytes_received_ { 0 };
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -3,11 +3,10 @@
 #include <kj/async-io.h>
 #include <kj/debug.h>
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <future>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace weft::detail {
 
@@ -20,7 +19,7 @@ public:
     }
 };
 LogTaskErrors g_log_task_errors;
-}  // namespace
+} // namespace
 
 EventLoop::EventLoop()
 {
@@ -55,7 +54,10 @@ EventLoop::~EventLoop() noexcept
     ::close(wake_fd_);
 }
 
-bool EventLoop::on_loop_thread() const { return std::this_thread::get_id() == loop_thread_id_; }
+bool EventLoop::on_loop_thread() const
+{
+    return std::this_thread::get_id() == loop_thread_id_;
+}
 
 void EventLoop::post(std::function<void()> fn)
 {
@@ -97,9 +99,15 @@ void EventLoop::run_sync(const std::function<void()>& fn)
     f.get();
 }
 
-void EventLoop::add_task(kj::Promise<void> p) { tasks_->add(kj::mv(p)); }
+void EventLoop::add_task(kj::Promise<void> p)
+{
+    tasks_->add(kj::mv(p));
+}
 
-void EventLoop::add_stop_hook(std::function<void()> fn) { stop_hooks_.push_back(std::move(fn)); }
+void EventLoop::add_stop_hook(std::function<void()> fn)
+{
+    stop_hooks_.push_back(std::move(fn));
+}
 
 kj::Promise<void> EventLoop::watch_wakeups()
 {
@@ -141,4 +149,4 @@ void EventLoop::stop()
     thread_.join();
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

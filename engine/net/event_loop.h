@@ -17,7 +17,7 @@ namespace weft::detail {
 class EventLoop final {
 public:
     EventLoop();
-    ~EventLoop() noexcept;   // stops the loop if still running
+    ~EventLoop() noexcept; // stops the loop if still running
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
 
@@ -27,7 +27,7 @@ public:
     void run_sync(const std::function<void()>& fn);
     // Runs the `on_stop` hooks and then ends the loop; joins the thread.
     void stop();
-    void add_stop_hook(std::function<void()> fn);   // loop thread only
+    void add_stop_hook(std::function<void()> fn); // loop thread only
 
     [[nodiscard]] bool on_loop_thread() const;
     // Loop thread only:
@@ -54,4 +54,4 @@ private:
     std::thread thread_;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -47,8 +47,14 @@ bool mac_equal(const Mac& expected, capnp::Data::Reader got)
         && CRYPTO_memcmp(expected.data(), got.begin(), expected.size()) == 0;
 }
 
-kj::ArrayPtr<const kj::byte> bytes(const Nonce& n) { return { n.data(), n.size() }; }
-capnp::Data::Reader data(const Mac& m) { return { m.data(), m.size() }; }
+kj::ArrayPtr<const kj::byte> bytes(const Nonce& n)
+{
+    return { n.data(), n.size() };
+}
+capnp::Data::Reader data(const Mac& m)
+{
+    return { m.data(), m.size() };
+}
 
 template <class Fill> void send_now(Connection& conn, Fill fill)
 {
@@ -85,14 +91,16 @@ struct State {
     }
 };
 
-template <class Step> void run_steps(const std::shared_ptr<Connection>& conn, std::shared_ptr<State> st, Step step)
+template <class Step>
+void run_steps(const std::shared_ptr<Connection>& conn, std::shared_ptr<State> st, Step step)
 {
     conn->set_frame_handler([st, step](InFrame&& frame) {
         try {
             capnp::ReaderOptions opts;
             opts.traversalLimitInWords = 1 << 16;
             capnp::SegmentArrayMessageReader reader(
-                kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(frame.segments.data(), frame.segments.size()),
+                kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>>(
+                    frame.segments.data(), frame.segments.size()),
                 opts);
             step(*st, reader.getRoot<wire::Message>());
         } catch (const kj::Exception& e) {
@@ -103,7 +111,7 @@ template <class Step> void run_steps(const std::shared_ptr<Connection>& conn, st
     });
 }
 
-}  // namespace
+} // namespace
 
 Cookie Cookie::random()
 {
@@ -122,9 +130,12 @@ std::optional<Cookie> Cookie::from_hex(std::string_view hex)
     Cookie c;
     for (std::size_t i = 0; i < 16; ++i) {
         auto nib = [](char ch) -> int {
-            if (ch >= '0' && ch <= '9') return ch - '0';
-            if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-            if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
+            if (ch >= '0' && ch <= '9')
+                return ch - '0';
+            if (ch >= 'a' && ch <= 'f')
+                return ch - 'a' + 10;
+            if (ch >= 'A' && ch <= 'F')
+                return ch - 'A' + 10;
             return -1;
         };
         int hi = nib(hex[2 * i]), lo = nib(hex[2 * i + 1]);
@@ -157,18 +168,22 @@ void handshake_as_connector(const std::shared_ptr<Connection>& conn, const Cooki
     st->done = std::move(done);
     run_steps(conn, st, [](State& s, wire::Message::Reader m) {
         if (m.isReject())
-            return s.fail(std::string("rejected by the peer: ") + m.getReject().getReason().cStr(), false);
+            return s.fail(
+                std::string("rejected by the peer: ") + m.getReject().getReason().cStr(), false);
         if (s.step == 0 && m.isChallenge()) {
             auto ch = m.getChallenge();
             auto theirs = ch.getNonce();
             if (theirs.size() != s.theirs.size())
                 return s.fail("challenge nonce has the wrong size", true);
             std::copy(theirs.begin(), theirs.end(), s.theirs.begin());
-            if (!mac_equal(mac_of(s.cookie, "weft-acceptor", bytes(s.mine), theirs, 0), ch.getMac()))
-                return s.fail("the peer does not know the cluster cookie", true);
+            if (!mac_equal(
+                    mac_of(s.cookie, "weft-acceptor", bytes(s.mine), theirs, 0), ch.getMac()))
+                return s.fail(
+                    "wrong cookie (the peer's proof does not match this cluster's cookie)", true);
             const auto proof = mac_of(s.cookie, "weft-connector", theirs, bytes(s.mine), s.my_pid);
             if (auto c = s.conn.lock())
-                send_now(*c, [&](wire::Message::Builder out) { out.initProof().setMac(data(proof)); });
+                send_now(
+                    *c, [&](wire::Message::Builder out) { out.initProof().setMac(data(proof)); });
             s.step = 1;
             return;
         }
@@ -197,11 +212,14 @@ void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie
     st->mine = random_nonce();
     st->done = std::move(done);
     run_steps(conn, st, [](State& s, wire::Message::Reader m) {
+        if (m.isReject())
+            return s.fail(
+                std::string("the peer gave up: ") + m.getReject().getReason().cStr(), false);
         if (s.step == 0 && m.isHello()) {
             auto h = m.getHello();
             if (h.getProtocol() != kProtocolVersion)
-                return s.fail("protocol version " + std::to_string(h.getProtocol()) + " (this process speaks "
-                        + std::to_string(kProtocolVersion) + ")",
+                return s.fail("protocol version " + std::to_string(h.getProtocol())
+                        + " (this process speaks " + std::to_string(kProtocolVersion) + ")",
                     true);
             auto theirs = h.getNonce();
             if (theirs.size() != s.theirs.size())
@@ -224,7 +242,8 @@ void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie
             if (!mac_equal(expected, m.getProof().getMac()))
                 return s.fail("wrong cookie", true);
             if (auto c = s.conn.lock())
-                send_now(*c, [&](wire::Message::Builder out) { out.initWelcome().setPid(s.my_pid); });
+                send_now(
+                    *c, [&](wire::Message::Builder out) { out.initWelcome().setPid(s.my_pid); });
             s.finish({ true, s.peer_pid, {} });
             return;
         }
@@ -232,4 +251,4 @@ void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie
     });
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -38,4 +38,4 @@ void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie
 
 inline constexpr std::uint32_t kProtocolVersion = 1;
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -3,18 +3,17 @@
 #include "weft/errors.h"
 
 #include <arpa/inet.h>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <random>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-
-#include <atomic>
-#include <cerrno>
-#include <cstring>
-#include <random>
 
 namespace weft::detail {
 
@@ -71,7 +70,8 @@ int connect_impl(const std::string& address, bool blocking)
         addrinfo* res = nullptr;
         if (int e = ::getaddrinfo(host.c_str(), port.c_str(), &hints, &res); e != 0)
             throw ConnectionError("cannot resolve " + address + ": " + ::gai_strerror(e));
-        fd = ::socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
+        fd = ::socket(
+            res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | (blocking ? 0 : SOCK_NONBLOCK), 0);
         if (fd < 0) {
             ::freeaddrinfo(res);
             fail("socket", errno);
@@ -80,7 +80,8 @@ int connect_impl(const std::string& address, bool blocking)
         rc = ::connect(fd, res->ai_addr, res->ai_addrlen);
         ::freeaddrinfo(res);
     } else {
-        throw ConnectionError("unknown address kind: '" + address + "' (want tcp:HOST:PORT or unix:@NAME)");
+        throw ConnectionError(
+            "unknown address kind: '" + address + "' (want tcp:HOST:PORT or unix:@NAME)");
     }
     if (rc < 0 && !(errno == EINPROGRESS && !blocking)) {
         int e = errno;
@@ -90,7 +91,7 @@ int connect_impl(const std::string& address, bool blocking)
     return fd;
 }
 
-}  // namespace
+} // namespace
 
 void set_nonblocking(int fd, bool on)
 {
@@ -108,7 +109,10 @@ void tune_socket(int fd, bool is_tcp)
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
 }
 
-bool is_tcp_address(const std::string& address) { return address.rfind("tcp:", 0) == 0; }
+bool is_tcp_address(const std::string& address)
+{
+    return address.rfind("tcp:", 0) == 0;
+}
 
 ListenSocket listen_tcp(const std::string& host, std::uint16_t port)
 {
@@ -153,8 +157,14 @@ ListenSocket listen_unix(const std::string& name_hint)
     return { fd, "unix:" + name };
 }
 
-int connect_socket(const std::string& address) { return connect_impl(address, false); }
-int connect_socket_blocking(const std::string& address) { return connect_impl(address, true); }
+int connect_socket(const std::string& address)
+{
+    return connect_impl(address, false);
+}
+int connect_socket_blocking(const std::string& address)
+{
+    return connect_impl(address, true);
+}
 
 int socket_error(int fd)
 {
@@ -164,4 +174,4 @@ int socket_error(int fd)
     return err;
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

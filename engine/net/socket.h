@@ -26,4 +26,4 @@ void tune_socket(int fd, bool is_tcp);
 void set_nonblocking(int fd, bool on);
 [[nodiscard]] bool is_tcp_address(const std::string& address);
 
-}  // namespace weft::detail
+} // namespace weft::detail

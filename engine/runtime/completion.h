@@ -24,8 +24,8 @@ public:
 private:
     mutable std::mutex m_;
     Condition cv_;
-    std::atomic<bool> ready_ { false };   // value_ is final
-    bool done_ = false;                   // callbacks ran; waiters may go (and destroy us)
+    std::atomic<bool> ready_ { false }; // value_ is final
+    bool done_ = false; // callbacks ran; waiters may go (and destroy us)
     Value value_;
     std::vector<std::function<void(const Value&)>> callbacks_;
 };
@@ -70,4 +70,4 @@ inline void Completion::on_ready(std::function<void(const Value&)> cb)
     cb(value_);
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -6,13 +6,12 @@
 
 #include <capnp/serialize.h>
 
-#include <cxxabi.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <cxxabi.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace weft::detail {
 
@@ -30,16 +29,22 @@ std::string demangled_current_exception_type()
     return s;
 }
 
-std::string who(Pid pid) { return pid == 1 ? std::string("process 1") : "worker " + std::to_string(pid); }
+std::string who(Pid pid)
+{
+    return pid == 1 ? std::string("process 1") : "worker " + std::to_string(pid);
+}
 
-wire::CallKind to_wire(CallKind k) { return static_cast<wire::CallKind>(k); }
+wire::CallKind to_wire(CallKind k)
+{
+    return static_cast<wire::CallKind>(k);
+}
 
 kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments_of(const InFrame& f)
 {
     return { f.segments.data(), f.segments.size() };
 }
 
-}  // namespace
+} // namespace
 
 // ---- FutureState ----------------------------------------------------------------------------
 
@@ -77,7 +82,10 @@ ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelReg
     });
 }
 
-ProcessRuntime::~ProcessRuntime() noexcept { shutdown(); }
+ProcessRuntime::~ProcessRuntime() noexcept
+{
+    shutdown();
+}
 
 void ProcessRuntime::shutdown()
 {
@@ -119,7 +127,31 @@ void ProcessRuntime::log(const std::string& msg)
         std::fprintf(stderr, "weft[%s]: %s\n", who(myid()).c_str(), msg.c_str());
 }
 
-ErrorValue ProcessRuntime::make_error(std::string type, std::string message, std::string subject) const
+ErrorValue ProcessRuntime::error_from_current_exception() const
+{
+    try {
+        throw;
+    } catch (const RemoteException& e) {
+        return e.captured();
+    } catch (const ProcessExitedException& e) {
+        return { "ProcessExitedException", e.reason(), e.pid(), {}, {} };
+    } catch (const UnknownProcessError& e) {
+        return { "UnknownProcessError", e.what(), e.pid(), {}, {} };
+    } catch (const KernelNotFound& e) {
+        return { "KernelNotFound", e.what(), e.pid(), {}, e.kernel() };
+    } catch (const ConnectionError& e) {
+        return make_error("ConnectionError", e.what());
+    } catch (const InvalidStateException& e) {
+        return make_error("InvalidStateException", e.what());
+    } catch (const std::exception& e) {
+        return make_error(demangled_current_exception_type(), e.what());
+    } catch (...) {
+        return make_error(demangled_current_exception_type(), "a non-standard exception");
+    }
+}
+
+ErrorValue ProcessRuntime::make_error(
+    std::string type, std::string message, std::string subject) const
 {
     ErrorValue e;
     e.type = std::move(type);
@@ -210,7 +242,10 @@ std::size_t ProcessRuntime::pending_calls() const
 
 // ---- making calls -------------------------------------------------------------------------
 
-RefId ProcessRuntime::new_ref_id() { return { myid(), next_ref_.fetch_add(1, std::memory_order_relaxed) }; }
+RefId ProcessRuntime::new_ref_id()
+{
+    return { myid(), next_ref_.fetch_add(1, std::memory_order_relaxed) };
+}
 
 Future ProcessRuntime::make_future(RemoteRef r)
 {
@@ -228,7 +263,8 @@ std::shared_ptr<Connection> ProcessRuntime::connection_to_locked(Pid pid)
     if (p.out)
         return p.out;
     if (myid() == 1)
-        throw ConnectionError(p.joined ? "lost the connection to " + who(pid) : who(pid) + " is still starting");
+        throw ConnectionError(
+            p.joined ? "lost the connection to " + who(pid) : who(pid) + " is still starting");
     if (opts_.topology == Topology::MasterWorker && pid != 1)
         throw ConnectionError("the master_worker topology forbids worker-to-worker connections ("
             + who(myid()) + " -> " + who(pid) + ")");
@@ -250,12 +286,14 @@ void ProcessRuntime::start_peer_connection(Pid pid, const std::shared_ptr<Connec
     auto self = shared_from_this();
     conn->start(
         true, [](InFrame&&) {},
-        [self, conn, pid](const std::string& reason) { self->on_connection_closed(conn, pid, reason); },
-        [self, pid](const std::string& e) { self->log("frame from " + who(pid) + " rejected: " + e); });
+        [self, conn, pid](
+            const std::string& reason) { self->on_connection_closed(conn, pid, reason); },
+        [self, pid](
+            const std::string& e) { self->log("frame from " + who(pid) + " rejected: " + e); });
     handshake_as_connector(conn, opts_.cookie, myid(), [self, conn, pid](HandshakeResult r) {
         if (!r.ok) {
             self->log("cannot connect to " + who(pid) + ": " + r.error);
-            return;   // the close handler fails what waited on it
+            return; // the close handler fails what waited on it
         }
         self->attach(pid, conn);
     });
@@ -308,7 +346,7 @@ void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool ad
         std::lock_guard g(m_);
         conn = connection_to_locked(owner);
     } catch (const Error&) {
-        return;   // the owner is gone, and its values with it
+        return; // the owner is gone, and its values with it
     }
     auto f = std::make_unique<OutFrame>(16);
     auto ops = f->root().initRefOps();
@@ -319,8 +357,8 @@ void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool ad
     conn->send(std::move(f));
 }
 
-std::shared_ptr<Completion> ProcessRuntime::start_call(CallKind kind, std::string_view kernel, Pid pid,
-    List args, RefId ref, PoolKind pool)
+std::shared_ptr<Completion> ProcessRuntime::start_call(
+    CallKind kind, std::string_view kernel, Pid pid, List args, RefId ref, PoolKind pool)
 {
     auto done = std::make_shared<Completion>();
     if (shut_down_.load())
@@ -351,7 +389,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(CallKind kind, std::strin
         if (kind != CallKind::Do)
             pending_[id] = { done, pid };
     }
-    hold_ref_args(args, pid);   // before the call goes out, so the adds arrive first
+    hold_ref_args(args, pid); // before the call goes out, so the adds arrive first
     auto f = std::make_unique<OutFrame>(128);
     try {
         auto call = f->root().initCall();
@@ -365,8 +403,9 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(CallKind kind, std::strin
             encode_value(args[i], wargs[i], *f);
         f->finish();
         if (f->total_bytes() > opts_.limits.max_frame_bytes)
-            throw Error("the call to " + std::string(kernel) + " on " + who(pid) + " makes a message of "
-                + std::to_string(f->total_bytes()) + " bytes, over the frame limit of "
+            throw Error("the call to " + std::string(kernel) + " on " + who(pid)
+                + " makes a message of " + std::to_string(f->total_bytes())
+                + " bytes, over the frame limit of "
                 + std::to_string(opts_.limits.max_frame_bytes));
     } catch (...) {
         std::lock_guard g(m_);
@@ -374,13 +413,21 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(CallKind kind, std::strin
         throw;
     }
     if (!conn->send(std::move(f))) {
-        std::lock_guard g(m_);
-        if (pending_.erase(id)) {
-            auto reason = peers_[pid].exited ? peers_[pid].exit_reason : std::string("connection closed");
-            auto e = make_error("ProcessExitedException", reason);
-            e.origin = pid;
-            done->set(e);
+        // The connection is gone. If the peer's end is already known, fail now; otherwise the
+        // call stays pending and fails with the exact reason once it is known.
+        std::shared_ptr<Completion> failed;
+        ErrorValue e;
+        {
+            std::lock_guard g(m_);
+            auto& p = peers_[pid];
+            if (p.exited && pending_.erase(id)) {
+                e = make_error("ProcessExitedException", p.exit_reason);
+                e.origin = pid;
+                failed = done;
+            }
         }
+        if (failed)
+            failed->set(e);
     }
     return done;
 }
@@ -392,8 +439,11 @@ const Value& checked(const Value& v)
         throw_error_value(v.as_error());
     return v;
 }
-PoolKind pool_of(const CallOptions& o) { return o.pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default; }
-}  // namespace
+PoolKind pool_of(const CallOptions& o)
+{
+    return o.pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default;
+}
+} // namespace
 
 Future ProcessRuntime::remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o)
 {
@@ -402,13 +452,15 @@ Future ProcessRuntime::remotecall_args(std::string_view kernel, Pid pid, List ar
     return make_future({ RefKind::Future, ref, pid });
 }
 
-Value ProcessRuntime::remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o)
+Value ProcessRuntime::remotecall_fetch_args(
+    std::string_view kernel, Pid pid, List args, CallOptions o)
 {
     auto done = start_call(CallKind::Fetch, kernel, pid, std::move(args), {}, pool_of(o));
     return checked(done->wait());
 }
 
-Future ProcessRuntime::remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o)
+Future ProcessRuntime::remotecall_wait_args(
+    std::string_view kernel, Pid pid, List args, CallOptions o)
 {
     const RefId ref = new_ref_id();
     auto done = start_call(CallKind::Wait, kernel, pid, std::move(args), ref, pool_of(o));
@@ -500,10 +552,11 @@ List ProcessRuntime::resolve_args(const List& args, Pid caller)
                     v = it->second.value;
             }
             if (!v)
-                throw InvalidStateException("Future(" + std::to_string(r.owner) + ", " + std::to_string(r.id.whence)
-                    + ", " + std::to_string(r.id.n) + ") passed by " + who(caller) + " was already freed");
+                throw InvalidStateException("Future(" + std::to_string(r.owner) + ", "
+                    + std::to_string(r.id.whence) + ", " + std::to_string(r.id.n) + ") passed by "
+                    + who(caller) + " was already freed");
             const Value& got = v->wait();
-            add_holder(r.id, myid(), -1);   // the hold the caller made for this call
+            add_holder(r.id, myid(), -1); // the hold the caller made for this call
             out.push_back(checked(got));
             continue;
         }
@@ -535,17 +588,21 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
         result = ev;
     } catch (const std::exception& e) {
         auto ev = make_error(demangled_current_exception_type(), e.what(), k.name);
-        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
+        ev.backtrace.push_back(
+            "in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
         result = ev;
     } catch (...) {
-        auto ev = make_error(demangled_current_exception_type(), "a non-standard exception", k.name);
-        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
+        auto ev
+            = make_error(demangled_current_exception_type(), "a non-standard exception", k.name);
+        ev.backtrace.push_back(
+            "in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
         result = ev;
     }
     reply(c, result);
 }
 
-std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(std::uint64_t call_id, const Value& v) const
+std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(
+    std::uint64_t call_id, const Value& v) const
 {
     auto f = std::make_unique<OutFrame>(64);
     auto r = f->root().initResult();
@@ -553,8 +610,10 @@ std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(std::uint64_t call_id
     encode_value(v, r.initValue(), *f);
     f->finish();
     if (f->total_bytes() > opts_.limits.max_frame_bytes) {
-        auto e = make_error("ArgumentError", "the result is a message of " + std::to_string(f->total_bytes())
-                + " bytes, over the frame limit of " + std::to_string(opts_.limits.max_frame_bytes));
+        auto e = make_error("ArgumentError",
+            "the result is a message of " + std::to_string(f->total_bytes())
+                + " bytes, over the frame limit of "
+                + std::to_string(opts_.limits.max_frame_bytes));
         return frame_for_result(call_id, e);
     }
     return f;
@@ -577,7 +636,8 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
         return;
     if (c.kind == CallKind::Do) {
         if (v.is_error())
-            log("remote_do of '" + c.kernel + "' failed: " + v.as_error().type + ": " + v.as_error().message);
+            log("remote_do of '" + c.kernel + "' failed: " + v.as_error().type + ": "
+                + v.as_error().message);
         return;
     }
     const Value& out = (c.kind == CallKind::Wait && !v.is_error()) ? Value() : v;
@@ -628,7 +688,8 @@ const Value& ProcessRuntime::fetch(FutureState& f)
         return *f.cached_;
     }
     if (mine) {
-        // Ask the owner; it replies when the value is there and drops our hold if it is not an error.
+        // Ask the owner; it replies when the value is there and drops our hold if it is not an
+        // error.
         std::shared_ptr<Completion> got;
         try {
             const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
@@ -647,11 +708,9 @@ const Value& ProcessRuntime::fetch(FutureState& f)
             r.setRelease(!f.released_);
             out->finish();
             conn->send(std::move(out));
-        } catch (const ProcessExitedException& e) {
-            auto ev = make_error("ProcessExitedException", e.reason());
-            ev.origin = e.pid();
+        } catch (const Error&) {
             got = std::make_shared<Completion>();
-            got->set(ev);
+            got->set(error_from_current_exception());
         }
         got->on_ready([req, &f](const Value& v) {
             {
@@ -758,7 +817,7 @@ void ProcessRuntime::release(FutureState& f)
 
 void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 {
-    std::shared_ptr<Completion> freed;   // dropped outside the lock
+    std::shared_ptr<Completion> freed; // dropped outside the lock
     std::lock_guard g(m_);
     auto it = store_.find(id);
     if (it == store_.end()) {
@@ -804,7 +863,8 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             c.call_id = call_id;
             c.ref = decode_ref_id(call.getRef());
             c.kernel = call.getKernel();
-            c.pool = std::string_view(call.getPool().cStr()) == "interactive" && sched_->has_pool(PoolKind::Interactive)
+            c.pool = std::string_view(call.getPool().cStr()) == "interactive"
+                    && sched_->has_pool(PoolKind::Interactive)
                 ? PoolKind::Interactive
                 : PoolKind::Default;
             c.caller = from;
@@ -857,22 +917,26 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             break;
         }
         default:
-            log("unexpected message from " + who(from) + " (kind " + std::to_string(unsigned(msg.which())) + ")");
+            log("unexpected message from " + who(from) + " (kind "
+                + std::to_string(unsigned(msg.which())) + ")");
         }
     } catch (const std::exception& e) {
-        const std::string why = std::string("malformed message from ") + who(from) + ": " + e.what();
+        const std::string why
+            = std::string("malformed message from ") + who(from) + ": " + e.what();
         log(why);
         if (is_call && call_id)
             conn->send(frame_for_result(call_id, make_error("ArgumentError", why)));
     } catch (const kj::Exception& e) {
-        const std::string why = "malformed message from " + who(from) + ": " + e.getDescription().cStr();
+        const std::string why
+            = "malformed message from " + who(from) + ": " + e.getDescription().cStr();
         log(why);
         if (is_call && call_id)
             conn->send(frame_for_result(call_id, make_error("ArgumentError", why)));
     }
 }
 
-void ProcessRuntime::handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r)
+void ProcessRuntime::handle_fetch(
+    const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r)
 {
     const std::uint64_t id = r.getCallId();
     const RefId ref = decode_ref_id(r.getRef());
@@ -888,8 +952,8 @@ void ProcessRuntime::handle_fetch(const std::shared_ptr<Connection>& conn, Pid f
     if (!slot) {
         conn->send(frame_for_result(id,
             make_error("InvalidStateException",
-                "reference (" + std::to_string(ref.whence) + ", " + std::to_string(ref.n) + ") is not stored on "
-                    + who(myid()) + " (already freed)")));
+                "reference (" + std::to_string(ref.whence) + ", " + std::to_string(ref.n)
+                    + ") is not stored on " + who(myid()) + " (already freed)")));
         return;
     }
     if (mode == wire::FetchMode::PROBE) {
@@ -900,7 +964,8 @@ void ProcessRuntime::handle_fetch(const std::shared_ptr<Connection>& conn, Pid f
     std::weak_ptr<Connection> weak = conn;
     slot->on_ready([self, weak, id, ref, mode, release, from](const Value& v) {
         if (auto c = weak.lock())
-            c->send(self->frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? Value() : v));
+            c->send(self->frame_for_result(
+                id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? Value() : v));
         if (release && mode == wire::FetchMode::VALUE && !v.is_error())
             self->add_holder(ref, from, -1);
     });
@@ -927,10 +992,10 @@ void ProcessRuntime::handle_join(wire::Join::Reader j)
             ps.unix_address = p.getUnix();
             eager.push_back(p.getPid());
         }
-        opts_.topology = static_cast<Topology>(
-            j.getTopology() == wire::Topology::ALL_TO_ALL ? Topology::AllToAll
+        opts_.topology = static_cast<Topology>(j.getTopology() == wire::Topology::ALL_TO_ALL
+                ? Topology::AllToAll
                 : j.getTopology() == wire::Topology::MASTER_WORKER ? Topology::MasterWorker
-                                                                     : Topology::Lazy);
+                                                                   : Topology::Lazy);
         if (opts_.topology == Topology::AllToAll)
             for (Pid p : eager)
                 try {
@@ -943,7 +1008,8 @@ void ProcessRuntime::handle_join(wire::Join::Reader j)
 
 // ---- connections --------------------------------------------------------------------------
 
-void ProcessRuntime::on_connection_closed(const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason)
+void ProcessRuntime::on_connection_closed(
+    const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason)
 {
     bool was_out = false;
     {
@@ -952,10 +1018,9 @@ void ProcessRuntime::on_connection_closed(const std::shared_ptr<Connection>& con
         if (it != peers_.end()) {
             auto& all = it->second.all;
             all.erase(std::remove(all.begin(), all.end(), conn), all.end());
-            if (it->second.out == conn) {
-                it->second.out.reset();
-                was_out = true;
-            }
+            // The closed connection stays the peer's channel until we know how the peer ended:
+            // calls made meanwhile stay pending and fail with the exact exit reason.
+            was_out = it->second.out == conn;
         }
     }
     if (myid() != 1 && peer == 1) {
@@ -964,8 +1029,8 @@ void ProcessRuntime::on_connection_closed(const std::shared_ptr<Connection>& con
     }
     if (!was_out)
         return;
-    // The peer may just have died: the master (or the OS, on the master) says so with the exact
-    // reason shortly. Calls still waiting after a grace period fail with what we know.
+    // The peer has most likely died: the OS (on the master) or the master (on a worker) says how
+    // within milliseconds. If nobody does, give up on it with what we know.
     auto self = shared_from_this();
     loop_.add_task(loop_.timer().afterDelay(1 * kj::SECONDS).then([self, peer, reason] {
         if (!self->peer_exit_reason(peer))
@@ -1073,7 +1138,8 @@ kj::Promise<void> ProcessRuntime::accept_loop(kj::UnixEventPort::FdObserver* obs
 
 void ProcessRuntime::accept_connection(int fd, std::string what)
 {
-    auto conn = std::make_shared<Connection>(loop_, fd, "incoming " + what + " connection", opts_.limits);
+    auto conn
+        = std::make_shared<Connection>(loop_, fd, "incoming " + what + " connection", opts_.limits);
     handshaking_.push_back(conn);
     auto self = shared_from_this();
     conn->start(
@@ -1087,7 +1153,8 @@ void ProcessRuntime::accept_connection(int fd, std::string what)
         auto& h = self->handshaking_;
         h.erase(std::remove(h.begin(), h.end(), conn), h.end());
         if (!r.ok) {
-            self->log("rejected an incoming " + what + " connection (claiming to be " + who(r.peer_pid) + "): " + r.error);
+            self->log("rejected an incoming " + what + " connection (claiming to be "
+                + who(r.peer_pid) + "): " + r.error);
             return;
         }
         const Pid peer = r.peer_pid;
@@ -1103,7 +1170,9 @@ void ProcessRuntime::accept_connection(int fd, std::string what)
                 ps.out = conn;
         }
         // Reinstall the close handler: now it concerns a known peer.
-        conn->set_close_handler([self, conn, peer](const std::string& reason) { self->on_connection_closed(conn, peer, reason); });
+        conn->set_close_handler([self, conn, peer](const std::string& reason) {
+            self->on_connection_closed(conn, peer, reason);
+        });
         self->attach(peer, conn);
     });
 }
@@ -1114,7 +1183,8 @@ void ProcessRuntime::add_starting_worker(Pid pid, const std::string& host)
     peers_[pid].host = host;
 }
 
-void ProcessRuntime::set_peer_addresses(Pid pid, const std::string& tcp, const std::string& unix_address)
+void ProcessRuntime::set_peer_addresses(
+    Pid pid, const std::string& tcp, const std::string& unix_address)
 {
     std::lock_guard g(m_);
     auto& ps = peers_[pid];
@@ -1122,7 +1192,8 @@ void ProcessRuntime::set_peer_addresses(Pid pid, const std::string& tcp, const s
     ps.unix_address = unix_address;
 }
 
-void ProcessRuntime::connect_worker(Pid pid, const std::string& address, std::function<void(const std::string&)> ready)
+void ProcessRuntime::connect_worker(
+    Pid pid, const std::string& address, std::function<void(const std::string&)> ready)
 {
     int fd;
     try {
@@ -1141,7 +1212,8 @@ void ProcessRuntime::connect_worker(Pid pid, const std::string& address, std::fu
                 r("connection to " + who(pid) + " failed: " + reason);
             self->on_connection_closed(conn, pid, reason);
         },
-        [self, pid](const std::string& e) { self->log("frame from " + who(pid) + " rejected: " + e); });
+        [self, pid](
+            const std::string& e) { self->log("frame from " + who(pid) + " rejected: " + e); });
     handshake_as_connector(conn, opts_.cookie, 1, [self, conn, pid, ready_once](HandshakeResult r) {
         if (!r.ok) {
             if (auto cb = std::exchange(*ready_once, nullptr))
@@ -1165,7 +1237,7 @@ void ProcessRuntime::connect_worker(Pid pid, const std::string& address, std::fu
         j.setPid(pid);
         j.setTopology(self->opts_.topology == Topology::AllToAll ? wire::Topology::ALL_TO_ALL
                 : self->opts_.topology == Topology::MasterWorker ? wire::Topology::MASTER_WORKER
-                                                                  : wire::Topology::LAZY);
+                                                                 : wire::Topology::LAZY);
         auto peers = j.initPeers(static_cast<unsigned>(others.size()));
         for (unsigned i = 0; i < others.size(); ++i) {
             peers[i].setPid(others[i].first);
@@ -1212,4 +1284,4 @@ void ProcessRuntime::send_exit(Pid pid)
     c->send(std::move(f));
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

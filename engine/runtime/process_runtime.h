@@ -27,7 +27,7 @@ namespace weft::detail {
 class ProcessRuntime;
 
 struct RuntimeOptions {
-    Pid pid = 0;   // 1 for the master; a worker learns its id when it joins
+    Pid pid = 0; // 1 for the master; a worker learns its id when it joins
     Threads threads;
     Cookie cookie;
     WireLimits limits;
@@ -45,14 +45,14 @@ public:
         , ref_(ref)
     {
     }
-    ~FutureState();   // releases this process's hold on the value, if it still has one
+    ~FutureState(); // releases this process's hold on the value, if it still has one
 
     const std::weak_ptr<ProcessRuntime> rt_;
     const RemoteRef ref_;
     std::mutex m_;
     std::optional<Value> cached_;
     bool released_ = false;
-    std::shared_ptr<Completion> inflight_;   // a fetch on its way, shared by concurrent fetchers
+    std::shared_ptr<Completion> inflight_; // a fetch on its way, shared by concurrent fetchers
 };
 
 // A value owned by this process and who holds references to it (counted per holder).
@@ -67,9 +67,9 @@ struct PeerState {
     std::string host;
     std::string tcp_address;
     std::string unix_address;
-    std::shared_ptr<Connection> out;   // the one connection this process sends to the peer on
-    std::vector<std::shared_ptr<Connection>> all;   // every live connection with the peer
-    bool joined = false;   // master side: the worker completed its join
+    std::shared_ptr<Connection> out; // the one connection this process sends to the peer on
+    std::vector<std::shared_ptr<Connection>> all; // every live connection with the peer
+    bool joined = false; // master side: the worker completed its join
     bool exited = false;
     std::string exit_reason;
 };
@@ -85,9 +85,12 @@ public:
     [[nodiscard]] Pid myid() const override { return pid_.load(std::memory_order_acquire); }
     [[nodiscard]] std::vector<Pid> workers() const override;
     [[nodiscard]] std::vector<Pid> procs() const override;
-    Future remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
-    Value remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
-    Future remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Future remotecall_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Value remotecall_fetch_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Future remotecall_wait_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
 
@@ -108,7 +111,8 @@ public:
     void add_starting_worker(Pid pid, const std::string& host);
     void set_peer_addresses(Pid pid, const std::string& tcp, const std::string& unix_address);
     // Connects to a started worker, handshakes, and makes it join. Loop thread.
-    void connect_worker(Pid pid, const std::string& address, std::function<void(const std::string& error)> ready);
+    void connect_worker(
+        Pid pid, const std::string& address, std::function<void(const std::string& error)> ready);
     // A peer has exited for `reason` (authoritative: the OS said so, or the master did).
     void peer_exited(Pid pid, const std::string& reason);
     void send_exit(Pid pid);
@@ -137,15 +141,15 @@ private:
         List args;
         PoolKind pool = PoolKind::Default;
         Pid caller = 0;
-        std::shared_ptr<Connection> reply_conn;   // null for a call this process made to itself
+        std::shared_ptr<Connection> reply_conn; // null for a call this process made to itself
     };
     struct PendingCall {
         std::shared_ptr<Completion> done;
         Pid target = 0;
     };
 
-    std::shared_ptr<Completion> start_call(CallKind kind, std::string_view kernel, Pid pid, List args,
-        RefId ref, PoolKind pool);
+    std::shared_ptr<Completion> start_call(
+        CallKind kind, std::string_view kernel, Pid pid, List args, RefId ref, PoolKind pool);
     void accept_call(IncomingCall c);
     void run_call(IncomingCall& c, const KernelInfo& k);
     void reply(const IncomingCall& c, const Value& v);
@@ -155,13 +159,14 @@ private:
     RefId new_ref_id();
     Future make_future(RemoteRef r);
 
-    std::shared_ptr<Connection> connection_to_locked(Pid pid);   // m_ held; throws
+    std::shared_ptr<Connection> connection_to_locked(Pid pid); // m_ held; throws
     void start_peer_connection(Pid pid, const std::shared_ptr<Connection>& conn);
     void attach(Pid peer, const std::shared_ptr<Connection>& conn);
     kj::Promise<void> accept_loop(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp);
     void accept_connection(int fd, std::string what);
     void on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame);
-    void on_connection_closed(const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
+    void on_connection_closed(
+        const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
     void handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r);
     void handle_ref_ops(Pid from, wire::RefOps::Reader r);
     void handle_join(wire::Join::Reader j);
@@ -170,6 +175,7 @@ private:
     void complete_pending(std::uint64_t id, Value v);
     void fail_pending_to(Pid pid, const ErrorValue& e);
     ErrorValue make_error(std::string type, std::string message, std::string subject = {}) const;
+    ErrorValue error_from_current_exception() const; // call inside a catch block
     std::unique_ptr<OutFrame> frame_for_result(std::uint64_t call_id, const Value& v) const;
     void request_exit(const std::string& why);
 
@@ -188,12 +194,12 @@ private:
     std::atomic<std::uint64_t> next_ref_ { 1 };
     std::atomic<std::size_t> round_robin_ { 0 };
 
-    std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_;   // loop thread
+    std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_; // loop thread
     std::vector<int> listen_fds_;
-    std::vector<std::shared_ptr<Connection>> handshaking_;   // loop thread
+    std::vector<std::shared_ptr<Connection>> handshaking_; // loop thread
     std::function<void(const std::string&)> exit_cb_;
     std::mutex log_m_;
     std::function<void(const std::string&)> log_cb_;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -40,7 +40,7 @@ template <class Pred> bool spin_until(Pred pred)
     }
 }
 
-}  // namespace
+} // namespace
 
 // A fiber with its own stack that runs one function after another: finished tasks are recycled,
 // so spawning costs no stack allocation.
@@ -83,7 +83,8 @@ private:
                 } catch (const boost::context::detail::forced_unwind&) {
                     throw;
                 } catch (const std::exception& e) {
-                    std::fprintf(stderr, "weft: task ended with an uncaught exception: %s\n", e.what());
+                    std::fprintf(
+                        stderr, "weft: task ended with an uncaught exception: %s\n", e.what());
                 } catch (...) {
                     std::fprintf(stderr, "weft: task ended with an uncaught exception\n");
                 }
@@ -100,12 +101,24 @@ private:
     bool retire_ = false;
 };
 
-const char* pool_name(PoolKind p) { return p == PoolKind::Default ? "default" : "interactive"; }
+const char* pool_name(PoolKind p)
+{
+    return p == PoolKind::Default ? "default" : "interactive";
+}
 
 // Not inlined: a task may resume on another thread, so thread-locals must be re-read each time.
-__attribute__((noinline)) Task* current_task() { return t_current; }
-__attribute__((noinline)) int current_thread_index() { return t_thread_index; }
-__attribute__((noinline)) PoolScheduler* current_pool() { return t_pool; }
+__attribute__((noinline)) Task* current_task()
+{
+    return t_current;
+}
+__attribute__((noinline)) int current_thread_index()
+{
+    return t_thread_index;
+}
+__attribute__((noinline)) PoolScheduler* current_pool()
+{
+    return t_pool;
+}
 
 // ---- Waiter / Condition -------------------------------------------------------------------
 
@@ -243,7 +256,8 @@ void TimerThread::run()
 
 // ---- PoolScheduler ------------------------------------------------------------------------
 
-PoolScheduler::PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers)
+PoolScheduler::PoolScheduler(
+    PoolKind kind, int threads, int first_thread_index, TimerThread& timers)
     : kind_(kind)
     , timers_(timers)
 {
@@ -399,4 +413,4 @@ int Scheduler::nthreads(PoolKind k) const
     return default_->nthreads();
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -79,7 +79,10 @@ private:
         std::chrono::steady_clock::time_point when;
         std::uint64_t seq;
         std::function<void()> fn;
-        bool operator>(const Entry& o) const { return when != o.when ? when > o.when : seq > o.seq; }
+        bool operator>(const Entry& o) const
+        {
+            return when != o.when ? when > o.when : seq > o.seq;
+        }
     };
     std::mutex m_;
     std::condition_variable cv_;
@@ -92,9 +95,9 @@ private:
 // Counters a pool keeps for telemetry and tests.
 struct PoolStats {
     int threads = 0;
-    int busy = 0;              // threads running a task now
-    std::size_t runnable = 0;  // tasks queued, ready to run
-    std::size_t blocked = 0;   // tasks suspended in a wait
+    int busy = 0; // threads running a task now
+    std::size_t runnable = 0; // tasks queued, ready to run
+    std::size_t blocked = 0; // tasks suspended in a wait
     std::uint64_t completed = 0;
 };
 
@@ -103,7 +106,7 @@ struct PoolStats {
 class PoolScheduler final {
 public:
     PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers);
-    ~PoolScheduler();   // finishes queued tasks, then joins its threads
+    ~PoolScheduler(); // finishes queued tasks, then joins its threads
     PoolScheduler(const PoolScheduler&) = delete;
     PoolScheduler& operator=(const PoolScheduler&) = delete;
 
@@ -114,7 +117,7 @@ public:
     [[nodiscard]] PoolStats stats() const;
     [[nodiscard]] TimerThread& timers() { return timers_; }
 
-    void schedule(Task* t);   // a woken task is runnable again
+    void schedule(Task* t); // a woken task is runnable again
     void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
 
 private:
@@ -155,4 +158,4 @@ private:
     std::unique_ptr<PoolScheduler> interactive_;
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -10,7 +10,10 @@ void encode_ref_id(const RefId& id, wire::RefId::Builder out)
     out.setN(id.n);
 }
 
-RefId decode_ref_id(wire::RefId::Reader in) { return { in.getWhence(), in.getN() }; }
+RefId decode_ref_id(wire::RefId::Reader in)
+{
+    return { in.getWhence(), in.getN() };
+}
 
 void encode_error(const ErrorValue& e, wire::Error::Builder out)
 {
@@ -50,8 +53,8 @@ void encode_array(const Array& a, wire::NdArray::Builder out, OutFrame& frame)
     // a whole number of words (ours always are) may go out in place.
     if (a.bytes() >= kZeroCopyArrayBytes && aligned && a.bytes() % 8 == 0) {
         frame.keep_alive(a.owner());
-        out.adoptData(
-            frame.builder().getOrphanage().referenceExternalData(capnp::Data::Reader(p, a.bytes())));
+        out.adoptData(frame.builder().getOrphanage().referenceExternalData(
+            capnp::Data::Reader(p, a.bytes())));
     } else {
         out.setData(capnp::Data::Reader(p, a.bytes()));
     }
@@ -80,20 +83,27 @@ Array decode_array(wire::NdArray::Reader in, const std::shared_ptr<const void>& 
     return a;
 }
 
-}  // namespace
+} // namespace
 
 void encode_value(const Value& v, wire::Value::Builder out, OutFrame& frame)
 {
     std::visit(
         [&](const auto& x) {
             using T = std::decay_t<decltype(x)>;
-            if constexpr (std::is_same_v<T, std::monostate>) out.setNil();
-            else if constexpr (std::is_same_v<T, bool>) out.setBool(x);
-            else if constexpr (std::is_same_v<T, std::int64_t>) out.setInt64(x);
-            else if constexpr (std::is_same_v<T, double>) out.setFloat64(x);
-            else if constexpr (std::is_same_v<T, std::string>) out.setText(x);
-            else if constexpr (std::is_same_v<T, Bytes>) out.setBytes(bytes_of(x.data));
-            else if constexpr (std::is_same_v<T, Array>) encode_array(x, out.initArray(), frame);
+            if constexpr (std::is_same_v<T, std::monostate>)
+                out.setNil();
+            else if constexpr (std::is_same_v<T, bool>)
+                out.setBool(x);
+            else if constexpr (std::is_same_v<T, std::int64_t>)
+                out.setInt64(x);
+            else if constexpr (std::is_same_v<T, double>)
+                out.setFloat64(x);
+            else if constexpr (std::is_same_v<T, std::string>)
+                out.setText(x);
+            else if constexpr (std::is_same_v<T, Bytes>)
+                out.setBytes(bytes_of(x.data));
+            else if constexpr (std::is_same_v<T, Array>)
+                encode_array(x, out.initArray(), frame);
             else if constexpr (std::is_same_v<T, List>) {
                 auto l = out.initList(static_cast<unsigned>(x.size()));
                 for (unsigned i = 0; i < x.size(); ++i)
@@ -106,7 +116,8 @@ void encode_value(const Value& v, wire::Value::Builder out, OutFrame& frame)
                 }
             } else if constexpr (std::is_same_v<T, RemoteRef>) {
                 auto r = out.initRef();
-                r.setKind(x.kind == RefKind::Future ? wire::RefKind::FUTURE : wire::RefKind::CHANNEL);
+                r.setKind(
+                    x.kind == RefKind::Future ? wire::RefKind::FUTURE : wire::RefKind::CHANNEL);
                 encode_ref_id(x.id, r.initId());
                 r.setOwner(x.owner);
             } else if constexpr (std::is_same_v<T, ErrorValue>) {
@@ -151,7 +162,8 @@ Value decode_value(wire::Value::Reader in, const std::shared_ptr<const void>& ow
     }
     case wire::Value::REF: {
         auto r = in.getRef();
-        return RemoteRef { r.getKind() == wire::RefKind::FUTURE ? RefKind::Future : RefKind::Channel,
+        return RemoteRef { r.getKind() == wire::RefKind::FUTURE ? RefKind::Future
+                                                                : RefKind::Channel,
             decode_ref_id(r.getId()), r.getOwner() };
     }
     case wire::Value::ERROR:
@@ -160,4 +172,4 @@ Value decode_value(wire::Value::Reader in, const std::shared_ptr<const void>& ow
     throw std::invalid_argument("value of unknown kind " + std::to_string(unsigned(in.which())));
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

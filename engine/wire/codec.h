@@ -22,4 +22,4 @@ RefId decode_ref_id(wire::RefId::Reader in);
 void encode_error(const ErrorValue& e, wire::Error::Builder out);
 ErrorValue decode_error(wire::Error::Reader in);
 
-}  // namespace weft::detail
+} // namespace weft::detail

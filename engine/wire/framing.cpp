@@ -43,7 +43,7 @@ struct FrameDecoder::Buffer {
 namespace {
 constexpr std::size_t kDefaultBuffer = 256 * 1024;
 constexpr std::size_t kMinReadSpace = 16 * 1024;
-}  // namespace
+} // namespace
 
 FrameDecoder::FrameDecoder(WireLimits limits)
     : limits_(limits)
@@ -152,4 +152,4 @@ FrameDecoder::Status FrameDecoder::next(InFrame& out, std::string& error)
     return Status::Frame;
 }
 
-}  // namespace weft::detail
+} // namespace weft::detail

@@ -6,13 +6,12 @@
 
 #include <capnp/message.h>
 
-#include <sys/uio.h>
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
+#include <sys/uio.h>
 #include <vector>
 
 namespace weft::detail {
@@ -20,9 +19,9 @@ namespace weft::detail {
 // Limits applied to every incoming frame; a frame over them is rejected with a clear error and
 // the connection carries on with the next frame.
 struct WireLimits {
-    std::size_t max_frame_bytes = std::size_t(2) << 30;   // 2 GiB
+    std::size_t max_frame_bytes = std::size_t(2) << 30; // 2 GiB
     std::uint64_t traversal_limit_words = (std::uint64_t(2) << 30) / 8;
-    int nesting_limit = 256;   // each level of a nested Value costs about three
+    int nesting_limit = 256; // each level of a nested Value costs about three
     std::uint32_t max_segments = 512;
 };
 
@@ -77,9 +76,9 @@ private:
 
     WireLimits limits_;
     std::shared_ptr<Buffer> buf_;
-    std::size_t begin_ = 0;   // bytes
+    std::size_t begin_ = 0; // bytes
     std::size_t end_ = 0;
-    std::size_t skip_ = 0;    // bytes of a rejected frame still to discard
+    std::size_t skip_ = 0; // bytes of a rejected frame still to discard
 };
 
-}  // namespace weft::detail
+} // namespace weft::detail

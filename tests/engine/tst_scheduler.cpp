@@ -48,7 +48,8 @@ private slots:
         all.wait();
         const auto elapsed = std::chrono::steady_clock::now() - t0;
         // 50 sleeps of 100 ms on one thread finish together, not one after another.
-        QVERIFY2(elapsed < 1s, std::to_string(std::chrono::duration<double>(elapsed).count()).c_str());
+        QVERIFY2(
+            elapsed < 1s, std::to_string(std::chrono::duration<double>(elapsed).count()).c_str());
     }
 
     void interactivePoolServesWhileDefaultIsBusy()

@@ -66,7 +66,7 @@ Value round_trip(const Value& v, InFrame* keep = nullptr)
     return out;
 }
 
-}  // namespace
+} // namespace
 
 class TestValueCodec : public QObject {
     Q_OBJECT
@@ -81,17 +81,20 @@ private slots:
         QTest::newRow("text") << Value("hello, wörld");
         QTest::newRow("empty text") << Value("");
         QTest::newRow("bytes") << Value(Bytes { std::string("\0\1\2\xff", 4) });
-        QTest::newRow("float64 2x3") << Value(Array::from(std::vector<double> { 1, 2, 3, 4, 5, 6 }, { 2, 3 }));
+        QTest::newRow("float64 2x3")
+            << Value(Array::from(std::vector<double> { 1, 2, 3, 4, 5, 6 }, { 2, 3 }));
         QTest::newRow("float32") << Value(Array::from(std::vector<float> { 1.5f, -2.5f }));
         QTest::newRow("int64") << Value(Array::from(std::vector<std::int64_t> { -1, 0, 1 }));
         QTest::newRow("int32") << Value(Array::from(std::vector<std::int32_t> { 7, 8, 9 }));
-        QTest::newRow("uint8 odd length") << Value(Array::from(std::vector<std::uint8_t> { 1, 2, 3, 4, 5 }));
+        QTest::newRow("uint8 odd length")
+            << Value(Array::from(std::vector<std::uint8_t> { 1, 2, 3, 4, 5 }));
         QTest::newRow("bool") << Value(Array::from(std::vector<bool> { true, false, true }));
         QTest::newRow("empty array") << Value(Array::from(std::vector<double> {}));
         QTest::newRow("list") << Value(List { 1, "two", 3.0, List { nullptr, false } });
         QTest::newRow("map") << Value(Map { { "a", 1 }, { "b", List { "x" } } });
         QTest::newRow("ref") << Value(RemoteRef { RefKind::Channel, { 3, 42 }, 5 });
-        QTest::newRow("error") << Value(ErrorValue { "DomainError", "sqrt of -1", 4, { "in kernel 'f' on worker 4" }, "f" });
+        QTest::newRow("error") << Value(
+            ErrorValue { "DomainError", "sqrt of -1", 4, { "in kernel 'f' on worker 4" }, "f" });
         List deep = { 1 };
         for (int i = 0; i < 30; ++i)
             deep = List { deep, Map { { "k", i } } };
@@ -145,7 +148,8 @@ private slots:
             round_trip(deep);
             QFAIL("expected a nesting error");
         } catch (const kj::Exception& e) {
-            QVERIFY(std::string(e.getDescription().cStr()).find("too deeply-nested") != std::string::npos);
+            QVERIFY(std::string(e.getDescription().cStr()).find("too deeply-nested")
+                != std::string::npos);
         }
     }
 

@@ -8,10 +8,9 @@
 
 #include <QtTest>
 
-#include <sys/socket.h>
-
 #include <condition_variable>
 #include <mutex>
+#include <sys/socket.h>
 
 using namespace weft::detail;
 
@@ -46,7 +45,7 @@ struct Received {
     }
 };
 
-}  // namespace
+} // namespace
 
 class TestWireLimits : public QObject {
     Q_OBJECT
@@ -68,12 +67,14 @@ private slots:
         got.pings.clear();
         got.errors.clear();
         loop->run_sync([&] {
-            a->start(false, [](InFrame&&) {}, [](const std::string&) {}, nullptr);
+            a->start(
+                false, [](InFrame&&) {}, [](const std::string&) {}, nullptr);
             b->start(
                 false,
                 [&](InFrame&& f) {
                     try {
-                        capnp::SegmentArrayMessageReader r({ f.segments.data(), f.segments.size() });
+                        capnp::SegmentArrayMessageReader r(
+                            { f.segments.data(), f.segments.size() });
                         auto m = r.getRoot<weft::wire::Message>();
                         std::lock_guard g(got.m);
                         if (m.isPing())
@@ -82,7 +83,8 @@ private slots:
                             got.pings.push_back(m.getResult().getCallId());
                     } catch (const kj::Exception& e) {
                         std::lock_guard g(got.m);
-                        got.errors.push_back(std::string("malformed: ") + e.getDescription().cStr());
+                        got.errors.push_back(
+                            std::string("malformed: ") + e.getDescription().cStr());
                     }
                     got.cv.notify_all();
                 },
@@ -113,12 +115,13 @@ private slots:
     void oversizedFrameIsSkippedAndTrafficContinues()
     {
         QVERIFY(a->send(ping(1)));
-        QVERIFY(a->send(ping(2, 1024 * 1024)));   // 1 MiB, over the 64 KiB limit
+        QVERIFY(a->send(ping(2, 1024 * 1024))); // 1 MiB, over the 64 KiB limit
         QVERIFY(a->send(ping(3)));
         QVERIFY(got.wait_for(2, 1));
         std::lock_guard g(got.m);
         QCOMPARE(got.pings, (std::vector<std::uint64_t> { 1, 3 }));
-        QVERIFY2(got.errors[0].find("exceeds the limit of 65536 bytes") != std::string::npos, got.errors[0].c_str());
+        QVERIFY2(got.errors[0].find("exceeds the limit of 65536 bytes") != std::string::npos,
+            got.errors[0].c_str());
         QVERIFY(!got.closed);
     }
 
@@ -129,7 +132,7 @@ private slots:
         bad->root().setPing(0);
         bad->finish();
         auto* words = static_cast<std::uint64_t*>(bad->iov()[1].iov_base);
-        words[0] = 0x7ffffff000000000ull;   // struct pointer with an absurd offset
+        words[0] = 0x7ffffff000000000ull; // struct pointer with an absurd offset
         QVERIFY(a->send(ping(10)));
         QVERIFY(a->send(std::move(bad)));
         QVERIFY(a->send(ping(11)));

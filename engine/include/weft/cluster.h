@@ -14,7 +14,7 @@ namespace weft {
 namespace detail {
 class ProcessRuntime;
 class LocalManager;
-}  // namespace detail
+} // namespace detail
 
 // Threads of a process, like Julia's --threads N,M: N in `default`, M in `interactive`.
 struct Threads {
@@ -27,10 +27,10 @@ enum class Topology : std::uint8_t { Lazy, AllToAll, MasterWorker };
 
 struct ClusterOptions {
     Threads master_threads { 2, 1 };
-    Transport transport = Transport::Unix;   // how the master reaches local workers
+    Transport transport = Transport::Unix; // how the master reaches local workers
     Topology topology = Topology::Lazy;
-    std::chrono::milliseconds worker_timeout { 60000 };   // launch to ready
-    std::string worker_path;   // default: $WEFT_WORKER, else weft-worker beside this program
+    std::chrono::milliseconds worker_timeout { 60000 }; // launch to ready
+    std::string worker_path; // default: $WEFT_WORKER, else weft-worker beside this program
     std::size_t max_frame_bytes = std::size_t(2) << 30;
 };
 
@@ -58,7 +58,7 @@ struct PeerTraffic {
 class Cluster final : public Process {
 public:
     explicit Cluster(ClusterOptions options = {});
-    ~Cluster() override;   // removes every worker; none outlives the cluster
+    ~Cluster() override; // removes every worker; none outlives the cluster
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
 
@@ -66,11 +66,12 @@ public:
     // Throws ConnectionError naming each worker that failed to start (the others stay).
     std::vector<Pid> addprocs(int n, Threads threads = {});
     // Asks the workers to exit, waits for them (killing stragglers after `timeout`).
-    void rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+    void rmprocs(
+        const std::vector<Pid>& pids, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
     [[nodiscard]] std::vector<WorkerInfo> worker_info() const;
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
-    [[nodiscard]] KernelRegistry& kernels();   // the master's own kernels (pid 1 runs calls too)
+    [[nodiscard]] KernelRegistry& kernels(); // the master's own kernels (pid 1 runs calls too)
 
     // Callbacks run on the engine's I/O thread: keep them short, never block in them.
     void on_worker_added(std::function<void(const WorkerInfo&)> cb);
@@ -85,9 +86,12 @@ public:
     [[nodiscard]] Pid myid() const override { return 1; }
     [[nodiscard]] std::vector<Pid> workers() const override;
     [[nodiscard]] std::vector<Pid> procs() const override;
-    Future remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
-    Value remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
-    Future remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Future remotecall_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Value remotecall_fetch_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
+    Future remotecall_wait_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
 
@@ -100,4 +104,4 @@ private:
     std::unique_ptr<detail::LocalManager> local_;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -78,4 +78,4 @@ public:
 // Turns an error value received from a process into the matching typed exception and throws it.
 [[noreturn]] void throw_error_value(const ErrorValue& e);
 
-}  // namespace weft
+} // namespace weft

@@ -40,4 +40,4 @@ private:
     std::shared_ptr<detail::FutureState> s_;
 };
 
-}  // namespace weft
+} // namespace weft

@@ -42,7 +42,7 @@ using KernelFn = std::function<Value(Context&, const List&)>;
 
 struct KernelInfo {
     std::string name;
-    std::string signature;   // e.g. "(int64, int64) -> int64"
+    std::string signature; // e.g. "(int64, int64) -> int64"
     KernelFn fn;
 };
 
@@ -51,12 +51,12 @@ class KernelRegistry {
 public:
     void add(std::string name, std::string signature, KernelFn fn);
     [[nodiscard]] const KernelInfo* find(std::string_view name) const;
-    [[nodiscard]] std::vector<KernelInfo> list() const;   // sorted by name
+    [[nodiscard]] std::vector<KernelInfo> list() const; // sorted by name
 
 private:
     mutable std::shared_mutex m_;
     std::unordered_map<std::string, std::unique_ptr<KernelInfo>> kernels_;
-    std::vector<std::unique_ptr<KernelInfo>> retired_;   // replaced, possibly still running
+    std::vector<std::unique_ptr<KernelInfo>> retired_; // replaced, possibly still running
 };
 
 // ---- Conversions between C++ types and Value ------------------------------------------
@@ -74,8 +74,7 @@ template <> struct Convert<bool> {
     static constexpr const char* name = "bool";
 };
 template <class I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-struct Convert<I> {
+requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) struct Convert<I> {
     static I from(const Value& v) { return static_cast<I>(v.as_int()); }
     static Value to(I i) { return static_cast<std::int64_t>(i); }
     static constexpr const char* name = "int64";
@@ -117,24 +116,28 @@ template <> struct Convert<RemoteRef> {
 };
 // Numeric vectors travel as 1-d arrays and are also accepted from lists of numbers.
 template <class T>
-    requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>)
-struct Convert<std::vector<T>> {
+requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) struct Convert<std::vector<T>> {
     static std::vector<T> from(const Value& v)
     {
         if (v.kind() == Value::Kind::List) {
             std::vector<T> out;
             for (const auto& e : v.as_list())
-                out.push_back(static_cast<T>(std::is_floating_point_v<T> ? e.as_double() : e.as_int()));
+                out.push_back(
+                    static_cast<T>(std::is_floating_point_v<T> ? e.as_double() : e.as_int()));
             return out;
         }
         auto s = v.as_array().view<T>();
         return { s.begin(), s.end() };
     }
     static Value to(std::vector<T> v) { return Array::from(std::move(v)); }
-    static constexpr const char* name = std::is_floating_point_v<T> ? "vector<float64>" : "vector<int64>";
+    static constexpr const char* name
+        = std::is_floating_point_v<T> ? "vector<float64>" : "vector<int64>";
 };
 
-template <class T> Value to_value(T&& x) { return Convert<std::decay_t<T>>::to(std::forward<T>(x)); }
+template <class T> Value to_value(T&& x)
+{
+    return Convert<std::decay_t<T>>::to(std::forward<T>(x));
+}
 
 namespace detail {
 
@@ -166,7 +169,9 @@ Value invoke_typed(R (*fn)(A...), Context& ctx, const List& args, std::index_seq
             }
         }
     };
-    constexpr std::size_t offset = (sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>) ? 1 : 0;
+    constexpr std::size_t offset
+        = (sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>) ? 1
+                                                                                              : 0;
     if constexpr (std::is_void_v<R>) {
         fn(conv(std::type_identity<A>(), I - offset)...);
         return {};
@@ -177,12 +182,19 @@ Value invoke_typed(R (*fn)(A...), Context& ctx, const List& args, std::index_seq
 
 // A kernel written against values directly takes any number of arguments.
 using RawKernel = Value (*)(Context&, const List&);
-inline KernelFn make_kernel(RawKernel fn) { return fn; }
-inline std::string signature_of(RawKernel) { return "(any...) -> any"; }
+inline KernelFn make_kernel(RawKernel fn)
+{
+    return fn;
+}
+inline std::string signature_of(RawKernel)
+{
+    return "(any...) -> any";
+}
 
 template <class R, class... A> KernelFn make_kernel(R (*fn)(A...))
 {
-    constexpr bool takes_ctx = sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>;
+    constexpr bool takes_ctx
+        = sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>;
     constexpr std::size_t arity = sizeof...(A) - (takes_ctx ? 1 : 0);
     return [fn](Context& ctx, const List& args) -> Value {
         if (args.size() != arity)
@@ -231,17 +243,16 @@ inline void register_defined_kernels(KernelRegistry& r)
         r.add(d->name, d->signature, d->fn);
 }
 
-}  // namespace detail
-}  // namespace weft
+} // namespace detail
+} // namespace weft
 
 #define WEFT_KERNEL_CONCAT2(a, b) a##b
 #define WEFT_KERNEL_CONCAT(a, b) WEFT_KERNEL_CONCAT2(a, b)
 
 // Registers the function `fn` as the kernel named `name`.
 #define WEFT_KERNEL_AS(name, fn)                                                                   \
-    static ::weft::detail::KernelDef WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__) {              \
-        name, ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn)                  \
-    };                                                                                             \
+    static ::weft::detail::KernelDef WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__) { name,        \
+        ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn) };                     \
     static const ::weft::detail::KernelRegistrar WEFT_KERNEL_CONCAT(weft_kernel_reg_, __LINE__)    \
     {                                                                                              \
         WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__)                                             \

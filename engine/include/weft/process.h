@@ -16,7 +16,7 @@ namespace weft {
 enum class Pool : std::uint8_t { Default = 0, Interactive = 1 };
 
 struct CallOptions {
-    Pool pool = Pool::Default;   // which thread pool of the callee runs the call
+    Pool pool = Pool::Default; // which thread pool of the callee runs the call
 };
 
 // Futures passed as arguments are fetched where the call runs (no copy on their owner); one
@@ -31,7 +31,8 @@ template <class T> Value to_arg(T&& x)
 {
     if constexpr (std::is_same_v<std::decay_t<T>, Future>)
         return to_arg(static_cast<const Future&>(x));
-    else if constexpr (std::is_constructible_v<Value, T&&> && !std::is_same_v<std::decay_t<T>, std::vector<double>>)
+    else if constexpr (std::is_constructible_v<Value,
+                           T&&> && !std::is_same_v<std::decay_t<T>, std::vector<double>>)
         return Value(std::forward<T>(x));
     else
         return to_value(std::forward<T>(x));
@@ -59,10 +60,16 @@ public:
     [[nodiscard]] std::size_t nprocs() const { return procs().size(); }
 
     // Untyped forms: arguments as a list of values.
-    virtual Future remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) = 0;
-    virtual Value remotecall_fetch_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) = 0;
-    virtual Future remotecall_wait_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) = 0;
-    virtual void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) = 0;
+    virtual Future remotecall_args(std::string_view kernel, Pid pid, List args, CallOptions o = {})
+        = 0;
+    virtual Value remotecall_fetch_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {})
+        = 0;
+    virtual Future remotecall_wait_args(
+        std::string_view kernel, Pid pid, List args, CallOptions o = {})
+        = 0;
+    virtual void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {})
+        = 0;
     // The worker `spawn` would use next (round robin over workers()).
     virtual Pid next_worker() = 0;
 
@@ -94,4 +101,4 @@ public:
     }
 };
 
-}  // namespace weft
+} // namespace weft

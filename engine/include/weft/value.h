@@ -25,13 +25,20 @@ enum class DType : std::uint8_t { Float64, Float32, Int64, Int32, UInt8, Bool };
 
 template <class T> constexpr DType dtype_of()
 {
-    if constexpr (std::is_same_v<T, double>) return DType::Float64;
-    else if constexpr (std::is_same_v<T, float>) return DType::Float32;
-    else if constexpr (std::is_same_v<T, std::int64_t>) return DType::Int64;
-    else if constexpr (std::is_same_v<T, std::int32_t>) return DType::Int32;
-    else if constexpr (std::is_same_v<T, std::uint8_t>) return DType::UInt8;
-    else if constexpr (std::is_same_v<T, bool>) return DType::Bool;
-    else static_assert(!sizeof(T*), "unsupported array element type");
+    if constexpr (std::is_same_v<T, double>)
+        return DType::Float64;
+    else if constexpr (std::is_same_v<T, float>)
+        return DType::Float32;
+    else if constexpr (std::is_same_v<T, std::int64_t>)
+        return DType::Int64;
+    else if constexpr (std::is_same_v<T, std::int32_t>)
+        return DType::Int32;
+    else if constexpr (std::is_same_v<T, std::uint8_t>)
+        return DType::UInt8;
+    else if constexpr (std::is_same_v<T, bool>)
+        return DType::Bool;
+    else
+        static_assert(!sizeof(T*), "unsupported array element type");
 }
 
 // Identity of a remote value: created by process `whence`, its `n`-th reference.
@@ -56,7 +63,7 @@ struct ErrorValue {
     std::string message;
     Pid origin = 0;
     std::vector<std::string> backtrace;
-    std::string subject;   // what the error is about: a kernel name, a reference
+    std::string subject; // what the error is about: a kernel name, a reference
     friend bool operator==(const ErrorValue&, const ErrorValue&) = default;
 };
 
@@ -93,7 +100,7 @@ public:
 
     [[nodiscard]] DType dtype() const { return dtype_; }
     [[nodiscard]] const std::vector<std::uint64_t>& shape() const { return shape_; }
-    [[nodiscard]] std::size_t size() const;   // number of elements
+    [[nodiscard]] std::size_t size() const; // number of elements
     [[nodiscard]] std::size_t bytes() const { return bytes_; }
     [[nodiscard]] const std::byte* data() const { return data_; }
     [[nodiscard]] const std::shared_ptr<const void>& owner() const { return owner_; }
@@ -103,8 +110,8 @@ public:
     template <class T> [[nodiscard]] std::span<const T> view() const
     {
         if (dtype_ != dtype_of<T>())
-            throw std::invalid_argument(std::string("array holds ") + dtype_name(dtype_)
-                + ", not " + dtype_name(dtype_of<T>()));
+            throw std::invalid_argument(std::string("array holds ") + dtype_name(dtype_) + ", not "
+                + dtype_name(dtype_of<T>()));
         return { reinterpret_cast<const T*>(data_), size() };
     }
 
@@ -135,22 +142,55 @@ public:
 
     Value() = default;
     Value(std::nullptr_t) { }
-    Value(bool b) : v_(b) { }
-    template <class I>
-        requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-    Value(I i) : v_(static_cast<std::int64_t>(i))
+    Value(bool b)
+        : v_(b)
     {
     }
-    Value(double d) : v_(d) { }
-    Value(float d) : v_(static_cast<double>(d)) { }
-    Value(std::string s) : v_(std::move(s)) { }
-    Value(const char* s) : v_(std::string(s)) { }
-    Value(Bytes b) : v_(std::move(b)) { }
-    Value(Array a) : v_(std::move(a)) { }
-    Value(List l) : v_(std::move(l)) { }
-    Value(Map m) : v_(std::move(m)) { }
-    Value(RemoteRef r) : v_(r) { }
-    Value(ErrorValue e) : v_(std::move(e)) { }
+    template <class I>
+    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) Value(I i)
+        : v_(static_cast<std::int64_t>(i))
+    {
+    }
+    Value(double d)
+        : v_(d)
+    {
+    }
+    Value(float d)
+        : v_(static_cast<double>(d))
+    {
+    }
+    Value(std::string s)
+        : v_(std::move(s))
+    {
+    }
+    Value(const char* s)
+        : v_(std::string(s))
+    {
+    }
+    Value(Bytes b)
+        : v_(std::move(b))
+    {
+    }
+    Value(Array a)
+        : v_(std::move(a))
+    {
+    }
+    Value(List l)
+        : v_(std::move(l))
+    {
+    }
+    Value(Map m)
+        : v_(std::move(m))
+    {
+    }
+    Value(RemoteRef r)
+        : v_(r)
+    {
+    }
+    Value(ErrorValue e)
+        : v_(std::move(e))
+    {
+    }
 
     [[nodiscard]] Kind kind() const { return static_cast<Kind>(v_.index()); }
     [[nodiscard]] const char* kind_name() const;
@@ -160,7 +200,7 @@ public:
     // Typed access; throws std::invalid_argument naming both kinds on a mismatch.
     [[nodiscard]] bool as_bool() const;
     [[nodiscard]] std::int64_t as_int() const;
-    [[nodiscard]] double as_double() const;   // also converts an int64
+    [[nodiscard]] double as_double() const; // also converts an int64
     [[nodiscard]] const std::string& as_text() const;
     [[nodiscard]] const Bytes& as_bytes() const;
     [[nodiscard]] const Array& as_array() const;
@@ -181,7 +221,7 @@ private:
     Storage v_;
 };
 
-}  // namespace weft
+} // namespace weft
 
 template <> struct std::hash<weft::RefId> {
     std::size_t operator()(const weft::RefId& r) const noexcept

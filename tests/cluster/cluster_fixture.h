@@ -1,0 +1,52 @@
+#pragma once
+// Shared set-up for cluster tests: options pointing at the built weft-worker, and a check that no
+// worker outlives its test.
+
+#include "weft/weft.h"
+
+#include <QtTest>
+
+#include <cerrno>
+#include <chrono>
+#include <signal.h>
+#include <thread>
+#include <vector>
+
+namespace weft::test {
+
+inline ClusterOptions options(Transport t = Transport::Unix)
+{
+    ClusterOptions o;
+    o.worker_path = WEFT_WORKER_PATH;
+    o.transport = t;
+    o.worker_timeout = std::chrono::seconds(30);
+    return o;
+}
+
+inline std::vector<int> os_pids(const Cluster& c)
+{
+    std::vector<int> out;
+    for (auto& w : c.worker_info())
+        if (w.os_pid > 0)
+            out.push_back(w.os_pid);
+    return out;
+}
+
+// True once none of `pids` exists any more (reaped, not zombies left behind).
+inline bool all_gone(
+    const std::vector<int>& pids, std::chrono::milliseconds within = std::chrono::seconds(5))
+{
+    const auto until = std::chrono::steady_clock::now() + within;
+    for (;;) {
+        bool any = false;
+        for (int p : pids)
+            any |= ::kill(p, 0) == 0 || errno != ESRCH;
+        if (!any)
+            return true;
+        if (std::chrono::steady_clock::now() > until)
+            return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
+} // namespace weft::test

@@ -1,0 +1,160 @@
+// A real weft-worker, driven over its socket by this test acting as the master: corrupt messages
+// get a clear error and affect nothing else on the connection or in the process.
+
+#include "codec.h"
+#include "connection.h"
+#include "handshake.h"
+#include "socket.h"
+
+#include <capnp/serialize.h>
+
+#include <QProcess>
+#include <QtTest>
+
+#include <condition_variable>
+#include <mutex>
+
+using namespace weft;
+using namespace weft::detail;
+
+class TestMalformedFrames : public QObject {
+    Q_OBJECT
+private:
+    QProcess worker;
+    std::unique_ptr<EventLoop> loop;
+    std::shared_ptr<Connection> conn;
+    std::mutex m;
+    std::condition_variable cv;
+    std::map<std::uint64_t, Value> results;
+
+    std::unique_ptr<OutFrame> call(
+        std::uint64_t id, const std::string& kernel, List args, unsigned kind = 1)
+    {
+        auto f = std::make_unique<OutFrame>();
+        auto c = f->root().initCall();
+        c.setKind(static_cast<wire::CallKind>(kind));
+        c.setCallId(id);
+        c.setKernel(kernel);
+        c.setPool("default");
+        auto a = c.initArgs(static_cast<unsigned>(args.size()));
+        for (unsigned i = 0; i < args.size(); ++i)
+            encode_value(args[i], a[i], *f);
+        f->finish();
+        return f;
+    }
+    Value result(std::uint64_t id)
+    {
+        std::unique_lock lk(m);
+        if (!cv.wait_for(lk, std::chrono::seconds(10), [&] { return results.count(id) > 0; }))
+            throw std::runtime_error("no result for call " + std::to_string(id));
+        return results[id];
+    }
+
+private slots:
+    void initTestCase()
+    {
+        worker.setProgram(WEFT_WORKER_PATH);
+        worker.setArguments({ "--threads", "1" });
+        worker.setProcessChannelMode(QProcess::SeparateChannels);
+        worker.start();
+        QVERIFY(worker.waitForStarted());
+        const auto cookie = Cookie::random();
+        worker.write(QByteArray::fromStdString(cookie.hex() + "\n"));
+        QVERIFY(worker.waitForReadyRead(10000));
+        const QString line = QString::fromUtf8(worker.readLine()).trimmed();
+        QString unix_address;
+        for (const auto& w : line.split(' '))
+            if (w.startsWith("unix:"))
+                unix_address = w;
+        QVERIFY2(!unix_address.isEmpty(), qPrintable(line));
+
+        loop = std::make_unique<EventLoop>();
+        conn = std::make_shared<Connection>(
+            *loop, connect_socket(unix_address.toStdString()), "test master");
+        std::optional<HandshakeResult> hs;
+        loop->run_sync([&] {
+            conn->start(
+                true, [](InFrame&&) {}, [](const std::string&) {}, nullptr);
+            handshake_as_connector(conn, cookie, 1, [&](HandshakeResult r) {
+                std::lock_guard g(m);
+                hs = r;
+                cv.notify_all();
+                conn->set_frame_handler([this](InFrame&& f) {
+                    capnp::SegmentArrayMessageReader r({ f.segments.data(), f.segments.size() });
+                    auto msg = r.getRoot<wire::Message>();
+                    if (!msg.isResult())
+                        return;
+                    std::lock_guard g2(m);
+                    results[msg.getResult().getCallId()]
+                        = decode_value(msg.getResult().getValue(), f.owner);
+                    cv.notify_all();
+                });
+                conn->open_gate();
+            });
+        });
+        std::unique_lock lk(m);
+        QVERIFY(cv.wait_for(lk, std::chrono::seconds(10), [&] { return hs.has_value(); }));
+        QVERIFY2(hs->ok, hs->error.c_str());
+    }
+
+    void cleanupTestCase()
+    {
+        conn->close("test over");
+        loop->stop();
+        // Closing the master's connection ends the worker.
+        QVERIFY(worker.waitForFinished(5000));
+        QCOMPARE(worker.exitStatus(), QProcess::NormalExit);
+    }
+
+    void corruptMessagesDoNotHurtTheConnection()
+    {
+        conn->send(call(1, "add", { 1, 2 }));
+        QCOMPARE(result(1).as_int(), 3);
+
+        // Valid framing, garbage content.
+        auto bad = call(2, "add", { 1, 2 });
+        static_cast<std::uint64_t*>(bad->iov()[1].iov_base)[0] = 0x7ffffff000000000ull;
+        conn->send(std::move(bad));
+        // A call with an unknown kind: answered with an error naming the problem.
+        conn->send(call(3, "add", { 1, 2 }, 9));
+        // An array whose shape does not match its data.
+        auto lying = std::make_unique<OutFrame>();
+        {
+            auto c = lying->root().initCall();
+            c.setKind(wire::CallKind::FETCH);
+            c.setCallId(4);
+            c.setKernel("echo");
+            auto arr = c.initArgs(1)[0].initArray();
+            arr.setDtype(wire::DType::FLOAT64);
+            arr.initShape(1).set(0, 1000);
+            arr.initData(16);
+            lying->finish();
+        }
+        conn->send(std::move(lying));
+        conn->send(call(5, "add", { 40, 2 }));
+
+        const Value r3 = result(3);
+        QVERIFY(r3.is_error());
+        QVERIFY2(r3.as_error().message.find("unknown call kind") != std::string::npos,
+            r3.as_error().message.c_str());
+        const Value r4 = result(4);
+        QVERIFY(r4.is_error());
+        QVERIFY2(r4.as_error().message.find("array shape needs 8000 bytes but the frame carries 16")
+                != std::string::npos,
+            r4.as_error().message.c_str());
+        QCOMPARE(result(5).as_int(), 42);
+        {
+            std::lock_guard g(m);
+            QCOMPARE(results.count(2), std::size_t(0));
+        }
+        // The worker said what it rejected and from whom.
+        QString stderr_text;
+        QTRY_VERIFY_WITH_TIMEOUT((stderr_text += QString::fromUtf8(worker.readAllStandardError()))
+                                     .contains("malformed message from process 1"),
+            5000);
+        QCOMPARE(worker.state(), QProcess::Running);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestMalformedFrames)
+#include "tst_malformed_frames.moc"
