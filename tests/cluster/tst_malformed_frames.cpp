@@ -80,8 +80,9 @@ private slots:
                 hs = r;
                 cv.notify_all();
                 conn->set_frame_handler([this](InFrame&& f) {
-                    capnp::SegmentArrayMessageReader r({ f.segments.data(), f.segments.size() });
-                    auto msg = r.getRoot<wire::Message>();
+                    capnp::SegmentArrayMessageReader reader(
+                        { f.segments.data(), f.segments.size() });
+                    auto msg = reader.getRoot<wire::Message>();
                     if (!msg.isResult())
                         return;
                     std::lock_guard g2(m);

@@ -134,11 +134,18 @@ class Value;
 using List = std::vector<Value>;
 using Map = std::vector<std::pair<std::string, Value>>;
 
+// What a Value holds (in the order of Value::Storage). GCC's -Wshadow flags the scoped
+// enumerators List and Map against the aliases above, though they cannot collide.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wshadow"
+enum class ValueKind { Nil, Bool, Int64, Float64, Text, Bytes, Array, List, Map, Ref, Error };
+#pragma GCC diagnostic pop
+
 class Value {
 public:
     using Storage = std::variant<std::monostate, bool, std::int64_t, double, std::string, Bytes,
         Array, List, Map, RemoteRef, ErrorValue>;
-    enum class Kind { Nil, Bool, Int64, Float64, Text, Bytes, Array, List, Map, Ref, Error };
+    using Kind = ValueKind;
 
     Value() = default;
     Value(std::nullptr_t) { }
