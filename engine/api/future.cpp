@@ -62,4 +62,27 @@ RemoteRef Future::ref() const
     return s_->ref_;
 }
 
+std::vector<Value> fetch_all(const std::vector<Future>& futures)
+{
+    std::vector<std::shared_ptr<detail::Completion>> reqs;
+    reqs.reserve(futures.size());
+    for (const auto& f : futures)
+        reqs.push_back(runtime_of(f.state())->start_fetch(*f.state()));
+    std::vector<Value> out;
+    out.reserve(futures.size());
+    std::exception_ptr first;
+    for (std::size_t i = 0; i < futures.size(); ++i) {
+        try {
+            out.push_back(runtime_of(futures[i].state())->finish_fetch(*futures[i].state(), reqs[i]));
+        } catch (...) {
+            if (!first)
+                first = std::current_exception();
+            out.emplace_back();
+        }
+    }
+    if (first)
+        std::rethrow_exception(first);
+    return out;
+}
+
 } // namespace weft

@@ -11,6 +11,12 @@ namespace weft::detail {
 
 namespace {
 constexpr std::size_t kMaxIov = 64;
+// A user thread's send this soon after its previous one is part of a burst: it is queued and the
+// loop writes the whole burst at once, instead of one system call per message.
+constexpr auto kBurstGap = std::chrono::microseconds(20);
+
+// Connections that queued frames while the loop thread handles a read burst; written at its end.
+thread_local std::vector<std::shared_ptr<Connection>>* t_corked = nullptr;
 // Bytes read in one turn of the loop before other connections get a go.
 constexpr std::size_t kReadBudget = 8 * 1024 * 1024;
 } // namespace
@@ -100,9 +106,40 @@ bool Connection::send(std::unique_ptr<OutFrame> frame, bool bypass_gate)
     outq_.push_back(std::move(frame));
     if (writing_ || blocked_)
         return true;
+    if (t_corked) {
+        // Replies made while the loop reads a burst go out together at the end of it.
+        if (!corked_) {
+            corked_ = true;
+            t_corked->push_back(shared_from_this());
+        }
+        return true;
+    }
+    if (!loop_.on_loop_thread()) {
+        const auto now = std::chrono::steady_clock::now();
+        const bool burst = now - last_user_send_ < kBurstGap;
+        last_user_send_ = now;
+        if (burst) {
+            if (!flush_posted_) {
+                flush_posted_ = true;
+                loop_.post([self = shared_from_this()] { self->flush_now(); });
+            }
+            return true;
+        }
+    }
     writing_ = true;
     flush_locked(lk);
     return true;
+}
+
+void Connection::flush_now()
+{
+    std::unique_lock lk(wm_);
+    corked_ = false;
+    flush_posted_ = false;
+    if (writing_ || blocked_ || outq_.empty())
+        return;
+    writing_ = true;
+    flush_locked(lk);
 }
 
 void Connection::open_gate()
@@ -153,6 +190,8 @@ void Connection::flush_locked(std::unique_lock<std::mutex>& lk)
                 blocked_ = true;
                 arm_writable();
             } else {
+                outq_.clear();   // nothing more can go out; close must not try again
+                front_offset_ = 0;
                 lk.unlock();
                 close(std::string("write failed: ") + std::strerror(err));
                 lk.lock();
@@ -217,6 +256,24 @@ kj::Promise<void> Connection::read_loop(bool wait_for_edge)
 
 Connection::DrainResult Connection::drain_input()
 {
+    std::vector<std::shared_ptr<Connection>> corked;
+    t_corked = &corked;
+    auto flush_corked = [&] {
+        t_corked = nullptr;
+        for (auto& c : corked)
+            c->flush_now();
+        corked.clear();
+        t_corked = &corked;
+    };
+    struct Uncork {
+        std::vector<std::shared_ptr<Connection>>& list;
+        ~Uncork()
+        {
+            t_corked = nullptr;
+            for (auto& c : list)
+                c->flush_now();
+        }
+    } uncork { corked };
     std::size_t budget = kReadBudget;
     while (!closed()) {
         auto space = decoder_.write_space();
@@ -241,6 +298,7 @@ Connection::DrainResult Connection::drain_input()
                 if (closed())
                     return DrainResult::Closed;
             }
+            flush_corked();
             if (static_cast<std::size_t>(n) >= budget)
                 return DrainResult::Budget;
             budget -= static_cast<std::size_t>(n);
@@ -273,7 +331,14 @@ void Connection::close(std::string reason)
 void Connection::close_now(const std::string& reason)
 {
     {
-        std::lock_guard g(wm_);
+        std::unique_lock lk(wm_);
+        if (closed_.load())
+            return;
+        // Last words (a Reject, say) may still be corked: give them one try before closing.
+        if (!writing_ && !blocked_ && !outq_.empty()) {
+            writing_ = true;
+            flush_locked(lk);
+        }
         if (closed_.exchange(true))
             return;
         outq_.clear();

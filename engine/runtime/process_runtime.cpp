@@ -372,7 +372,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         c.args = std::move(args);
         c.pool = pool;
         c.caller = myid();
-        if (kind != CallKind::Do) {
+        if (kind == CallKind::Fetch || kind == CallKind::Wait) {
             c.call_id = next_call_.fetch_add(1, std::memory_order_relaxed);
             std::lock_guard g(m_);
             pending_[c.call_id] = { done, pid };
@@ -386,7 +386,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
     {
         std::lock_guard g(m_);
         conn = connection_to_locked(pid);
-        if (kind != CallKind::Do)
+        if (kind == CallKind::Fetch || kind == CallKind::Wait)   // the others get no reply
             pending_[id] = { done, pid };
     }
     hold_ref_args(args, pid); // before the call goes out, so the adds arrive first
@@ -650,85 +650,88 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 
 // ---- futures ------------------------------------------------------------------------------
 
-const Value& ProcessRuntime::fetch(FutureState& f)
+std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f)
 {
     std::shared_ptr<Completion> req;
-    bool mine = false;
+    {
+        std::lock_guard g(f.m_);
+        if (f.cached_ || f.ref_.owner == myid())
+            return nullptr;
+        if (f.inflight_)
+            return f.inflight_;   // someone asked already: wait for the same answer
+        f.inflight_ = req = std::make_shared<Completion>();
+    }
+    // Ask the owner; it replies once the value is there and drops our hold unless it is an error.
+    std::shared_ptr<Completion> got = std::make_shared<Completion>();
+    try {
+        const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+        std::shared_ptr<Connection> conn;
+        {
+            std::lock_guard g(m_);
+            conn = connection_to_locked(f.ref_.owner);
+            pending_[id] = { got, f.ref_.owner };
+        }
+        auto out = std::make_unique<OutFrame>(16);
+        auto r = out->root().initFetchRef();
+        r.setCallId(id);
+        encode_ref_id(f.ref_.id, r.initRef());
+        r.setMode(wire::FetchMode::VALUE);
+        r.setRelease(!f.released_);
+        out->finish();
+        conn->send(std::move(out));
+    } catch (const Error&) {
+        got->set(error_from_current_exception());
+    }
+    // Whoever waits on `req` keeps `f` alive until it is set.
+    got->on_ready([req, &f](const Value& v) {
+        {
+            std::lock_guard g(f.m_);
+            if (!v.is_error()) {
+                f.cached_ = v;
+                f.released_ = true;
+            }
+            f.inflight_.reset();
+        }
+        req->set(v);
+    });
+    return req;
+}
+
+const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<Completion>& req)
+{
+    if (req) {
+        checked(req->wait());
+        std::lock_guard g(f.m_);
+        return *f.cached_;
+    }
     {
         std::lock_guard g(f.m_);
         if (f.cached_)
             return *f.cached_;
-        if (f.ref_.owner != myid()) {
-            if (!f.inflight_) {
-                f.inflight_ = std::make_shared<Completion>();
-                mine = true;
-            }
-            req = f.inflight_;
-        }
     }
-    if (f.ref_.owner == myid()) {
-        std::shared_ptr<Completion> slot;
-        {
-            std::lock_guard g(m_);
-            auto it = store_.find(f.ref_.id);
-            if (it != store_.end())
-                slot = it->second.value;
-        }
-        if (!slot)
-            throw InvalidStateException("this Future's value was already released (finalize)");
-        const Value& v = checked(slot->wait());
-        std::lock_guard g(f.m_);
-        if (!f.cached_) {
-            f.cached_ = v;
-            if (!f.released_) {
-                f.released_ = true;
-                add_holder(f.ref_.id, myid(), -1);
-            }
-        }
-        return *f.cached_;
+    // The value lives here.
+    std::shared_ptr<Completion> slot;
+    {
+        std::lock_guard g(m_);
+        auto it = store_.find(f.ref_.id);
+        if (it != store_.end())
+            slot = it->second.value;
     }
-    if (mine) {
-        // Ask the owner; it replies when the value is there and drops our hold if it is not an
-        // error.
-        std::shared_ptr<Completion> got;
-        try {
-            const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-            std::shared_ptr<Connection> conn;
-            got = std::make_shared<Completion>();
-            {
-                std::lock_guard g(m_);
-                conn = connection_to_locked(f.ref_.owner);
-                pending_[id] = { got, f.ref_.owner };
-            }
-            auto out = std::make_unique<OutFrame>(16);
-            auto r = out->root().initFetchRef();
-            r.setCallId(id);
-            encode_ref_id(f.ref_.id, r.initRef());
-            r.setMode(wire::FetchMode::VALUE);
-            r.setRelease(!f.released_);
-            out->finish();
-            conn->send(std::move(out));
-        } catch (const Error&) {
-            got = std::make_shared<Completion>();
-            got->set(error_from_current_exception());
-        }
-        got->on_ready([req, &f](const Value& v) {
-            {
-                std::lock_guard g(f.m_);
-                if (!v.is_error()) {
-                    f.cached_ = v;
-                    f.released_ = true;
-                }
-                f.inflight_.reset();
-            }
-            req->set(v);
-        });
-    }
-    const Value& v = req->wait();
-    checked(v);
+    if (!slot)
+        throw InvalidStateException("this Future's value was already released (finalize)");
+    const Value& v = checked(slot->wait());
     std::lock_guard g(f.m_);
+    if (!f.cached_) {
+        f.cached_ = v;
+        if (!f.released_) {
+            f.released_ = true;
+            add_holder(f.ref_.id, myid(), -1);
+        }
+    }
     return *f.cached_;
 }
+
+const Value& ProcessRuntime::fetch(FutureState& f) { return finish_fetch(f, start_fetch(f)); }
 
 void ProcessRuntime::wait(FutureState& f)
 {

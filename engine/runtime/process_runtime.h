@@ -96,6 +96,9 @@ public:
 
     // ---- Futures ----
     const Value& fetch(FutureState& f);
+    // The two halves of fetch, so many fetches can be on the wire at once.
+    std::shared_ptr<Completion> start_fetch(FutureState& f);
+    const Value& finish_fetch(FutureState& f, const std::shared_ptr<Completion>& req);
     void wait(FutureState& f);
     bool isready(FutureState& f);
     void release(FutureState& f);

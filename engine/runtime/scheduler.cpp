@@ -4,6 +4,8 @@
 #include <boost/context/protected_fixedsize_stack.hpp>
 
 #include <algorithm>
+#include <sched.h>
+#include <cstdlib>
 #include <cstdio>
 #include <exception>
 
@@ -14,7 +16,11 @@ namespace {
 constexpr std::size_t kStackBytes = 256 * 1024;
 // How long an idle pool thread or a waiting plain thread spins before it sleeps in the kernel.
 // Hand-offs inside this window cost a cache line instead of a futex wake-up.
-constexpr auto kSpin = std::chrono::microseconds(30);
+// WEFT_SPIN_US overrides it, for measuring.
+const std::chrono::microseconds kSpin { [] {
+    const char* env = std::getenv("WEFT_SPIN_US");
+    return env ? std::atoi(env) : 30;
+}() };
 constexpr std::size_t kMaxFreeTasks = 4096;
 
 inline void cpu_relax()
@@ -28,14 +34,22 @@ thread_local Task* t_current = nullptr;
 thread_local int t_thread_index = 0;
 thread_local PoolScheduler* t_pool = nullptr;
 
+// Spins briefly, then yields its core (on a small machine the thread that will wake us may be
+// waiting for that core), until `pred` holds or the spin window closes.
 template <class Pred> bool spin_until(Pred pred)
 {
+    if (kSpin.count() <= 0)
+        return pred();
     const auto deadline = std::chrono::steady_clock::now() + kSpin;
     for (unsigned i = 1;; ++i) {
         if (pred())
             return true;
-        cpu_relax();
-        if ((i & 63) == 0 && std::chrono::steady_clock::now() >= deadline)
+        if (i < 64) {
+            cpu_relax();
+            continue;
+        }
+        sched_yield();
+        if (std::chrono::steady_clock::now() >= deadline)
             return pred();
     }
 }

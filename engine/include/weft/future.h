@@ -4,6 +4,8 @@
 #include "weft/value.h"
 
 #include <memory>
+#include <vector>
+#include <vector>
 
 namespace weft {
 
@@ -39,5 +41,9 @@ public:
 private:
     std::shared_ptr<detail::FutureState> s_;
 };
+
+// Fetches every Future with all requests on the wire at once (one round trip, not one each), in
+// order. Throws the first failure after every request has been answered.
+std::vector<Value> fetch_all(const std::vector<Future>& futures);
 
 } // namespace weft

@@ -1,0 +1,350 @@
+// weft-bench: Weft's speed figures, each measured against a floor measured in the same run.
+//
+//   weft-bench [--json FILE] [--quick] [SUITE...]     suites: latency throughput bandwidth startup
+//
+// Floors are raw sockets between two processes of this program (a fork that echoes), so the
+// ratio says what Weft's layers cost over the bare transport on this machine, now.
+
+#include "socket.h"
+#include "weft/weft.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using weft::detail::ListenSocket;
+
+struct Figure {
+    std::string name;
+    double value = 0;
+    std::string unit;
+    std::optional<double> floor;
+    std::string target;   // e.g. "ratio <= 2.0"
+    bool lower_is_better = true;
+    [[nodiscard]] std::optional<double> ratio() const
+    {
+        if (!floor || *floor == 0)
+            return std::nullopt;
+        return value / *floor;
+    }
+};
+
+struct Options {
+    bool quick = false;   // fewer repetitions, for a smoke run
+};
+
+double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double median(std::vector<double> v)
+{
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+weft::ClusterOptions cluster_options(weft::Transport t)
+{
+    weft::ClusterOptions o;
+    o.transport = t;
+    if (const char* w = std::getenv("WEFT_WORKER"); !w || !*w)
+        o.worker_path = WEFT_WORKER_PATH;
+    return o;
+}
+
+// ---- raw-socket floors ----------------------------------------------------------------------
+
+void read_full(int fd, void* buf, std::size_t n)
+{
+    auto* p = static_cast<char*>(buf);
+    while (n) {
+        ssize_t r = ::read(fd, p, n);
+        if (r <= 0)
+            throw std::runtime_error("raw floor: read failed");
+        p += r;
+        n -= static_cast<std::size_t>(r);
+    }
+}
+void write_full(int fd, const void* buf, std::size_t n)
+{
+    auto* p = static_cast<const char*>(buf);
+    while (n) {
+        ssize_t w = ::write(fd, p, n);
+        if (w <= 0)
+            throw std::runtime_error("raw floor: write failed");
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+}
+
+// Forks a peer that connects to a fresh listening socket of the given kind and runs `serve` on
+// its end; returns the parent's accepted end.
+struct RawPair {
+    int fd = -1;
+    pid_t child = -1;
+    ~RawPair()
+    {
+        if (fd >= 0)
+            ::close(fd);
+        if (child > 0)
+            ::waitpid(child, nullptr, 0);
+    }
+};
+
+std::unique_ptr<RawPair> raw_pair(bool tcp, const std::function<void(int)>& serve)
+{
+    ListenSocket ls = tcp ? weft::detail::listen_tcp("127.0.0.1") : weft::detail::listen_unix("weft-bench");
+    weft::detail::set_nonblocking(ls.fd, false);
+    auto pair = std::make_unique<RawPair>();
+    pair->child = ::fork();
+    if (pair->child == 0) {
+        int fd = weft::detail::connect_socket_blocking(ls.address);
+        serve(fd);
+        ::_exit(0);
+    }
+    pair->fd = ::accept(ls.fd, nullptr, nullptr);
+    ::close(ls.fd);
+    weft::detail::tune_socket(pair->fd, tcp);
+    return pair;
+}
+
+double raw_pingpong_us(bool tcp, int n)
+{
+    auto pair = raw_pair(tcp, [](int fd) {
+        char buf[64];
+        for (;;) {
+            ssize_t got = 0;
+            while (got < 64) {
+                ssize_t r = ::read(fd, buf + got, 64 - got);
+                if (r <= 0)
+                    return;
+                got += r;
+            }
+            write_full(fd, buf, 64);
+        }
+    });
+    char msg[64] = {};
+    std::vector<double> samples;
+    samples.reserve(n);
+    for (int i = 0; i < n + n / 5; ++i) {
+        const auto t0 = Clock::now();
+        write_full(pair->fd, msg, 64);
+        read_full(pair->fd, msg, 64);
+        if (i >= n / 5)
+            samples.push_back(seconds(Clock::now() - t0) * 1e6);
+    }
+    ::shutdown(pair->fd, SHUT_WR);
+    return median(samples);
+}
+
+// Pipelined echo: one thread writes n 64-byte messages (a write each) while another reads them
+// back; messages per second.
+double raw_pipelined_rate(bool tcp, int n)
+{
+    auto pair = raw_pair(tcp, [](int fd) {
+        std::vector<char> buf(1 << 16);
+        for (;;) {
+            ssize_t r = ::read(fd, buf.data(), buf.size());
+            if (r <= 0)
+                return;
+            write_full(fd, buf.data(), static_cast<std::size_t>(r));
+        }
+    });
+    const auto t0 = Clock::now();
+    std::thread writer([&] {
+        char msg[64] = {};
+        for (int i = 0; i < n; ++i)
+            write_full(pair->fd, msg, 64);
+    });
+    std::vector<char> sink(std::size_t(n) * 64);
+    read_full(pair->fd, sink.data(), sink.size());
+    const double t = seconds(Clock::now() - t0);
+    writer.join();
+    ::shutdown(pair->fd, SHUT_WR);
+    return n / t;
+}
+
+// Store-and-forward echo of `bytes`, like a remote call: the peer reads all of it, then sends it
+// all back. MB/s of payload (counted once).
+double raw_echo_mbps(bool tcp, std::size_t bytes, int reps)
+{
+    auto pair = raw_pair(tcp, [bytes](int fd) {
+        std::vector<char> buf(bytes);
+        for (;;) {
+            ssize_t got = 0;
+            while (static_cast<std::size_t>(got) < bytes) {
+                ssize_t r = ::read(fd, buf.data() + got, bytes - static_cast<std::size_t>(got));
+                if (r <= 0)
+                    return;
+                got += r;
+            }
+            write_full(fd, buf.data(), bytes);
+        }
+    });
+    std::vector<char> out(bytes, 1), in(bytes);
+    std::vector<double> rates;
+    for (int i = 0; i < reps; ++i) {
+        const auto t0 = Clock::now();
+        write_full(pair->fd, out.data(), bytes);
+        read_full(pair->fd, in.data(), bytes);
+        rates.push_back(bytes / 1e6 / seconds(Clock::now() - t0));
+    }
+    ::shutdown(pair->fd, SHUT_WR);
+    return median(rates);
+}
+
+// ---- suites -----------------------------------------------------------------------------------
+
+void latency(std::vector<Figure>& out, const Options& o)
+{
+    const int n = o.quick ? 2000 : 20000;
+    for (bool tcp : { true, false }) {
+        const double floor = raw_pingpong_us(tcp, n);
+        weft::Cluster c(cluster_options(tcp ? weft::Transport::Tcp : weft::Transport::Unix));
+        c.addprocs(1);
+        for (int i = 0; i < n / 5; ++i)
+            (void)c.remotecall_fetch("myid", 2);
+        std::vector<double> samples;
+        samples.reserve(n);
+        for (int i = 0; i < n; ++i) {
+            const auto t0 = Clock::now();
+            (void)c.remotecall_fetch("myid", 2);
+            samples.push_back(seconds(Clock::now() - t0) * 1e6);
+        }
+        out.push_back({ std::string("latency.remotecall_fetch.") + (tcp ? "tcp" : "unix"), median(samples), "us",
+            floor, "ratio <= 2.0", true });
+    }
+}
+
+void throughput(std::vector<Figure>& out, const Options& o)
+{
+    const int n = o.quick ? 20000 : 100000;
+    const double floor = raw_pipelined_rate(false, n);
+    weft::Cluster c(cluster_options(weft::Transport::Unix));
+    c.addprocs(1);
+    std::vector<double> rates;
+    for (int rep = 0; rep < 3; ++rep) {
+        std::vector<weft::Future> fs;
+        fs.reserve(n);
+        const auto t0 = Clock::now();
+        for (int i = 0; i < n; ++i)
+            fs.push_back(c.remotecall("myid", 2));
+        (void)weft::fetch_all(fs);
+        rates.push_back(n / seconds(Clock::now() - t0));
+    }
+    out.push_back({ "throughput.remotecall.unix", median(rates), "calls/s", floor, "ratio >= 0.5", false });
+}
+
+void bandwidth(std::vector<Figure>& out, const Options& o)
+{
+    const std::size_t bytes = 100'000'000;
+    const int reps = o.quick ? 2 : 5;
+    const double floor = raw_echo_mbps(true, bytes, reps);
+    weft::Cluster c(cluster_options(weft::Transport::Tcp));
+    c.addprocs(1);
+    auto a = weft::Array::zeros(weft::DType::Float64, { bytes / 8 });
+    std::vector<double> rates;
+    (void)c.remotecall_fetch("echo", 2, a);   // warm-up: buffers grow once
+    for (int i = 0; i < reps; ++i) {
+        const auto t0 = Clock::now();
+        auto back = c.remotecall_fetch("echo", 2, a);
+        rates.push_back(bytes / 1e6 / seconds(Clock::now() - t0));
+        if (back.as_array().bytes() != bytes)
+            throw std::runtime_error("echo returned the wrong size");
+    }
+    out.push_back({ "bandwidth.echo_100MB.tcp", median(rates), "MB/s", floor, "ratio >= 0.6", false });
+}
+
+void startup(std::vector<Figure>& out, const Options& o)
+{
+    std::vector<double> times;
+    for (int rep = 0; rep < (o.quick ? 1 : 3); ++rep) {
+        weft::Cluster c(cluster_options(weft::Transport::Unix));
+        const auto t0 = Clock::now();
+        auto pids = c.addprocs(32);
+        for (auto p : pids)   // ready for calls means a call answers
+            (void)c.remotecall_fetch("myid", p);
+        times.push_back(seconds(Clock::now() - t0));
+    }
+    out.push_back({ "startup.local_32", median(times), "s", std::nullopt, "value <= 0.5", true });
+}
+
+std::string json_number(std::optional<double> v)
+{
+    if (!v)
+        return "null";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.6g", *v);
+    return buf;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    std::setvbuf(stdout, nullptr, _IOLBF, 0);
+    Options o;
+    std::string json;
+    std::vector<std::string> wanted;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (a == "--json" && i + 1 < argc)
+            json = argv[++i];
+        else if (a == "--quick")
+            o.quick = true;
+        else if (a == "--help" || a == "-h") {
+            std::printf("usage: weft-bench [--json FILE] [--quick] [latency|throughput|bandwidth|startup ...]\n");
+            return 0;
+        } else
+            wanted.push_back(a);
+    }
+    const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>> suites {
+        { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth }, { "startup", startup }
+    };
+    for (auto& w : wanted)
+        if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
+            std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());
+            return 2;
+        }
+    std::vector<Figure> figures;
+    for (auto& [name, fn] : suites) {
+        if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), name) == wanted.end())
+            continue;
+        try {
+            fn(figures, o);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "weft-bench: suite %s failed: %s\n", name.c_str(), e.what());
+            return 1;
+        }
+    }
+    std::printf("%-34s %14s %-8s %12s %8s  %s\n", "figure", "value", "unit", "floor", "ratio", "target");
+    for (auto& f : figures)
+        std::printf("%-34s %14.3f %-8s %12s %8s  %s\n", f.name.c_str(), f.value, f.unit.c_str(),
+            json_number(f.floor).c_str(), json_number(f.ratio()).c_str(), f.target.c_str());
+    if (!json.empty()) {
+        std::ofstream js(json);
+        js << "[\n";
+        for (std::size_t i = 0; i < figures.size(); ++i) {
+            auto& f = figures[i];
+            js << "  {\"name\": \"" << f.name << "\", \"value\": " << json_number(f.value) << ", \"unit\": \"" << f.unit
+               << "\", \"floor\": " << json_number(f.floor) << ", \"ratio\": " << json_number(f.ratio()) << "}"
+               << (i + 1 < figures.size() ? "," : "") << "\n";
+        }
+        js << "]\n";
+    }
+    return 0;
+}
