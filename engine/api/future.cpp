@@ -73,7 +73,8 @@ std::vector<Value> fetch_all(const std::vector<Future>& futures)
     std::exception_ptr first;
     for (std::size_t i = 0; i < futures.size(); ++i) {
         try {
-            out.push_back(runtime_of(futures[i].state())->finish_fetch(*futures[i].state(), reqs[i]));
+            out.push_back(
+                runtime_of(futures[i].state())->finish_fetch(*futures[i].state(), reqs[i]));
         } catch (...) {
             if (!first)
                 first = std::current_exception();

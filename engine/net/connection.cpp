@@ -190,7 +190,7 @@ void Connection::flush_locked(std::unique_lock<std::mutex>& lk)
                 blocked_ = true;
                 arm_writable();
             } else {
-                outq_.clear();   // nothing more can go out; close must not try again
+                outq_.clear(); // nothing more can go out; close must not try again
                 front_offset_ = 0;
                 lk.unlock();
                 close(std::string("write failed: ") + std::strerror(err));

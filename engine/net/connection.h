@@ -55,7 +55,7 @@ public:
 private:
     struct Io;
     void flush_locked(std::unique_lock<std::mutex>& lk);
-    void flush_now();   // writes what is queued unless a writer is active or the socket is full
+    void flush_now(); // writes what is queued unless a writer is active or the socket is full
     void arm_writable();
     void resume_writing();
     kj::Promise<void> read_loop(bool wait_for_edge);
@@ -79,8 +79,8 @@ private:
     bool writing_ = false;
     bool blocked_ = false; // the socket said EAGAIN; the loop resumes when writable
     bool gate_open_ = false;
-    bool corked_ = false;        // queued during a read burst; flushed at its end
-    bool flush_posted_ = false;  // the loop will flush a user thread's burst
+    bool corked_ = false; // queued during a read burst; flushed at its end
+    bool flush_posted_ = false; // the loop will flush a user thread's burst
     std::chrono::steady_clock::time_point last_user_send_;
     std::atomic<bool> closed_ { false };
 

@@ -360,7 +360,9 @@ void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool ad
 std::shared_ptr<Completion> ProcessRuntime::start_call(
     CallKind kind, std::string_view kernel, Pid pid, List args, RefId ref, PoolKind pool)
 {
-    auto done = std::make_shared<Completion>();
+    // Only fetch and wait calls are answered; the others need nothing to wait on.
+    const bool answered = kind == CallKind::Fetch || kind == CallKind::Wait;
+    auto done = answered ? std::make_shared<Completion>() : nullptr;
     if (shut_down_.load())
         throw ProcessExitedException(myid(), "this process is shutting down");
     if (pid == myid()) {
@@ -372,7 +374,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         c.args = std::move(args);
         c.pool = pool;
         c.caller = myid();
-        if (kind == CallKind::Fetch || kind == CallKind::Wait) {
+        if (answered) {
             c.call_id = next_call_.fetch_add(1, std::memory_order_relaxed);
             std::lock_guard g(m_);
             pending_[c.call_id] = { done, pid };
@@ -386,7 +388,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
     {
         std::lock_guard g(m_);
         conn = connection_to_locked(pid);
-        if (kind == CallKind::Fetch || kind == CallKind::Wait)   // the others get no reply
+        if (answered)
             pending_[id] = { done, pid };
     }
     hold_ref_args(args, pid); // before the call goes out, so the adds arrive first
@@ -420,7 +422,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         {
             std::lock_guard g(m_);
             auto& p = peers_[pid];
-            if (p.exited && pending_.erase(id)) {
+            if (answered && p.exited && pending_.erase(id)) {
                 e = make_error("ProcessExitedException", p.exit_reason);
                 e.origin = pid;
                 failed = done;
@@ -653,55 +655,53 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f)
 {
     std::shared_ptr<Completion> req;
+    bool release;
     {
         std::lock_guard g(f.m_);
         if (f.cached_ || f.ref_.owner == myid())
             return nullptr;
         if (f.inflight_)
-            return f.inflight_;   // someone asked already: wait for the same answer
+            return f.inflight_; // someone asked already: wait for the same answer
         f.inflight_ = req = std::make_shared<Completion>();
+        release = !f.released_;
     }
     // Ask the owner; it replies once the value is there and drops our hold unless it is an error.
-    std::shared_ptr<Completion> got = std::make_shared<Completion>();
+    // The answer completes `req` directly; finish_fetch caches it.
     try {
         const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
         std::shared_ptr<Connection> conn;
         {
             std::lock_guard g(m_);
             conn = connection_to_locked(f.ref_.owner);
-            pending_[id] = { got, f.ref_.owner };
+            pending_[id] = { req, f.ref_.owner };
         }
         auto out = std::make_unique<OutFrame>(16);
         auto r = out->root().initFetchRef();
         r.setCallId(id);
         encode_ref_id(f.ref_.id, r.initRef());
         r.setMode(wire::FetchMode::VALUE);
-        r.setRelease(!f.released_);
+        r.setRelease(release);
         out->finish();
         conn->send(std::move(out));
     } catch (const Error&) {
-        got->set(error_from_current_exception());
+        req->set(error_from_current_exception());
     }
-    // Whoever waits on `req` keeps `f` alive until it is set.
-    got->on_ready([req, &f](const Value& v) {
-        {
-            std::lock_guard g(f.m_);
-            if (!v.is_error()) {
-                f.cached_ = v;
-                f.released_ = true;
-            }
-            f.inflight_.reset();
-        }
-        req->set(v);
-    });
     return req;
 }
 
 const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<Completion>& req)
 {
     if (req) {
-        checked(req->wait());
+        const Value& v = req->wait();
         std::lock_guard g(f.m_);
+        if (f.inflight_ == req)
+            f.inflight_.reset();
+        if (v.is_error())
+            throw_error_value(v.as_error()); // a failure caches nothing
+        if (!f.cached_) {
+            f.cached_ = v;
+            f.released_ = true; // the owner dropped our hold when it answered
+        }
         return *f.cached_;
     }
     {
@@ -731,7 +731,10 @@ const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<
     return *f.cached_;
 }
 
-const Value& ProcessRuntime::fetch(FutureState& f) { return finish_fetch(f, start_fetch(f)); }
+const Value& ProcessRuntime::fetch(FutureState& f)
+{
+    return finish_fetch(f, start_fetch(f));
+}
 
 void ProcessRuntime::wait(FutureState& f)
 {
@@ -963,15 +966,24 @@ void ProcessRuntime::handle_fetch(
         conn->send(frame_for_result(id, Value(slot->ready())));
         return;
     }
+    if (slot->ready()) {
+        answer_fetch(*conn, from, id, ref, mode, release, slot->wait());
+        return;
+    }
     auto self = shared_from_this();
     std::weak_ptr<Connection> weak = conn;
     slot->on_ready([self, weak, id, ref, mode, release, from](const Value& v) {
         if (auto c = weak.lock())
-            c->send(self->frame_for_result(
-                id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? Value() : v));
-        if (release && mode == wire::FetchMode::VALUE && !v.is_error())
-            self->add_holder(ref, from, -1);
+            self->answer_fetch(*c, from, id, ref, mode, release, v);
     });
+}
+
+void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
+    wire::FetchMode mode, bool release, const Value& v)
+{
+    conn.send(frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? Value() : v));
+    if (release && mode == wire::FetchMode::VALUE && !v.is_error())
+        add_holder(ref, from, -1);
 }
 
 void ProcessRuntime::handle_ref_ops(Pid, wire::RefOps::Reader r)

@@ -171,6 +171,8 @@ private:
     void on_connection_closed(
         const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
     void handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r);
+    void answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
+        wire::FetchMode mode, bool release, const Value& v);
     void handle_ref_ops(Pid from, wire::RefOps::Reader r);
     void handle_join(wire::Join::Reader j);
     void add_holder(const RefId& id, Pid holder, int delta);

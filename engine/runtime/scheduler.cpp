@@ -4,10 +4,10 @@
 #include <boost/context/protected_fixedsize_stack.hpp>
 
 #include <algorithm>
-#include <sched.h>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <sched.h>
 
 namespace weft::detail {
 

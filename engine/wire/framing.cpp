@@ -14,17 +14,26 @@ OutFrame::OutFrame(unsigned first_segment_words)
 void OutFrame::finish()
 {
     auto segs = builder_.getSegmentsForOutput();
-    header_.assign((segs.size() + 2) & ~std::size_t(1), 0);
-    header_[0] = static_cast<std::uint32_t>(segs.size() - 1);
-    total_ = header_.size() * 4;
-    iov_.clear();
-    iov_.reserve(segs.size() + 1);
-    iov_.push_back({ header_.data(), header_.size() * 4 });
+    const std::size_t header_words = (segs.size() + 2) & ~std::size_t(1);
+    std::uint32_t* header = header_inline_.data();
+    iovec* iov = iov_inline_.data();
+    if (segs.size() > kInlineSegments) {
+        header_heap_.assign(header_words, 0);
+        iov_heap_.resize(segs.size() + 1);
+        header = header_heap_.data();
+        iov = iov_heap_.data();
+    } else {
+        header[header_words - 1] = 0; // padding word
+    }
+    header[0] = static_cast<std::uint32_t>(segs.size() - 1);
+    total_ = header_words * 4;
+    iov[0] = { header, header_words * 4 };
     for (std::size_t i = 0; i < segs.size(); ++i) {
-        header_[i + 1] = static_cast<std::uint32_t>(segs[i].size());
-        iov_.push_back({ const_cast<capnp::word*>(segs[i].begin()), segs[i].size() * 8 });
+        header[i + 1] = static_cast<std::uint32_t>(segs[i].size());
+        iov[i + 1] = { const_cast<capnp::word*>(segs[i].begin()), segs[i].size() * 8 };
         total_ += segs[i].size() * 8;
     }
+    iov_ = { iov, segs.size() + 1 };
 }
 
 struct FrameDecoder::Buffer {

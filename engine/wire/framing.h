@@ -6,6 +6,7 @@
 
 #include <capnp/message.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -39,10 +40,14 @@ public:
     [[nodiscard]] std::span<const iovec> iov() const { return iov_; }
 
 private:
+    static constexpr std::size_t kInlineSegments = 7; // most messages have one
     capnp::MallocMessageBuilder builder_;
     std::vector<std::shared_ptr<const void>> keep_;
-    std::vector<std::uint32_t> header_;
-    std::vector<iovec> iov_;
+    std::array<std::uint32_t, kInlineSegments + 1> header_inline_ {};
+    std::array<iovec, kInlineSegments + 1> iov_inline_ {};
+    std::vector<std::uint32_t> header_heap_; // for messages with more segments
+    std::vector<iovec> iov_heap_;
+    std::span<const iovec> iov_;
     std::size_t total_ = 0;
 };
 

@@ -8,12 +8,6 @@
 #include "socket.h"
 #include "weft/weft.h"
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -21,9 +15,14 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <optional>
 #include <string>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 namespace {
@@ -36,7 +35,7 @@ struct Figure {
     double value = 0;
     std::string unit;
     std::optional<double> floor;
-    std::string target;   // e.g. "ratio <= 2.0"
+    std::string target; // e.g. "ratio <= 2.0"
     bool lower_is_better = true;
     [[nodiscard]] std::optional<double> ratio() const
     {
@@ -47,10 +46,13 @@ struct Figure {
 };
 
 struct Options {
-    bool quick = false;   // fewer repetitions, for a smoke run
+    bool quick = false; // fewer repetitions, for a smoke run
 };
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d)
+{
+    return std::chrono::duration<double>(d).count();
+}
 double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
@@ -107,7 +109,8 @@ struct RawPair {
 
 std::unique_ptr<RawPair> raw_pair(bool tcp, const std::function<void(int)>& serve)
 {
-    ListenSocket ls = tcp ? weft::detail::listen_tcp("127.0.0.1") : weft::detail::listen_unix("weft-bench");
+    ListenSocket ls
+        = tcp ? weft::detail::listen_tcp("127.0.0.1") : weft::detail::listen_unix("weft-bench");
     weft::detail::set_nonblocking(ls.fd, false);
     auto pair = std::make_unique<RawPair>();
     pair->child = ::fork();
@@ -225,8 +228,8 @@ void latency(std::vector<Figure>& out, const Options& o)
             (void)c.remotecall_fetch("myid", 2);
             samples.push_back(seconds(Clock::now() - t0) * 1e6);
         }
-        out.push_back({ std::string("latency.remotecall_fetch.") + (tcp ? "tcp" : "unix"), median(samples), "us",
-            floor, "ratio <= 2.0", true });
+        out.push_back({ std::string("latency.remotecall_fetch.") + (tcp ? "tcp" : "unix"),
+            median(samples), "us", floor, "ratio <= 2.0", true });
     }
 }
 
@@ -243,10 +246,15 @@ void throughput(std::vector<Figure>& out, const Options& o)
         const auto t0 = Clock::now();
         for (int i = 0; i < n; ++i)
             fs.push_back(c.remotecall("myid", 2));
+        const auto t1 = Clock::now();
         (void)weft::fetch_all(fs);
         rates.push_back(n / seconds(Clock::now() - t0));
+        if (std::getenv("WEFT_BENCH_VERBOSE"))
+            std::fprintf(stderr, "  submit %.3f s, fetch_all %.3f s\n", seconds(t1 - t0),
+                seconds(Clock::now() - t1));
     }
-    out.push_back({ "throughput.remotecall.unix", median(rates), "calls/s", floor, "ratio >= 0.5", false });
+    out.push_back(
+        { "throughput.remotecall.unix", median(rates), "calls/s", floor, "ratio >= 0.5", false });
 }
 
 void bandwidth(std::vector<Figure>& out, const Options& o)
@@ -258,7 +266,7 @@ void bandwidth(std::vector<Figure>& out, const Options& o)
     c.addprocs(1);
     auto a = weft::Array::zeros(weft::DType::Float64, { bytes / 8 });
     std::vector<double> rates;
-    (void)c.remotecall_fetch("echo", 2, a);   // warm-up: buffers grow once
+    (void)c.remotecall_fetch("echo", 2, a); // warm-up: buffers grow once
     for (int i = 0; i < reps; ++i) {
         const auto t0 = Clock::now();
         auto back = c.remotecall_fetch("echo", 2, a);
@@ -266,7 +274,8 @@ void bandwidth(std::vector<Figure>& out, const Options& o)
         if (back.as_array().bytes() != bytes)
             throw std::runtime_error("echo returned the wrong size");
     }
-    out.push_back({ "bandwidth.echo_100MB.tcp", median(rates), "MB/s", floor, "ratio >= 0.6", false });
+    out.push_back(
+        { "bandwidth.echo_100MB.tcp", median(rates), "MB/s", floor, "ratio >= 0.6", false });
 }
 
 void startup(std::vector<Figure>& out, const Options& o)
@@ -276,7 +285,7 @@ void startup(std::vector<Figure>& out, const Options& o)
         weft::Cluster c(cluster_options(weft::Transport::Unix));
         const auto t0 = Clock::now();
         auto pids = c.addprocs(32);
-        for (auto p : pids)   // ready for calls means a call answers
+        for (auto p : pids) // ready for calls means a call answers
             (void)c.remotecall_fetch("myid", p);
         times.push_back(seconds(Clock::now() - t0));
     }
@@ -292,7 +301,7 @@ std::string json_number(std::optional<double> v)
     return buf;
 }
 
-}  // namespace
+} // namespace
 
 int main(int argc, char** argv)
 {
@@ -307,14 +316,15 @@ int main(int argc, char** argv)
         else if (a == "--quick")
             o.quick = true;
         else if (a == "--help" || a == "-h") {
-            std::printf("usage: weft-bench [--json FILE] [--quick] [latency|throughput|bandwidth|startup ...]\n");
+            std::printf("usage: weft-bench [--json FILE] [--quick] "
+                        "[latency|throughput|bandwidth|startup ...]\n");
             return 0;
         } else
             wanted.push_back(a);
     }
-    const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>> suites {
-        { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth }, { "startup", startup }
-    };
+    const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>>
+        suites { { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth },
+            { "startup", startup } };
     for (auto& w : wanted)
         if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
             std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());
@@ -331,7 +341,8 @@ int main(int argc, char** argv)
             return 1;
         }
     }
-    std::printf("%-34s %14s %-8s %12s %8s  %s\n", "figure", "value", "unit", "floor", "ratio", "target");
+    std::printf(
+        "%-34s %14s %-8s %12s %8s  %s\n", "figure", "value", "unit", "floor", "ratio", "target");
     for (auto& f : figures)
         std::printf("%-34s %14.3f %-8s %12s %8s  %s\n", f.name.c_str(), f.value, f.unit.c_str(),
             json_number(f.floor).c_str(), json_number(f.ratio()).c_str(), f.target.c_str());
@@ -340,8 +351,9 @@ int main(int argc, char** argv)
         js << "[\n";
         for (std::size_t i = 0; i < figures.size(); ++i) {
             auto& f = figures[i];
-            js << "  {\"name\": \"" << f.name << "\", \"value\": " << json_number(f.value) << ", \"unit\": \"" << f.unit
-               << "\", \"floor\": " << json_number(f.floor) << ", \"ratio\": " << json_number(f.ratio()) << "}"
+            js << "  {\"name\": \"" << f.name << "\", \"value\": " << json_number(f.value)
+               << ", \"unit\": \"" << f.unit << "\", \"floor\": " << json_number(f.floor)
+               << ", \"ratio\": " << json_number(f.ratio()) << "}"
                << (i + 1 < figures.size() ? "," : "") << "\n";
         }
         js << "]\n";

@@ -5,7 +5,6 @@
 
 #include <memory>
 #include <vector>
-#include <vector>
 
 namespace weft {
 
