@@ -915,6 +915,9 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             if (from == 1)
                 request_exit("the master asked this worker to exit");
             break;
+        case wire::Message::PONG:
+            complete_pending(msg.getPong(), Value(true));
+            break;
         case wire::Message::PING: {
             auto f = std::make_unique<OutFrame>(8);
             f->root().setPong(msg.getPing());
@@ -1281,6 +1284,25 @@ void ProcessRuntime::connect_worker(
         if (auto cb = std::exchange(*ready_once, nullptr))
             cb("");
     });
+}
+
+double ProcessRuntime::ping(Pid pid)
+{
+    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+    auto done = std::make_shared<Completion>();
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(pid);
+        pending_[id] = { done, pid };
+    }
+    auto f = std::make_unique<OutFrame>(8);
+    f->root().setPing(id);
+    f->finish();
+    const auto t0 = std::chrono::steady_clock::now();
+    conn->send(std::move(f));
+    checked(done->wait());
+    return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }
 
 void ProcessRuntime::send_exit(Pid pid)

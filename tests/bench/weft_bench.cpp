@@ -5,6 +5,7 @@
 // Floors are raw sockets between two processes of this program (a fork that echoes), so the
 // ratio says what Weft's layers cost over the bare transport on this machine, now.
 
+#include "process_runtime.h"
 #include "socket.h"
 #include "weft/weft.h"
 
@@ -230,6 +231,12 @@ void latency(std::vector<Figure>& out, const Options& o)
         }
         out.push_back({ std::string("latency.remotecall_fetch.") + (tcp ? "tcp" : "unix"),
             median(samples), "us", floor, "ratio <= 2.0", true });
+        // Where the time goes: the same round trip answered by the worker's I/O thread, no task.
+        std::vector<double> pings;
+        for (int i = 0; i < n; ++i)
+            pings.push_back(c.runtime().ping(2));
+        out.push_back({ std::string("latency.ping.") + (tcp ? "tcp" : "unix"), median(pings), "us",
+            floor, "(diagnostic)", true });
     }
 }
 
