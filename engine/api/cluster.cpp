@@ -141,3 +141,7 @@ Pid Cluster::next_worker()
 }
 
 } // namespace weft
+
+namespace weft {
+detail::Scheduler& Cluster::local_scheduler() { return runtime_->local_scheduler(); }
+} // namespace weft

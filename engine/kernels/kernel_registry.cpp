@@ -12,11 +12,12 @@ Pid Context::myid() const
     return process_.myid();
 }
 
-void KernelRegistry::add(std::string name, std::string signature, KernelFn fn)
+void KernelRegistry::add(
+    std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref)
 {
     std::unique_lock g(m_);
-    auto info
-        = std::make_unique<KernelInfo>(KernelInfo { name, std::move(signature), std::move(fn) });
+    auto info = std::make_unique<KernelInfo>(
+        KernelInfo { name, std::move(signature), std::move(fn), std::move(keeps_ref) });
     // Entries are never removed, so a KernelInfo* handed out stays valid; a reload replaces it.
     auto& slot = kernels_[name];
     if (slot)

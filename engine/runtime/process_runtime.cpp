@@ -315,11 +315,9 @@ void ProcessRuntime::hold_ref_args(const List& args, Pid target)
     for (const auto& a : args) {
         if (a.kind() != Value::Kind::Ref)
             continue;
-        const auto& r = a.as_ref();
-        if (r.kind != RefKind::Future)
-            continue;
         // The target holds it until its call has used it: tell the owner before the reference
         // can reach the target (for an owner that is the target, on the same connection).
+        const auto& r = a.as_ref();
         send_ref_op(r.owner, r.id, target, true);
     }
 }
@@ -329,9 +327,7 @@ void ProcessRuntime::release_ref_args(const List& args)
     for (const auto& a : args) {
         if (a.kind() != Value::Kind::Ref)
             continue;
-        const auto& r = a.as_ref();
-        if (r.kind == RefKind::Future)
-            send_ref_op(r.owner, r.id, myid(), false);
+        release_hold(a.as_ref(), myid());
     }
 }
 
@@ -535,16 +531,20 @@ void ProcessRuntime::accept_call(IncomingCall c)
     pool.spawn([self, c = std::move(c), k]() mutable { self->run_call(c, *k); });
 }
 
-List ProcessRuntime::resolve_args(const List& args, Pid caller)
+List ProcessRuntime::resolve_args(
+    const List& args, Pid caller, const std::vector<bool>& keeps, std::vector<bool>& settled)
 {
     List out;
     out.reserve(args.size());
-    for (const auto& a : args) {
-        if (a.kind() != Value::Kind::Ref || a.as_ref().kind != RefKind::Future) {
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        const Value& a = args[i];
+        const bool kept = i < keeps.size() && keeps[i];
+        if (a.kind() != Value::Kind::Ref || a.as_ref().kind != RefKind::Future || kept) {
             out.push_back(a);
             continue;
         }
         const RemoteRef r = a.as_ref();
+        settled[i] = true;   // fetched below, which drops the hold made for this call
         if (r.owner == myid()) {
             std::shared_ptr<Completion> v;
             {
@@ -558,7 +558,7 @@ List ProcessRuntime::resolve_args(const List& args, Pid caller)
                     + std::to_string(r.id.whence) + ", " + std::to_string(r.id.n) + ") passed by "
                     + who(caller) + " was already freed");
             const Value& got = v->wait();
-            add_holder(r.id, myid(), -1); // the hold the caller made for this call
+            add_holder(r.id, myid(), -1);
             out.push_back(checked(got));
             continue;
         }
@@ -572,8 +572,9 @@ List ProcessRuntime::resolve_args(const List& args, Pid caller)
 void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
 {
     Value result;
+    std::vector<bool> settled(c.args.size(), false);
     try {
-        List args = resolve_args(c.args, c.caller);
+        List args = resolve_args(c.args, c.caller, k.keeps_ref, settled);
         Context ctx(*this);
         result = k.fn(ctx, args);
     } catch (const RemoteException& e) {
@@ -600,6 +601,10 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
             "in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
         result = ev;
     }
+    // References the call held but did not fetch (handles, channels): their holds end with it.
+    for (std::size_t i = 0; i < c.args.size(); ++i)
+        if (!settled[i] && c.args[i].kind() == Value::Kind::Ref)
+            release_hold(c.args[i].as_ref(), myid());
     reply(c, result);
 }
 
@@ -816,9 +821,54 @@ void ProcessRuntime::release(FutureState& f)
             return;
         f.released_ = true;
     }
+    release_hold(f.ref_, myid());
+}
+
+void ProcessRuntime::release_hold(const RemoteRef& r, Pid holder)
+{
     if (shut_down_.load())
         return;
-    send_ref_op(f.ref_.owner, f.ref_.id, myid(), false);
+    if (r.owner == myid()) {
+        add_holder(r.id, holder, -1);
+        return;
+    }
+    // Removes travel in batches. Adds go at once, so they always reach an owner before the
+    // removes queued after them.
+    bool first;
+    {
+        std::lock_guard g(removes_m_);
+        auto& q = removes_[r.owner];
+        first = q.empty();
+        q.push_back({ r.id, holder });
+    }
+    if (first)
+        loop_.post([self = shared_from_this(), owner = r.owner] { self->flush_removes(owner); });
+}
+
+void ProcessRuntime::flush_removes(Pid owner)
+{
+    std::vector<std::pair<RefId, Pid>> batch;
+    {
+        std::lock_guard g(removes_m_);
+        batch.swap(removes_[owner]);
+    }
+    if (batch.empty())
+        return;
+    std::shared_ptr<Connection> conn;
+    try {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(owner);
+    } catch (const Error&) {
+        return;   // the owner is gone, and its values with it
+    }
+    auto f = std::make_unique<OutFrame>(static_cast<unsigned>(16 + 4 * batch.size()));
+    auto list = f->root().initRefOps().initRemoves(static_cast<unsigned>(batch.size()));
+    for (unsigned i = 0; i < batch.size(); ++i) {
+        encode_ref_id(batch[i].first, list[i].initId());
+        list[i].setHolder(batch[i].second);
+    }
+    f->finish();
+    conn->send(std::move(f));
 }
 
 void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)

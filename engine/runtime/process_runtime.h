@@ -93,6 +93,7 @@ public:
         std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
+    Scheduler& local_scheduler() override { return *sched_; }
 
     // ---- Futures ----
     const Value& fetch(FutureState& f);
@@ -102,6 +103,10 @@ public:
     void wait(FutureState& f);
     bool isready(FutureState& f);
     void release(FutureState& f);
+    // Drops `holder`'s hold on a reference (batched to a remote owner).
+    void release_hold(const RemoteRef& r, Pid holder);
+    // Adds `holder` as a holder of a reference at its owner (sent at once).
+    void add_hold(const RemoteRef& r, Pid holder) { send_ref_op(r.owner, r.id, holder, true); }
 
     // ---- Worker side ----
     // Listens on TCP (and a Unix socket) and returns the addresses to announce.
@@ -158,7 +163,8 @@ private:
     void accept_call(IncomingCall c);
     void run_call(IncomingCall& c, const KernelInfo& k);
     void reply(const IncomingCall& c, const Value& v);
-    List resolve_args(const List& args, Pid caller);
+    List resolve_args(
+        const List& args, Pid caller, const std::vector<bool>& keeps, std::vector<bool>& settled);
     void hold_ref_args(const List& args, Pid target);
     void release_ref_args(const List& args);
     RefId new_ref_id();
@@ -178,6 +184,7 @@ private:
     void handle_ref_ops(Pid from, wire::RefOps::Reader r);
     void handle_join(wire::Join::Reader j);
     void add_holder(const RefId& id, Pid holder, int delta);
+    void flush_removes(Pid owner);
     void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
     void complete_pending(std::uint64_t id, Value v);
     void fail_pending_to(Pid pid, const ErrorValue& e);
@@ -200,6 +207,8 @@ private:
     std::atomic<std::uint64_t> next_call_ { 1 };
     std::atomic<std::uint64_t> next_ref_ { 1 };
     std::atomic<std::size_t> round_robin_ { 0 };
+    std::mutex removes_m_;
+    std::map<Pid, std::vector<std::pair<RefId, Pid>>> removes_;   // batched, per owner
 
     std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_; // loop thread
     std::vector<int> listen_fds_;

@@ -271,9 +271,10 @@ void TimerThread::run()
 // ---- PoolScheduler ------------------------------------------------------------------------
 
 PoolScheduler::PoolScheduler(
-    PoolKind kind, int threads, int first_thread_index, TimerThread& timers)
+    PoolKind kind, int threads, int first_thread_index, TimerThread& timers, Scheduler& owner)
     : kind_(kind)
     , timers_(timers)
+    , owner_(owner)
 {
     threads_.reserve(threads);
     for (int i = 0; i < threads; ++i)
@@ -402,10 +403,10 @@ PoolStats PoolScheduler::stats() const
 Scheduler::Scheduler(int default_threads, int interactive_threads)
 {
     default_ = std::make_unique<PoolScheduler>(
-        PoolKind::Default, std::max(1, default_threads), 1, timers_);
+        PoolKind::Default, std::max(1, default_threads), 1, timers_, *this);
     if (interactive_threads > 0)
         interactive_ = std::make_unique<PoolScheduler>(
-            PoolKind::Interactive, interactive_threads, 1 + default_->nthreads(), timers_);
+            PoolKind::Interactive, interactive_threads, 1 + default_->nthreads(), timers_, *this);
 }
 
 Scheduler::~Scheduler() = default;

@@ -2,6 +2,7 @@
 // Tasks (fibers) and the thread pools that run them. A task that waits suspends and frees its
 // thread; a woken task is queued on its own pool again, possibly resuming on another thread.
 
+#include "weft/detail/sync.h"
 #include "weft/value.h"
 
 #include <atomic>
@@ -19,6 +20,7 @@
 namespace weft::detail {
 
 class PoolScheduler;
+class Scheduler;
 class Task;
 
 enum class PoolKind : std::uint8_t { Default = 0, Interactive = 1 };
@@ -29,42 +31,6 @@ enum class PoolKind : std::uint8_t { Default = 0, Interactive = 1 };
 // 1-based index of the current thread within its process's pools (0 for other threads).
 [[nodiscard]] int current_thread_index();
 [[nodiscard]] PoolScheduler* current_pool();
-
-// Whoever waits: the current task (which suspends) or the current plain thread (which blocks).
-class Waiter final {
-public:
-    Waiter();
-    // Suspends the caller until `wake`. `lk` is released while waiting and held again on return;
-    // for a task it is released only once the task has switched away, so a waker holding the
-    // same lock always finds it fully suspended.
-    void park(std::unique_lock<std::mutex>& lk);
-    // Call with the lock that `park` released held.
-    void wake();
-
-private:
-    Task* task_;
-    std::atomic<bool> woken_ { false };
-};
-
-// Fiber-aware condition variable over std::mutex; notify with the mutex held.
-class Condition final {
-public:
-    void wait(std::unique_lock<std::mutex>& lk);
-    template <class Pred> void wait(std::unique_lock<std::mutex>& lk, Pred pred)
-    {
-        while (!pred())
-            wait(lk);
-    }
-    void notify_one();
-    void notify_all();
-    [[nodiscard]] std::size_t waiters() const { return waiters_.size(); }
-
-private:
-    std::deque<Waiter*> waiters_;
-};
-
-// Sleeps the current task (freeing its thread) or the current plain thread.
-void sleep_for(std::chrono::nanoseconds d);
 
 // Fires wake-ups at deadlines for sleeping tasks. One per process, owned by the Scheduler.
 class TimerThread final {
@@ -105,7 +71,7 @@ struct PoolStats {
 // empty spin briefly before sleeping, which keeps hand-offs fast on a busy cluster.
 class PoolScheduler final {
 public:
-    PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers);
+    PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers, Scheduler& owner);
     ~PoolScheduler(); // finishes queued tasks, then joins its threads
     PoolScheduler(const PoolScheduler&) = delete;
     PoolScheduler& operator=(const PoolScheduler&) = delete;
@@ -116,6 +82,7 @@ public:
     [[nodiscard]] int nthreads() const { return static_cast<int>(threads_.size()); }
     [[nodiscard]] PoolStats stats() const;
     [[nodiscard]] TimerThread& timers() { return timers_; }
+    [[nodiscard]] Scheduler& owner() { return owner_; }
 
     void schedule(Task* t); // a woken task is runnable again
     void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
@@ -128,6 +95,7 @@ private:
 
     PoolKind kind_;
     TimerThread& timers_;
+    Scheduler& owner_;
     mutable std::mutex m_;
     std::condition_variable cv_;
     std::deque<Task*> queue_;

@@ -158,6 +158,25 @@ struct PeerExited {
   reason @1 :Text;
 }
 
+enum ChannelOpKind {
+  create @0;
+  put @1;
+  take @2;
+  fetch @3;
+  isready @4;
+  wait @5;
+  close @6;
+}
+
+# An operation on a RemoteChannel, carried out on its owner; answered with a Result.
+struct ChannelOp {
+  callId @0 :UInt64;
+  ref @1 :RefId;
+  op @2 :ChannelOpKind;
+  value @3 :Value;          # for put
+  capacity @4 :UInt64;      # for create
+}
+
 struct Message {
   union {
     hello @0 :Hello;
@@ -175,5 +194,6 @@ struct Message {
     exit @12 :Void;          # master -> worker: finish and exit
     ping @13 :UInt64;        # raw protocol round trip (benchmarks, liveness)
     pong @14 :UInt64;
+    channelOp @15 :ChannelOp;
   }
 }

@@ -94,6 +94,7 @@ public:
         std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
+    detail::Scheduler& local_scheduler() override;
 
     [[nodiscard]] detail::ProcessRuntime& runtime() { return *runtime_; }
 

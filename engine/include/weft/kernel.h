@@ -44,12 +44,14 @@ struct KernelInfo {
     std::string name;
     std::string signature; // e.g. "(int64, int64) -> int64"
     KernelFn fn;
+    // keeps_ref[i]: argument i is a handle parameter, so a reference there is not fetched first.
+    std::vector<bool> keeps_ref;
 };
 
 // The kernels a process has loaded. Thread-safe.
 class KernelRegistry {
 public:
-    void add(std::string name, std::string signature, KernelFn fn);
+    void add(std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {});
     [[nodiscard]] const KernelInfo* find(std::string_view name) const;
     [[nodiscard]] std::vector<KernelInfo> list() const; // sorted by name
 
@@ -134,6 +136,14 @@ requires(std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) struct Convert<std
         = std::is_floating_point_v<T> ? "vector<float64>" : "vector<int64>";
 };
 
+// Parameter types that need the kernel's process to be made (handles: Future, RemoteChannel).
+// A parameter of such a type receives the reference itself: it is not fetched before the call.
+template <class T> struct ConvertInContext {
+    static constexpr bool enabled = false;
+};
+template <class T>
+concept ContextConverted = requires { ConvertInContext<T>::name; };
+
 template <class T> Value to_value(T&& x)
 {
     return Convert<std::decay_t<T>>::to(std::forward<T>(x));
@@ -147,7 +157,13 @@ template <class... A> std::string argument_names()
 {
     std::string s = "(";
     bool first = true;
-    ((s += (first ? "" : ", "), s += Convert<std::decay_t<A>>::name, first = false), ...);
+    auto name_of = []<class T>(std::type_identity<T>) {
+        if constexpr (ContextConverted<T>)
+            return ConvertInContext<T>::name;
+        else
+            return Convert<T>::name;
+    };
+    ((s += (first ? "" : ", "), s += name_of(std::type_identity<std::decay_t<A>>()), first = false), ...);
     return s + ")";
 }
 
@@ -161,6 +177,12 @@ Value invoke_typed(R (*fn)(A...), Context& ctx, const List& args, std::index_seq
         using T = std::decay_t<typename decltype(tag)::type>;
         if constexpr (is_context_v<T>) {
             return static_cast<Context&>(ctx);
+        } else if constexpr (ContextConverted<T>) {
+            try {
+                return ConvertInContext<T>::from(ctx, args[i]);
+            } catch (const std::exception& e) {
+                throw_argument(i, e);
+            }
         } else {
             try {
                 return Convert<T>::from(args[i]);
@@ -203,6 +225,25 @@ template <class R, class... A> KernelFn make_kernel(R (*fn)(A...))
     };
 }
 
+inline std::vector<bool> keeps_ref_of(RawKernel) { return {}; }
+template <class R, class... A> std::vector<bool> keeps_ref_of(R (*)(A...))
+{
+    std::vector<bool> keep;
+    bool first = true;
+    (
+        [&] {
+            using T = std::decay_t<A>;
+            if (first && is_context_v<T>) {
+                first = false;
+                return;
+            }
+            first = false;
+            keep.push_back(ContextConverted<T>);
+        }(),
+        ...);
+    return keep;
+}
+
 template <class R, class... A> std::string signature_of(R (*)(A...))
 {
     std::string args;
@@ -224,6 +265,7 @@ struct KernelDef {
     const char* name;
     std::string signature;
     KernelFn fn;
+    std::vector<bool> keeps_ref;
     KernelDef* next = nullptr;
 };
 __attribute__((visibility("hidden"))) inline KernelDef* g_kernel_defs = nullptr;
@@ -240,7 +282,7 @@ struct KernelRegistrar {
 inline void register_defined_kernels(KernelRegistry& r)
 {
     for (auto* d = g_kernel_defs; d; d = d->next)
-        r.add(d->name, d->signature, d->fn);
+        r.add(d->name, d->signature, d->fn, d->keeps_ref);
 }
 
 } // namespace detail
@@ -252,7 +294,8 @@ inline void register_defined_kernels(KernelRegistry& r)
 // Registers the function `fn` as the kernel named `name`.
 #define WEFT_KERNEL_AS(name, fn)                                                                   \
     static ::weft::detail::KernelDef WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__) { name,        \
-        ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn) };                     \
+        ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn),                       \
+        ::weft::detail::keeps_ref_of(&fn) };                                                       \
     static const ::weft::detail::KernelRegistrar WEFT_KERNEL_CONCAT(weft_kernel_reg_, __LINE__)    \
     {                                                                                              \
         WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__)                                             \

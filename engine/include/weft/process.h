@@ -13,6 +13,10 @@
 
 namespace weft {
 
+namespace detail {
+class Scheduler;
+}
+
 enum class Pool : std::uint8_t { Default = 0, Interactive = 1 };
 
 struct CallOptions {
@@ -72,6 +76,8 @@ public:
         = 0;
     // The worker `spawn` would use next (round robin over workers()).
     virtual Pid next_worker() = 0;
+    // This process's thread pools (for weft/threads.h).
+    virtual detail::Scheduler& local_scheduler() = 0;
 
     template <class... A> Future remotecall(std::string_view kernel, Pid pid, A&&... a)
     {

@@ -1,9 +1,11 @@
 #pragma once
 // Everything a driver program or kernel library needs.
 
+#include "weft/channel.h"
 #include "weft/cluster.h"
 #include "weft/errors.h"
 #include "weft/future.h"
 #include "weft/kernel.h"
 #include "weft/process.h"
+#include "weft/threads.h"
 #include "weft/value.h"

@@ -1,0 +1,50 @@
+#pragma once
+// Fiber-aware waiting, shared by the engine and the header-only parts of the public API
+// (Channel, task handles). Not for direct use.
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <mutex>
+
+namespace weft::detail {
+
+class Task;
+
+// Whoever waits: the current task (which suspends) or the current plain thread (which blocks).
+class Waiter final {
+public:
+    Waiter();
+    // Suspends the caller until `wake`. `lk` is released while waiting and held again on return;
+    // for a task it is released only once the task has switched away, so a waker holding the
+    // same lock always finds it fully suspended.
+    void park(std::unique_lock<std::mutex>& lk);
+    // Call with the lock that `park` released held.
+    void wake();
+
+private:
+    Task* task_;
+    std::atomic<bool> woken_ { false };
+};
+
+// Fiber-aware condition variable over std::mutex; notify with the mutex held.
+class Condition final {
+public:
+    void wait(std::unique_lock<std::mutex>& lk);
+    template <class Pred> void wait(std::unique_lock<std::mutex>& lk, Pred pred)
+    {
+        while (!pred())
+            wait(lk);
+    }
+    void notify_one();
+    void notify_all();
+    [[nodiscard]] std::size_t waiters() const { return waiters_.size(); }
+
+private:
+    std::deque<Waiter*> waiters_;
+};
+
+// Sleeps the current task (freeing its thread) or the current plain thread.
+void sleep_for(std::chrono::nanoseconds d);
+
+} // namespace weft::detail

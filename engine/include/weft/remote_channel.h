@@ -1,0 +1,90 @@
+#pragma once
+// RemoteChannel: a Channel of values living on one process, usable from any process, like Julia's
+// RemoteChannel. Operations are carried out on the owner; handles can be passed as call arguments.
+
+#include "weft/future.h"
+#include "weft/kernel.h"
+#include "weft/value.h"
+
+#include <cstddef>
+#include <iterator>
+#include <memory>
+#include <optional>
+
+namespace weft {
+
+class Process;
+
+namespace detail {
+class ChannelHandle;
+}
+
+class RemoteChannel {
+public:
+    RemoteChannel() = default;
+    // RemoteChannel(() -> Channel(capacity), owner); owner 0 means the calling process.
+    static RemoteChannel create(Process& p, std::size_t capacity, Pid owner = 0);
+    // A handle for a reference received as a value (a kernel argument, say).
+    static RemoteChannel attach(Process& p, const RemoteRef& ref);
+
+    void put(Value v);
+    Value take();
+    std::optional<Value> take_or_closed();   // nullopt once closed and drained
+    Value fetch();
+    [[nodiscard]] bool isready();
+    void wait();
+    void close();
+
+    [[nodiscard]] RemoteRef ref() const;
+    [[nodiscard]] Pid where() const { return ref().owner; }
+    [[nodiscard]] bool valid() const { return s_ != nullptr; }
+
+    class iterator {
+    public:
+        using iterator_category = std::input_iterator_tag;
+        using value_type = Value;
+        using difference_type = std::ptrdiff_t;
+        iterator() = default;
+        explicit iterator(RemoteChannel* c)
+            : c_(c)
+        {
+            ++*this;
+        }
+        Value& operator*() { return *v_; }
+        iterator& operator++()
+        {
+            v_ = c_->take_or_closed();
+            if (!v_)
+                c_ = nullptr;
+            return *this;
+        }
+        bool operator==(const iterator& o) const { return c_ == o.c_; }
+
+    private:
+        RemoteChannel* c_ = nullptr;
+        std::optional<Value> v_;
+    };
+    iterator begin() { return iterator(this); }
+    iterator end() { return {}; }
+
+private:
+    explicit RemoteChannel(std::shared_ptr<detail::ChannelHandle> s)
+        : s_(std::move(s))
+    {
+    }
+    std::shared_ptr<detail::ChannelHandle> s_;
+};
+
+inline Value to_arg(const RemoteChannel& c) { return c.ref(); }
+
+// Kernel parameters of handle types receive the handle itself (the value is not fetched).
+template <> struct ConvertInContext<RemoteChannel> {
+    static RemoteChannel from(Context& ctx, const Value& v);
+    static constexpr const char* name = "RemoteChannel";
+};
+template <> struct ConvertInContext<Future> {
+    static Future from(Context& ctx, const Value& v);
+    static constexpr const char* name = "Future";
+};
+
+} // namespace weft
