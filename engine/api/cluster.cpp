@@ -143,5 +143,26 @@ Pid Cluster::next_worker()
 } // namespace weft
 
 namespace weft {
-detail::Scheduler& Cluster::local_scheduler() { return runtime_->local_scheduler(); }
+detail::Scheduler& Cluster::local_scheduler()
+{
+    return runtime_->local_scheduler();
+}
+} // namespace weft
+
+namespace weft {
+
+std::vector<StoreEntryInfo> Cluster::store_table() const
+{
+    return runtime_->store_table();
+}
+
+std::vector<StoreEntryInfo> Cluster::store_table(Pid pid)
+{
+    if (pid == 1)
+        return store_table();
+    CallOptions o;
+    o.pool = Pool::Interactive;
+    return store_table_from_value(remotecall_fetch_args("store_table", pid, {}, o));
+}
+
 } // namespace weft

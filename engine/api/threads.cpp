@@ -11,15 +11,20 @@ Scheduler& current_scheduler()
 {
     auto* pool = current_pool();
     if (!pool)
-        throw InvalidStateException("this needs to run inside a Weft task (a kernel or a spawned task)");
+        throw InvalidStateException(
+            "this needs to run inside a Weft task (a kernel or a spawned task)");
     return pool->owner();
 }
 
-Scheduler& scheduler_of(Process& p) { return p.local_scheduler(); }
+Scheduler& scheduler_of(Process& p)
+{
+    return p.local_scheduler();
+}
 
 void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn)
 {
-    s.pool(pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default).spawn(std::move(fn));
+    s.pool(pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default)
+        .spawn(std::move(fn));
 }
 
 int scheduler_nthreads(Scheduler& s, Pool pool)
@@ -29,13 +34,23 @@ int scheduler_nthreads(Scheduler& s, Pool pool)
 
 } // namespace detail
 
-int nthreads(Pool pool) { return detail::scheduler_nthreads(detail::current_scheduler(), pool); }
-int nthreads(Process& p, Pool pool) { return detail::scheduler_nthreads(p.local_scheduler(), pool); }
-int threadid() { return detail::current_thread_index(); }
+int nthreads(Pool pool)
+{
+    return detail::scheduler_nthreads(detail::current_scheduler(), pool);
+}
+int nthreads(Process& p, Pool pool)
+{
+    return detail::scheduler_nthreads(p.local_scheduler(), pool);
+}
+int threadid()
+{
+    return detail::current_thread_index();
+}
 Pool threadpool()
 {
     auto* pool = detail::current_pool();
-    return pool && pool->kind() == detail::PoolKind::Interactive ? Pool::Interactive : Pool::Default;
+    return pool && pool->kind() == detail::PoolKind::Interactive ? Pool::Interactive
+                                                                 : Pool::Default;
 }
 
 } // namespace weft

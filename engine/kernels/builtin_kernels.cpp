@@ -3,11 +3,15 @@
 
 #include "builtin_kernels.h"
 
+#include "weft/inspect.h"
 #include "weft/kernel.h"
 #include "weft/process.h"
+#include "weft/remote_channel.h"
+#include "weft/threads.h"
 
 #include <Eigen/Dense>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <random>
@@ -204,7 +208,117 @@ Value relay(Context& ctx, std::int64_t pid, std::string kernel, List args)
     return ctx.process().remotecall_fetch_args(kernel, static_cast<Pid>(pid), std::move(args));
 }
 
+// ---- Threads inside a worker: the reference's data-race lesson ----------------------------
+
+// acc[] += i from every thread with no synchronisation: concurrent read-modify-writes lose
+// updates. (A relaxed atomic load then store shows the race without undefined behaviour.)
+std::int64_t sum_race(std::int64_t n)
+{
+    std::atomic<std::int64_t> acc { 0 };
+    parallel_for(
+        1, n + 1,
+        [&](std::int64_t i) {
+            acc.store(acc.load(std::memory_order_relaxed) + i, std::memory_order_relaxed);
+        },
+        Schedule::Static);
+    return acc.load();
+}
+
+// The same with atomic_add!: exact.
+std::int64_t sum_atomic(std::int64_t n)
+{
+    Atomic<std::int64_t> acc { 0 };
+    parallel_for(
+        1, n + 1, [&](std::int64_t i) { atomic_add(acc, i); }, Schedule::Static);
+    return acc.load();
+}
+
+// Per-task partial sums, added up at the end: exact and without contention.
+std::int64_t sum_chunks(std::int64_t n)
+{
+    const int nt = nthreads();
+    std::vector<TaskHandle<std::int64_t>> parts;
+    for (int t = 0; t < nt; ++t) {
+        const std::int64_t b = 1 + n * t / nt, e = 1 + n * (t + 1) / nt;
+        parts.push_back(spawn_task([b, e] {
+            std::int64_t s = 0;
+            for (std::int64_t i = b; i < e; ++i)
+                s += i;
+            return s;
+        }));
+    }
+    std::int64_t total = 0;
+    for (auto& p : parts)
+        total += p.fetch();
+    return total;
+}
+
+// a = zeros(n); Threads.@threads for i = 1:n; a[i] = Threads.threadid(); end
+Array fill_threadid(std::int64_t n)
+{
+    auto a = Array::zeros(DType::Int64, { static_cast<std::uint64_t>(n) });
+    auto* p = reinterpret_cast<std::int64_t*>(a.mutable_data());
+    parallel_for(
+        0, n, [p](std::int64_t i) { p[i] = threadid(); }, Schedule::Static);
+    return a;
+}
+
+// [default threads, interactive threads, this thread's id] of this worker.
+std::vector<std::int64_t> thread_info()
+{
+    return { nthreads(Pool::Default), nthreads(Pool::Interactive), threadid() };
+}
+
+// ---- Channels: the reference's jobs/results example -------------------------------------
+
+// Takes job ids from `jobs` until it is closed, "works" a random time up to max_ms, and puts
+// [job_id, seconds, myid] into `results`.
+std::int64_t do_work(Context& ctx, RemoteChannel jobs, RemoteChannel results, std::int64_t max_ms)
+{
+    std::int64_t done = 0;
+    std::uniform_real_distribution<double> u(0, 1);
+    for (Value job : jobs) {
+        const double exec_time = u(rng()) * static_cast<double>(max_ms) / 1000.0;
+        weft::sleep(std::chrono::duration_cast<std::chrono::nanoseconds>(
+            std::chrono::duration<double>(exec_time)));
+        results.put(List { job, exec_time, static_cast<std::int64_t>(ctx.myid()) });
+        ++done;
+    }
+    return done;
+}
+
+// Puts start, start+1, ..., start+count-1 into c.
+std::int64_t put_range(RemoteChannel c, std::int64_t start, std::int64_t count)
+{
+    for (std::int64_t i = 0; i < count; ++i)
+        c.put(start + i);
+    return count;
+}
+
+// Takes `count` values from c and returns their sum.
+std::int64_t take_sum(RemoteChannel c, std::int64_t count)
+{
+    std::int64_t s = 0;
+    for (std::int64_t i = 0; i < count; ++i)
+        s += c.take().as_int();
+    return s;
+}
+
+// Keeps a reference to f for ms milliseconds, then drops it (reference-tracking lessons).
+std::int64_t hold_future(Future f, std::int64_t ms)
+{
+    weft::sleep(std::chrono::milliseconds(ms));
+    return static_cast<std::int64_t>(f.where());
+}
+
+// This process's store table (what it owns, who holds it), for inspection from the master.
+Value store_table(Context& ctx, const List&)
+{
+    return store_table_to_value(ctx.process().store_table());
+}
+
 WEFT_KERNEL(myid);
+WEFT_KERNEL(store_table);
 WEFT_KERNEL(echo);
 WEFT_KERNEL(add);
 WEFT_KERNEL(rand);
@@ -217,6 +331,15 @@ WEFT_KERNEL(svdvals);
 WEFT_KERNEL(print);
 WEFT_KERNEL(fail);
 WEFT_KERNEL(relay);
+WEFT_KERNEL(sum_race);
+WEFT_KERNEL(sum_atomic);
+WEFT_KERNEL(sum_chunks);
+WEFT_KERNEL(fill_threadid);
+WEFT_KERNEL(thread_info);
+WEFT_KERNEL(do_work);
+WEFT_KERNEL(put_range);
+WEFT_KERNEL(take_sum);
+WEFT_KERNEL(hold_future);
 
 } // namespace weft::builtin
 

@@ -544,7 +544,7 @@ List ProcessRuntime::resolve_args(
             continue;
         }
         const RemoteRef r = a.as_ref();
-        settled[i] = true;   // fetched below, which drops the hold made for this call
+        settled[i] = true; // fetched below, which drops the hold made for this call
         if (r.owner == myid()) {
             std::shared_ptr<Completion> v;
             {
@@ -859,7 +859,7 @@ void ProcessRuntime::flush_removes(Pid owner)
         std::lock_guard g(m_);
         conn = connection_to_locked(owner);
     } catch (const Error&) {
-        return;   // the owner is gone, and its values with it
+        return; // the owner is gone, and its values with it
     }
     auto f = std::make_unique<OutFrame>(static_cast<unsigned>(16 + 4 * batch.size()));
     auto list = f->root().initRefOps().initRemoves(static_cast<unsigned>(batch.size()));
@@ -891,6 +891,8 @@ void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
         e.holders.erase(holder);
     if (e.holders.empty()) {
         freed = std::move(e.value);
+        if (e.channel)
+            e.channel->close(); // nobody can reach it any more: release its waiters
         store_.erase(it);
     }
 }
@@ -936,6 +938,9 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner));
             break;
         }
+        case wire::Message::CHANNEL_OP:
+            handle_channel_op(conn, from, msg.getChannelOp());
+            break;
         case wire::Message::FETCH_REF:
             handle_fetch(conn, from, msg.getFetchRef());
             break;
@@ -1039,6 +1044,184 @@ void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, 
         add_holder(ref, from, -1);
 }
 
+// ---- RemoteChannels --------------------------------------------------------------------------
+
+std::shared_ptr<Channel<Value>> ProcessRuntime::local_channel(const RefId& id)
+{
+    std::lock_guard g(m_);
+    auto it = store_.find(id);
+    return it == store_.end() ? nullptr : it->second.channel;
+}
+
+RemoteRef ProcessRuntime::create_channel(std::size_t capacity, Pid owner)
+{
+    if (owner == 0)
+        owner = myid();
+    const RemoteRef r { RefKind::Channel, new_ref_id(), owner };
+    if (owner == myid()) {
+        std::lock_guard g(m_);
+        auto& e = store_[r.id];
+        e.kind = RefKind::Channel;
+        e.channel = std::make_shared<Channel<Value>>(capacity);
+        e.value = std::make_shared<Completion>();
+        e.created = std::chrono::steady_clock::now();
+        e.holders[myid()] += 1;
+        return r;
+    }
+    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+    auto done = std::make_shared<Completion>();
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(owner);
+        pending_[id] = { done, owner };
+    }
+    auto f = std::make_unique<OutFrame>(32);
+    auto op = f->root().initChannelOp();
+    op.setCallId(id);
+    encode_ref_id(r.id, op.initRef());
+    op.setOp(wire::ChannelOpKind::CREATE);
+    op.setCapacity(capacity);
+    f->finish();
+    conn->send(std::move(f));
+    checked(done->wait());
+    return r;
+}
+
+Value ProcessRuntime::run_channel_op(
+    const std::shared_ptr<Channel<Value>>& ch, wire::ChannelOpKind op, Value v)
+{
+    switch (op) {
+    case wire::ChannelOpKind::PUT:
+        ch->put(std::move(v));
+        return {};
+    case wire::ChannelOpKind::TAKE:
+        return ch->take();
+    case wire::ChannelOpKind::FETCH:
+        return ch->fetch();
+    case wire::ChannelOpKind::WAIT:
+        ch->wait();
+        return {};
+    case wire::ChannelOpKind::ISREADY:
+        return ch->isready();
+    case wire::ChannelOpKind::CLOSE:
+        ch->close();
+        return {};
+    case wire::ChannelOpKind::CREATE:
+        break;
+    }
+    throw std::invalid_argument("unknown channel operation");
+}
+
+Value ProcessRuntime::channel_op(const RemoteRef& r, wire::ChannelOpKind op, Value v)
+{
+    if (r.owner == myid()) {
+        auto ch = local_channel(r.id);
+        if (!ch)
+            throw InvalidStateException("this RemoteChannel no longer exists on " + who(myid()));
+        return run_channel_op(ch, op, std::move(v));
+    }
+    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+    auto done = std::make_shared<Completion>();
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        conn = connection_to_locked(r.owner);
+        pending_[id] = { done, r.owner };
+    }
+    auto f = std::make_unique<OutFrame>(32);
+    auto w = f->root().initChannelOp();
+    w.setCallId(id);
+    encode_ref_id(r.id, w.initRef());
+    w.setOp(op);
+    encode_value(v, w.initValue(), *f);
+    f->finish();
+    conn->send(std::move(f));
+    return checked(done->wait());
+}
+
+void ProcessRuntime::handle_channel_op(
+    const std::shared_ptr<Connection>& conn, Pid from, wire::ChannelOp::Reader r)
+{
+    const std::uint64_t id = r.getCallId();
+    const RefId ref = decode_ref_id(r.getRef());
+    const auto op = r.getOp();
+    if (op == wire::ChannelOpKind::CREATE) {
+        {
+            std::lock_guard g(m_);
+            auto& e = store_[ref];
+            e.kind = RefKind::Channel;
+            if (!e.channel)
+                e.channel = std::make_shared<Channel<Value>>(r.getCapacity());
+            if (!e.value)
+                e.value = std::make_shared<Completion>();
+            e.created = std::chrono::steady_clock::now();
+            if (++e.holders[from] == 0)
+                e.holders.erase(from);
+        }
+        conn->send(frame_for_result(id, Value()));
+        return;
+    }
+    auto ch = local_channel(ref);
+    if (!ch) {
+        conn->send(frame_for_result(id,
+            make_error("InvalidStateException",
+                "RemoteChannel (" + std::to_string(ref.whence) + ", " + std::to_string(ref.n)
+                    + ") no longer exists on " + who(myid()))));
+        return;
+    }
+    if (op == wire::ChannelOpKind::ISREADY || op == wire::ChannelOpKind::CLOSE) {
+        conn->send(frame_for_result(id, run_channel_op(ch, op, {})));
+        return;
+    }
+    // put/take/fetch/wait may wait: they run as a task, on the interactive pool when there is one.
+    Value v = decode_value(r.getValue(), nullptr);
+    auto self = shared_from_this();
+    auto& pool = sched_->pool(
+        sched_->has_pool(PoolKind::Interactive) ? PoolKind::Interactive : PoolKind::Default);
+    pool.spawn([self, conn, id, ch, op, v = std::move(v)]() mutable {
+        Value result;
+        try {
+            result = self->run_channel_op(ch, op, std::move(v));
+        } catch (...) {
+            result = self->error_from_current_exception();
+        }
+        conn->send(self->frame_for_result(id, result));
+    });
+}
+
+std::vector<StoreEntryInfo> ProcessRuntime::store_table() const
+{
+    std::vector<StoreEntryInfo> out;
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard g(m_);
+    out.reserve(store_.size());
+    for (const auto& [id, e] : store_) {
+        StoreEntryInfo info;
+        info.id = id;
+        info.kind = e.kind;
+        info.holders = e.holders;
+        info.age_seconds = std::chrono::duration<double>(now - e.created).count();
+        if (e.channel) {
+            const auto st = e.channel->stats();
+            info.state = st.closed ? "closed" : "open";
+            info.length = st.length;
+            info.capacity = st.capacity;
+        } else if (e.value && e.value->ready()) {
+            const Value& v = e.value->wait();
+            info.state = v.is_error() ? "error" : "ready";
+            info.bytes = value_bytes(v);
+        } else {
+            info.state = "pending";
+        }
+        out.push_back(std::move(info));
+    }
+    std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
+        return a.id.whence != b.id.whence ? a.id.whence < b.id.whence : a.id.n < b.id.n;
+    });
+    return out;
+}
+
 void ProcessRuntime::handle_ref_ops(Pid, wire::RefOps::Reader r)
 {
     for (auto a : r.getAdds())
@@ -1124,6 +1307,8 @@ void ProcessRuntime::peer_exited(Pid pid, const std::string& reason)
         for (auto it = store_.begin(); it != store_.end();) {
             it->second.holders.erase(pid);
             if (it->second.holders.empty()) {
+                if (it->second.channel)
+                    it->second.channel->close();
                 freed.push_back(std::move(it->second.value));
                 it = store_.erase(it);
             } else {

@@ -8,6 +8,7 @@
 #include "handshake.h"
 #include "scheduler.h"
 #include "weft.capnp.h"
+#include "weft/channel.h"
 #include "weft/cluster.h"
 #include "weft/process.h"
 
@@ -58,6 +59,7 @@ public:
 // A value owned by this process and who holds references to it (counted per holder).
 struct StoreEntry {
     std::shared_ptr<Completion> value;
+    std::shared_ptr<Channel<Value>> channel; // for a RemoteChannel's store
     std::map<Pid, int> holders;
     RefKind kind = RefKind::Future;
     std::chrono::steady_clock::time_point created;
@@ -94,6 +96,13 @@ public:
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
     Scheduler& local_scheduler() override { return *sched_; }
+    ProcessRuntime& runtime_impl() override { return *this; }
+    [[nodiscard]] std::vector<StoreEntryInfo> store_table() const override;
+
+    // ---- RemoteChannels ----
+    RemoteRef create_channel(std::size_t capacity, Pid owner);
+    // Carries out `op` on the channel's owner; blocks (or suspends) like the local operation.
+    Value channel_op(const RemoteRef& r, wire::ChannelOpKind op, Value v = {});
 
     // ---- Futures ----
     const Value& fetch(FutureState& f);
@@ -178,6 +187,11 @@ private:
     void on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame);
     void on_connection_closed(
         const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
+    void handle_channel_op(
+        const std::shared_ptr<Connection>& conn, Pid from, wire::ChannelOp::Reader r);
+    Value run_channel_op(
+        const std::shared_ptr<Channel<Value>>& ch, wire::ChannelOpKind op, Value v);
+    std::shared_ptr<Channel<Value>> local_channel(const RefId& id);
     void handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r);
     void answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
         wire::FetchMode mode, bool release, const Value& v);
@@ -208,7 +222,7 @@ private:
     std::atomic<std::uint64_t> next_ref_ { 1 };
     std::atomic<std::size_t> round_robin_ { 0 };
     std::mutex removes_m_;
-    std::map<Pid, std::vector<std::pair<RefId, Pid>>> removes_;   // batched, per owner
+    std::map<Pid, std::vector<std::pair<RefId, Pid>>> removes_; // batched, per owner
 
     std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_; // loop thread
     std::vector<int> listen_fds_;

@@ -71,7 +71,8 @@ struct PoolStats {
 // empty spin briefly before sleeping, which keeps hand-offs fast on a busy cluster.
 class PoolScheduler final {
 public:
-    PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers, Scheduler& owner);
+    PoolScheduler(
+        PoolKind kind, int threads, int first_thread_index, TimerThread& timers, Scheduler& owner);
     ~PoolScheduler(); // finishes queued tasks, then joins its threads
     PoolScheduler(const PoolScheduler&) = delete;
     PoolScheduler& operator=(const PoolScheduler&) = delete;

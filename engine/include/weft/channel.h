@@ -81,7 +81,7 @@ public:
         s.items.pop_front();
         ++s.taken;
         if (s.capacity == 0)
-            s.putters.notify_all();   // the putter of this value returns
+            s.putters.notify_all(); // the putter of this value returns
         else
             s.putters.notify_one();
         return v;
@@ -97,7 +97,7 @@ public:
         if (s.items.empty())
             throw InvalidStateException("Channel is closed.");
         T v = s.items.front();
-        s.takers.notify_one();   // pass the wake-up on: the value is still there
+        s.takers.notify_one(); // pass the wake-up on: the value is still there
         return v;
     }
     // wait: until a value is available; throws if closed and empty.
@@ -120,7 +120,7 @@ public:
         std::lock_guard g(s.m);
         s.closed = true;
         if (s.capacity == 0)
-            s.items.clear();   // hand-offs that never happened
+            s.items.clear(); // hand-offs that never happened
         s.takers.notify_all();
         s.putters.notify_all();
     }

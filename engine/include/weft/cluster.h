@@ -2,6 +2,7 @@
 // The master process (pid 1): membership, worker launching and the call API.
 
 #include "weft/process.h"
+#include "weft/remote_channel.h"
 
 #include <chrono>
 #include <functional>
@@ -95,6 +96,10 @@ public:
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
     detail::Scheduler& local_scheduler() override;
+    detail::ProcessRuntime& runtime_impl() override { return *runtime_; }
+    [[nodiscard]] std::vector<StoreEntryInfo> store_table() const override;
+    // Any process's store table (asks the worker; its interactive pool answers if it has one).
+    [[nodiscard]] std::vector<StoreEntryInfo> store_table(Pid pid);
 
     [[nodiscard]] detail::ProcessRuntime& runtime() { return *runtime_; }
 

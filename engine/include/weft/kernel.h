@@ -51,7 +51,8 @@ struct KernelInfo {
 // The kernels a process has loaded. Thread-safe.
 class KernelRegistry {
 public:
-    void add(std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {});
+    void add(
+        std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {});
     [[nodiscard]] const KernelInfo* find(std::string_view name) const;
     [[nodiscard]] std::vector<KernelInfo> list() const; // sorted by name
 
@@ -142,7 +143,10 @@ template <class T> struct ConvertInContext {
     static constexpr bool enabled = false;
 };
 template <class T>
-concept ContextConverted = requires { ConvertInContext<T>::name; };
+concept ContextConverted = requires
+{
+    ConvertInContext<T>::name;
+};
 
 template <class T> Value to_value(T&& x)
 {
@@ -156,14 +160,15 @@ template <class T> inline constexpr bool is_context_v = std::is_same_v<std::deca
 template <class... A> std::string argument_names()
 {
     std::string s = "(";
-    bool first = true;
-    auto name_of = []<class T>(std::type_identity<T>) {
+    [[maybe_unused]] bool first = true;
+    [[maybe_unused]] auto name_of = []<class T>(std::type_identity<T>) {
         if constexpr (ContextConverted<T>)
             return ConvertInContext<T>::name;
         else
             return Convert<T>::name;
     };
-    ((s += (first ? "" : ", "), s += name_of(std::type_identity<std::decay_t<A>>()), first = false), ...);
+    ((s += (first ? "" : ", "), s += name_of(std::type_identity<std::decay_t<A>>()), first = false),
+        ...);
     return s + ")";
 }
 
@@ -225,11 +230,14 @@ template <class R, class... A> KernelFn make_kernel(R (*fn)(A...))
     };
 }
 
-inline std::vector<bool> keeps_ref_of(RawKernel) { return {}; }
+inline std::vector<bool> keeps_ref_of(RawKernel)
+{
+    return {};
+}
 template <class R, class... A> std::vector<bool> keeps_ref_of(R (*)(A...))
 {
     std::vector<bool> keep;
-    bool first = true;
+    [[maybe_unused]] bool first = true;
     (
         [&] {
             using T = std::decay_t<A>;
@@ -247,7 +255,8 @@ template <class R, class... A> std::vector<bool> keeps_ref_of(R (*)(A...))
 template <class R, class... A> std::string signature_of(R (*)(A...))
 {
     std::string args;
-    if constexpr (sizeof...(A) > 0 && is_context_v<std::tuple_element_t<0, std::tuple<A...>>>) {
+    if constexpr (sizeof...(A) > 0
+        && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>) {
         args = []<class C, class... Rest>(std::type_identity<std::tuple<C, Rest...>>) {
             return argument_names<Rest...>();
         }(std::type_identity<std::tuple<A...>>());

@@ -3,6 +3,7 @@
 // through Context::process()) offer the same calls, like Julia's Distributed functions.
 
 #include "weft/future.h"
+#include "weft/inspect.h"
 #include "weft/kernel.h"
 #include "weft/value.h"
 
@@ -15,7 +16,8 @@ namespace weft {
 
 namespace detail {
 class Scheduler;
-}
+class ProcessRuntime;
+} // namespace detail
 
 enum class Pool : std::uint8_t { Default = 0, Interactive = 1 };
 
@@ -35,6 +37,12 @@ template <class T> Value to_arg(T&& x)
 {
     if constexpr (std::is_same_v<std::decay_t<T>, Future>)
         return to_arg(static_cast<const Future&>(x));
+    else if constexpr (requires {
+                           {
+                               x.ref()
+                               } -> std::convertible_to<RemoteRef>;
+                       })
+        return Value(x.ref()); // a handle (RemoteChannel): the reference travels
     else if constexpr (std::is_constructible_v<Value,
                            T&&> && !std::is_same_v<std::decay_t<T>, std::vector<double>>)
         return Value(std::forward<T>(x));
@@ -78,6 +86,10 @@ public:
     virtual Pid next_worker() = 0;
     // This process's thread pools (for weft/threads.h).
     virtual detail::Scheduler& local_scheduler() = 0;
+    // The engine behind this process (for handles made from references).
+    virtual detail::ProcessRuntime& runtime_impl() = 0;
+    // The values this process owns and their holders.
+    [[nodiscard]] virtual std::vector<StoreEntryInfo> store_table() const = 0;
 
     template <class... A> Future remotecall(std::string_view kernel, Pid pid, A&&... a)
     {

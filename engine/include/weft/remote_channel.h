@@ -29,7 +29,7 @@ public:
 
     void put(Value v);
     Value take();
-    std::optional<Value> take_or_closed();   // nullopt once closed and drained
+    std::optional<Value> take_or_closed(); // nullopt once closed and drained
     Value fetch();
     [[nodiscard]] bool isready();
     void wait();
@@ -74,8 +74,6 @@ private:
     }
     std::shared_ptr<detail::ChannelHandle> s_;
 };
-
-inline Value to_arg(const RemoteChannel& c) { return c.ref(); }
 
 // Kernel parameters of handle types receive the handle itself (the value is not fetched).
 template <> struct ConvertInContext<RemoteChannel> {

@@ -128,7 +128,8 @@ void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f
             const std::int64_t b = lo + n * t / nt, e = lo + n * (t + 1) / nt;
             if (b < e)
                 tasks.push_back(detail::spawn_in(
-                    s, [&f, b, e] {
+                    s,
+                    [&f, b, e] {
                         for (std::int64_t i = b; i < e; ++i)
                             f(i);
                     },
@@ -139,7 +140,8 @@ void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f
         const std::int64_t chunk = std::max<std::int64_t>(1, n / (nt * 8));
         for (std::int64_t t = 0; t < nt; ++t)
             tasks.push_back(detail::spawn_in(
-                s, [&f, next, hi, chunk] {
+                s,
+                [&f, next, hi, chunk] {
                     for (;;) {
                         const std::int64_t b = next->fetch_add(chunk);
                         if (b >= hi)
@@ -185,9 +187,18 @@ private:
     std::atomic<T> v_;
 };
 // atomic_add!(a, x): returns the old value.
-template <class T> T atomic_add(Atomic<T>& a, T x) { return a.raw().fetch_add(x); }
-template <class T> T atomic_sub(Atomic<T>& a, T x) { return a.raw().fetch_sub(x); }
-template <class T> T atomic_xchg(Atomic<T>& a, T x) { return a.raw().exchange(x); }
+template <class T> T atomic_add(Atomic<T>& a, T x)
+{
+    return a.raw().fetch_add(x);
+}
+template <class T> T atomic_sub(Atomic<T>& a, T x)
+{
+    return a.raw().fetch_sub(x);
+}
+template <class T> T atomic_xchg(Atomic<T>& a, T x)
+{
+    return a.raw().exchange(x);
+}
 template <class T> T atomic_cas(Atomic<T>& a, T expected, T desired)
 {
     a.raw().compare_exchange_strong(expected, desired);
