@@ -21,10 +21,13 @@ Scheduler& scheduler_of(Process& p)
     return p.local_scheduler();
 }
 
-void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn)
+void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn, int thread_slot)
 {
-    s.pool(pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default)
-        .spawn(std::move(fn));
+    auto& p = s.pool(pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default);
+    if (thread_slot >= 0)
+        p.spawn_pinned(thread_slot, std::move(fn));
+    else
+        p.spawn(std::move(fn));
 }
 
 int scheduler_nthreads(Scheduler& s, Pool pool)

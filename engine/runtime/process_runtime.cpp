@@ -1174,8 +1174,24 @@ void ProcessRuntime::handle_channel_op(
         conn->send(frame_for_result(id, run_channel_op(ch, op, {})));
         return;
     }
-    // put/take/fetch/wait may wait: they run as a task, on the interactive pool when there is one.
     Value v = decode_value(r.getValue(), nullptr);
+    // What can complete at once is answered here, on the I/O thread.
+    try {
+        if (op == wire::ChannelOpKind::PUT && ch->try_put(v)) {
+            conn->send(frame_for_result(id, Value()));
+            return;
+        }
+        if (op == wire::ChannelOpKind::TAKE) {
+            if (auto got = ch->try_take()) {
+                conn->send(frame_for_result(id, *got));
+                return;
+            }
+        }
+    } catch (const InvalidStateException& e) {
+        conn->send(frame_for_result(id, make_error("InvalidStateException", e.what())));
+        return;
+    }
+    // The rest may wait: as a task, on the interactive pool when there is one.
     auto self = shared_from_this();
     auto& pool = sched_->pool(
         sched_->has_pool(PoolKind::Interactive) ? PoolKind::Interactive : PoolKind::Default);

@@ -1,5 +1,10 @@
 #include "scheduler.h"
 
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+#define WEFT_TSAN 1
+#endif
+
 #include <boost/context/fiber.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
 
@@ -21,7 +26,7 @@ const std::chrono::microseconds kSpin { [] {
     const char* env = std::getenv("WEFT_SPIN_US");
     return env ? std::atoi(env) : 30;
 }() };
-constexpr std::size_t kMaxFreeTasks = 4096;
+constexpr std::size_t kMaxFreeTasks = 64; // idle fibers kept for reuse
 
 inline void cpu_relax()
 {
@@ -63,6 +68,9 @@ public:
     explicit Task(PoolScheduler* pool)
         : pool_(pool)
     {
+#ifdef WEFT_TSAN
+        tsan_fiber_ = __tsan_create_fiber(0);
+#endif
         fiber_ = boost::context::fiber(std::allocator_arg,
             boost::context::protected_fixedsize_stack(kStackBytes),
             [this](boost::context::fiber&& sink) { return loop(std::move(sink)); });
@@ -72,19 +80,43 @@ public:
         // An idle task leaves its loop; one suspended in a wait is unwound by ~fiber.
         if (fiber_ && finished_) {
             retire_ = true;
-            fiber_ = std::move(fiber_).resume();
+            resume();
         }
+#ifdef WEFT_TSAN
+        __tsan_destroy_fiber(tsan_fiber_);
+#endif
     }
 
-    PoolScheduler* pool() const { return pool_; }
+    // Runs the task on the calling thread until it suspends or finishes.
+    void resume()
+    {
+#ifdef WEFT_TSAN
+        // ThreadSanitizer must know the stack switches, or it mixes up the fibers' histories.
+        thread_fiber_ = __tsan_get_current_fiber();
+        __tsan_switch_to_fiber(tsan_fiber_, 0);
+#endif
+        fiber_ = std::move(fiber_).resume();
+    }
+
+    PoolScheduler* pool() const
+    {
+        return pool_;
+    }
 
     // Runs on the task: back to the scheduler of whichever thread runs us; returns when resumed.
-    void switch_out() { sink_ = std::move(sink_).resume(); }
+    void switch_out()
+    {
+#ifdef WEFT_TSAN
+        __tsan_switch_to_fiber(thread_fiber_, 0);
+#endif
+        sink_ = std::move(sink_).resume();
+    }
 
     boost::context::fiber fiber_;
     std::function<void()> fn_;
     std::mutex* unlock_after_switch_ = nullptr;
     bool finished_ = false;
+    int slot_ = -1; // pinned to this thread of its pool, or -1
 
 private:
     boost::context::fiber loop(boost::context::fiber&& sink)
@@ -105,14 +137,21 @@ private:
                 fn_ = nullptr;
             }
             finished_ = true;
-            sink_ = std::move(sink_).resume();
+            switch_out();
         }
+#ifdef WEFT_TSAN
+        __tsan_switch_to_fiber(thread_fiber_, 0);
+#endif
         return std::move(sink_);
     }
 
     PoolScheduler* pool_;
     boost::context::fiber sink_;
     bool retire_ = false;
+#ifdef WEFT_TSAN
+    void* tsan_fiber_ = nullptr;
+    void* thread_fiber_ = nullptr;
+#endif
 };
 
 const char* pool_name(PoolKind p)
@@ -276,9 +315,10 @@ PoolScheduler::PoolScheduler(
     , timers_(timers)
     , owner_(owner)
 {
+    pinned_.resize(static_cast<std::size_t>(threads));
     threads_.reserve(threads);
     for (int i = 0; i < threads; ++i)
-        threads_.emplace_back([this, index = first_thread_index + i] { run_thread(index); });
+        threads_.emplace_back([this, i, index = first_thread_index + i] { run_thread(i, index); });
 }
 
 PoolScheduler::~PoolScheduler()
@@ -327,54 +367,80 @@ void PoolScheduler::release_task(Task* t)
 
 void PoolScheduler::spawn(std::function<void()> fn)
 {
-    Task* t = acquire_task();
-    t->fn_ = std::move(fn);
-    t->finished_ = false;
-    schedule(t);
+    push({ nullptr, std::move(fn), -1 });
+}
+
+void PoolScheduler::spawn_pinned(int slot, std::function<void()> fn)
+{
+    push({ nullptr, std::move(fn), slot % std::max(1, nthreads()) });
 }
 
 void PoolScheduler::schedule(Task* t)
 {
+    push({ t, {}, t->slot_ });
+}
+
+void PoolScheduler::push(Item item)
+{
     bool wake;
+    const bool pinned = item.slot >= 0;
     {
         std::lock_guard g(m_);
-        queue_.push_back(t);
+        if (pinned)
+            pinned_[static_cast<std::size_t>(item.slot)].push_back(std::move(item));
+        else
+            queue_.push_back(std::move(item));
         queued_.fetch_add(1, std::memory_order_release);
         wake = sleeping_ > 0;
     }
-    if (wake)
+    // Pinned work needs its own thread awake; any thread will do for the rest.
+    if (wake && pinned)
+        cv_.notify_all();
+    else if (wake)
         cv_.notify_one();
 }
 
-Task* PoolScheduler::pop()
+bool PoolScheduler::pop(int slot, Item& out)
 {
+    auto& mine = pinned_[static_cast<std::size_t>(slot)];
     std::unique_lock lk(m_);
-    if (queue_.empty() && !stop_) {
+    auto nothing = [&] { return queue_.empty() && mine.empty(); };
+    if (nothing() && !stop_) {
         lk.unlock();
         spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; });
         lk.lock();
-        while (queue_.empty() && !stop_) {
+        while (nothing() && !stop_) {
             ++sleeping_;
             cv_.wait(lk);
             --sleeping_;
         }
     }
-    if (queue_.empty())
-        return nullptr;
-    Task* t = queue_.front();
-    queue_.pop_front();
+    auto& from = !mine.empty() ? mine : queue_;
+    if (from.empty())
+        return false;
+    out = std::move(from.front());
+    from.pop_front();
     queued_.fetch_sub(1, std::memory_order_relaxed);
-    return t;
+    return true;
 }
 
-void PoolScheduler::run_thread(int index)
+void PoolScheduler::run_thread(int slot, int index)
 {
     t_thread_index = index;
     t_pool = this;
-    while (Task* t = pop()) {
+    Item item;
+    while (pop(slot, item)) {
+        Task* t = item.task;
+        if (!t) {
+            t = acquire_task();
+            t->fn_ = std::move(item.fn);
+            t->finished_ = false;
+            t->slot_ = item.slot;
+        }
+        item = {};
         busy_.fetch_add(1, std::memory_order_relaxed);
         t_current = t;
-        t->fiber_ = std::move(t->fiber_).resume();
+        t->resume();
         t_current = nullptr;
         busy_.fetch_sub(1, std::memory_order_relaxed);
         if (t->finished_) {

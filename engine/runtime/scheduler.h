@@ -79,6 +79,9 @@ public:
 
     // Runs `fn` as a new task on this pool. Safe from any thread.
     void spawn(std::function<void()> fn);
+    // Runs `fn` as a task that only thread `slot` (0-based within the pool) runs, also after it
+    // waits: Julia's @threads :static.
+    void spawn_pinned(int slot, std::function<void()> fn);
     [[nodiscard]] PoolKind kind() const { return kind_; }
     [[nodiscard]] int nthreads() const { return static_cast<int>(threads_.size()); }
     [[nodiscard]] PoolStats stats() const;
@@ -89,8 +92,16 @@ public:
     void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
 
 private:
-    void run_thread(int index);
-    Task* pop();
+    // A runnable unit: a woken task, or new work that gets a fiber only when a thread starts it,
+    // so a long queue costs no stacks.
+    struct Item {
+        Task* task = nullptr;
+        std::function<void()> fn;
+        int slot = -1; // pinned to this thread of the pool, or -1
+    };
+    void run_thread(int slot, int index);
+    bool pop(int slot, Item& out);
+    void push(Item item);
     Task* acquire_task();
     void release_task(Task* t);
 
@@ -99,7 +110,8 @@ private:
     Scheduler& owner_;
     mutable std::mutex m_;
     std::condition_variable cv_;
-    std::deque<Task*> queue_;
+    std::deque<Item> queue_;
+    std::vector<std::deque<Item>> pinned_; // per thread
     std::atomic<std::size_t> queued_ { 0 };
     int sleeping_ = 0;
     bool stop_ = false;

@@ -299,6 +299,64 @@ void startup(std::vector<Figure>& out, const Options& o)
     out.push_back({ "startup.local_32", median(times), "s", std::nullopt, "value <= 0.5", true });
 }
 
+void channel(std::vector<Figure>& out, const Options& o)
+{
+    const int n = o.quick ? 2000 : 20000;
+    const double floor = raw_pingpong_us(false, n);
+    weft::Cluster c(cluster_options(weft::Transport::Unix));
+    c.addprocs(1);
+    auto ch = weft::RemoteChannel::create(c, 16, 2);
+    for (int i = 0; i < n / 5; ++i) {
+        ch.put(i);
+        (void)ch.take();
+    }
+    std::vector<double> samples;
+    samples.reserve(n);
+    for (int i = 0; i < n; ++i) {
+        const auto t0 = Clock::now();
+        ch.put(i);
+        (void)ch.take();
+        samples.push_back(seconds(Clock::now() - t0) * 1e6);
+    }
+    out.push_back(
+        { "channel.remote_put_take.unix", median(samples), "us", floor, "ratio <= 2.5", true });
+}
+
+void refs(std::vector<Figure>& out, const Options& o)
+{
+    const int n = o.quick ? 20000 : 100000;
+    weft::Cluster c(cluster_options(weft::Transport::Unix));
+    c.addprocs(1);
+    std::vector<double> rates;
+    for (int rep = 0; rep < 3; ++rep) {
+        const auto t0 = Clock::now();
+        for (int i = 0; i < n; ++i)
+            (void)c.remotecall("myid", 2); // created, then dropped at once
+        // Counted once the owner has freed them all.
+        while (!c.store_table(2).empty())
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        rates.push_back(n / seconds(Clock::now() - t0));
+    }
+    out.push_back(
+        { "refs.create_drop", median(rates), "cycles/s", std::nullopt, "value >= 100000", false });
+}
+
+void tasks(std::vector<Figure>& out, const Options& o)
+{
+    const int n = o.quick ? 5000 : 50000;
+    weft::Cluster c(cluster_options(weft::Transport::Unix));
+    for (int i = 0; i < n / 5; ++i)
+        weft::spawn_task(c, [] {}).wait();
+    std::vector<double> samples;
+    samples.reserve(n);
+    for (int i = 0; i < n; ++i) {
+        const auto t0 = Clock::now();
+        weft::spawn_task(c, [] {}).fetch();
+        samples.push_back(seconds(Clock::now() - t0) * 1e6);
+    }
+    out.push_back({ "tasks.spawn_fetch", median(samples), "us", std::nullopt, "value <= 5", true });
+}
+
 std::string json_number(std::optional<double> v)
 {
     if (!v)
@@ -324,14 +382,14 @@ int main(int argc, char** argv)
             o.quick = true;
         else if (a == "--help" || a == "-h") {
             std::printf("usage: weft-bench [--json FILE] [--quick] "
-                        "[latency|throughput|bandwidth|startup ...]\n");
+                        "[latency|throughput|bandwidth|startup|channel|refs|tasks ...]\n");
             return 0;
         } else
             wanted.push_back(a);
     }
     const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>>
         suites { { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth },
-            { "startup", startup } };
+            { "startup", startup }, { "channel", channel }, { "refs", refs }, { "tasks", tasks } };
     for (auto& w : wanted)
         if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
             std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());

@@ -59,6 +59,34 @@ public:
             throw InvalidStateException("Channel is closed.");
     }
 
+    // Puts without waiting if there is room (buffered channels only); false if it would wait.
+    // Throws on a closed channel.
+    bool try_put(T& v)
+    {
+        State& s = *s_;
+        std::lock_guard g(s.m);
+        if (s.closed)
+            throw InvalidStateException("Channel is closed.");
+        if (s.capacity == 0 || s.items.size() >= s.capacity)
+            return false;
+        s.items.push_back(std::move(v));
+        s.takers.notify_one();
+        return true;
+    }
+    // Takes without waiting if a value is there (buffered channels only).
+    std::optional<T> try_take()
+    {
+        State& s = *s_;
+        std::lock_guard g(s.m);
+        if (s.capacity == 0 || s.items.empty())
+            return std::nullopt;
+        T v = std::move(s.items.front());
+        s.items.pop_front();
+        ++s.taken;
+        s.putters.notify_one();
+        return v;
+    }
+
     // take!: waits for a value and removes it; throws once the channel is closed and empty.
     T take()
     {

@@ -22,7 +22,7 @@ class Scheduler;
 // The scheduler of the process whose task is running; throws outside tasks.
 Scheduler& current_scheduler();
 Scheduler& scheduler_of(Process& p);
-void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn);
+void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn, int thread_slot = -1);
 int scheduler_nthreads(Scheduler& s, Pool pool);
 } // namespace detail
 
@@ -72,29 +72,32 @@ private:
 };
 
 namespace detail {
-template <class F> auto spawn_in(Scheduler& s, F&& f, Pool pool)
+template <class F> auto spawn_in(Scheduler& s, F&& f, Pool pool, int thread_slot = -1)
 {
     using R = std::invoke_result_t<F>;
     auto st = std::make_shared<typename TaskHandle<R>::State>();
-    spawn_on(s, pool, [st, fn = std::forward<F>(f)]() mutable {
-        std::exception_ptr err;
-        std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> v;
-        try {
-            if constexpr (std::is_void_v<R>) {
-                fn();
-                v = true;
-            } else {
-                v = fn();
+    spawn_on(
+        s, pool,
+        [st, fn = std::forward<F>(f)]() mutable {
+            std::exception_ptr err;
+            std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> v;
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    fn();
+                    v = true;
+                } else {
+                    v = fn();
+                }
+            } catch (...) {
+                err = std::current_exception();
             }
-        } catch (...) {
-            err = std::current_exception();
-        }
-        std::lock_guard g(st->m);
-        st->value = std::move(v);
-        st->error = err;
-        st->done = true;
-        st->cv.notify_all();
-    });
+            std::lock_guard g(st->m);
+            st->value = std::move(v);
+            st->error = err;
+            st->done = true;
+            st->cv.notify_all();
+        },
+        thread_slot);
     return TaskHandle<R>(st);
 }
 } // namespace detail
@@ -113,7 +116,8 @@ template <class F> auto spawn_task(Process& p, F&& f, Pool pool = Pool::Default)
 enum class Schedule : std::uint8_t { Static, Dynamic };
 
 // Threads.@threads: runs f(i) for i in [lo, hi). Static: one contiguous block per thread of the
-// pool. Dynamic: as many tasks as threads take chunks from a shared counter (load balancing).
+// pool, block t on thread t (like Julia's :static). Dynamic: as many tasks as threads take chunks
+// from a shared counter (load balancing).
 template <class F>
 void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f,
     Schedule schedule = Schedule::Dynamic, Pool pool = Pool::Default)
@@ -133,7 +137,7 @@ void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f
                         for (std::int64_t i = b; i < e; ++i)
                             f(i);
                     },
-                    pool));
+                    pool, static_cast<int>(t)));
         }
     } else {
         auto next = std::make_shared<std::atomic<std::int64_t>>(lo);

@@ -1,0 +1,193 @@
+// Distributed reference tracking (DESIGN.md §5) observed through every process's store table.
+
+#include "cluster_fixture.h"
+
+#include <fstream>
+
+using namespace weft;
+using namespace std::chrono_literals;
+
+namespace {
+
+bool holds(const std::vector<StoreEntryInfo>& t, const RefId& id)
+{
+    return std::any_of(t.begin(), t.end(), [&](auto& e) { return e.id == id; });
+}
+
+std::map<Pid, int> holders_of(const std::vector<StoreEntryInfo>& t, const RefId& id)
+{
+    for (auto& e : t)
+        if (e.id == id)
+            return e.holders;
+    return {};
+}
+
+long rss_kb(int os_pid)
+{
+    std::ifstream in("/proc/" + std::to_string(os_pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmRSS:", 0) == 0)
+            return std::stol(line.substr(6));
+    return -1;
+}
+
+} // namespace
+
+class TestReferences : public QObject {
+    Q_OBJECT
+private:
+    std::unique_ptr<Cluster> c;
+
+private slots:
+    void initTestCase()
+    {
+        c = std::make_unique<Cluster>(test::options());
+        c->addprocs(4);
+    }
+    void cleanupTestCase()
+    {
+        auto pids = test::os_pids(*c);
+        c.reset();
+        QVERIFY(test::all_gone(pids));
+    }
+
+    void fetchReleasesTheOwnersValue()
+    {
+        Future r = c->remotecall("rand", 2, 10);
+        r.wait();
+        auto before = c->store_table(2);
+        QVERIFY(holds(before, r.ref().id));
+        QCOMPARE(holders_of(before, r.ref().id), (std::map<Pid, int> { { 1, 1 } }));
+        for (auto& e : before)
+            if (e.id == r.ref().id) {
+                QCOMPARE(e.state, std::string("ready"));
+                QCOMPARE(e.bytes, std::size_t(80));
+            }
+        r.fetch();
+        QVERIFY(!holds(c->store_table(2), r.ref().id));
+    }
+
+    void droppingTheLastHandleFrees()
+    {
+        RefId id;
+        {
+            Future r = c->remotecall("rand", 3, 10);
+            Future copy = r;
+            id = r.ref().id;
+            r.wait();
+        }
+        QTRY_VERIFY(!holds(c->store_table(3), id));
+        Future f = c->remotecall("echo", 3, 7);
+        f.wait();
+        f.finalize(); // at once, though the handle lives on
+        QTRY_VERIFY(!holds(c->store_table(3), f.ref().id));
+    }
+
+    void aFailedFetchKeepsTheValue()
+    {
+        Future bad = c->remotecall("fail", 2, "no");
+        QVERIFY_EXCEPTION_THROWN(bad.fetch(), RemoteException);
+        auto t = c->store_table(2);
+        QVERIFY(holds(t, bad.ref().id)); // still there: every fetch throws again
+        QVERIFY_EXCEPTION_THROWN(bad.fetch(), RemoteException);
+    }
+
+    void aThirdProcessKeepsTheValueAliveUntilItDrops()
+    {
+        Future r = c->remotecall("rand", 2, 100);
+        r.wait();
+        // worker 3 keeps a handle on r for 500 ms
+        Future h = c->remotecall("hold_future", 3, r, 500);
+        QTRY_VERIFY(holders_of(c->store_table(2), r.ref().id).count(3) == 1);
+        r.finalize(); // the master lets go
+        auto t = c->store_table(2);
+        QVERIFY2(holds(t, r.ref().id), "worker 3 still holds it");
+        QCOMPARE(h.fetch().as_int(), 2);
+        QTRY_VERIFY(!holds(c->store_table(2), r.ref().id));
+    }
+
+    void aFutureSentWithItsValueCreatesNoHolder()
+    {
+        Future r = c->remotecall("rand", 2, 4);
+        r.fetch(); // cached here, released there
+        QVERIFY(!holds(c->store_table(2), r.ref().id));
+        QCOMPARE(c->remotecall_fetch("sum", 4, r).as_double(),
+            c->remotecall_fetch("sum", 1, r).as_double());
+        QVERIFY(!holds(c->store_table(2), r.ref().id));
+        QVERIFY(c->store_table(4).empty() || !holds(c->store_table(4), r.ref().id));
+    }
+
+    void channelHandlesHoldAndRelease()
+    {
+        RefId id;
+        {
+            auto ch = RemoteChannel::create(*c, 100, 2);
+            id = ch.ref().id;
+            c->remotecall_fetch("put_range", 3, ch, 1, 10);
+            c->remotecall_fetch("put_range", 4, ch, 1, 10);
+            // The workers' handles and call holds are gone; only the master's remains.
+            QTRY_COMPARE(holders_of(c->store_table(2), id), (std::map<Pid, int> { { 1, 1 } }));
+            for (auto& e : c->store_table(2))
+                if (e.id == id) {
+                    QCOMPARE(e.kind, RefKind::Channel);
+                    QCOMPARE(e.length, std::size_t(20));
+                    QCOMPARE(e.capacity, std::size_t(100));
+                }
+        }
+        QTRY_VERIFY(!holds(c->store_table(2), id));
+    }
+
+    void aKilledHolderLeavesNoStaleHolder()
+    {
+        auto victim = c->addprocs(1)[0];
+        int os_pid = 0;
+        for (auto& w : c->worker_info())
+            if (w.pid == victim)
+                os_pid = w.os_pid;
+        Future r = c->remotecall("rand", 2, 10);
+        Future h = c->remotecall("hold_future", victim, r, 60000);
+        QTRY_VERIFY(holders_of(c->store_table(2), r.ref().id).count(victim) == 1);
+        ::kill(os_pid, SIGKILL);
+        QTRY_VERIFY(holders_of(c->store_table(2), r.ref().id).count(victim) == 0);
+        r.finalize();
+        QTRY_VERIFY(!holds(c->store_table(2), r.ref().id));
+    }
+
+    void hundredThousandCreateDropCycles()
+    {
+        const auto ws = c->workers();
+        std::map<Pid, int> os;
+        for (auto& w : c->worker_info())
+            os[w.pid] = w.os_pid;
+        auto cycle = [&](int n) {
+            for (int i = 0; i < n; ++i)
+                (void)c->remotecall("myid", ws[i % ws.size()]); // made and dropped at once
+        };
+        cycle(20000); // warm-up: buffers and pools reach their working size
+        for (Pid p : ws)
+            QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
+        std::map<Pid, long> before;
+        for (Pid p : ws)
+            before[p] = rss_kb(os[p]);
+        cycle(100000);
+        for (Pid p : ws)
+            QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
+        std::map<Pid, long> middle;
+        for (Pid p : ws)
+            middle[p] = rss_kb(os[p]);
+        cycle(100000); // a second round must not grow memory again
+        for (Pid p : ws) {
+            QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
+            const long after = rss_kb(os[p]);
+            qInfo("worker %u: RSS %ld kB -> %ld kB -> %ld kB", p, before[p], middle[p], after);
+            QVERIFY2(after - before[p] < 8 * 1024, "worker memory grew by more than 8 MB");
+            QVERIFY2(after - middle[p] < 1024,
+                "worker memory kept growing in the second 100,000 cycles");
+        }
+        QVERIFY(c->store_table().empty());
+    }
+};
+
+QTEST_GUILESS_MAIN(TestReferences)
+#include "tst_references.moc"
