@@ -81,6 +81,18 @@ public:
         if (fiber_ && finished_) {
             retire_ = true;
             resume();
+        } else if (fiber_) {
+            // Still suspended in a wait: Boost unwinds it on its own stack.
+#ifdef WEFT_TSAN
+            void* here = __tsan_get_current_fiber();
+            __tsan_switch_to_fiber(tsan_fiber_, 0);
+#endif
+            {
+                auto doomed = std::move(fiber_);
+            }
+#ifdef WEFT_TSAN
+            __tsan_switch_to_fiber(here, 0);
+#endif
         }
 #ifdef WEFT_TSAN
         __tsan_destroy_fiber(tsan_fiber_);
@@ -90,12 +102,15 @@ public:
     // Runs the task on the calling thread until it suspends or finishes.
     void resume()
     {
+        // The continuation is read before ThreadSanitizer hears of the switch, so the read is
+        // charged to the thread that makes it.
+        auto f = std::move(fiber_);
 #ifdef WEFT_TSAN
-        // ThreadSanitizer must know the stack switches, or it mixes up the fibers' histories.
         thread_fiber_ = __tsan_get_current_fiber();
         __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
-        fiber_ = std::move(fiber_).resume();
+        f = std::move(f).resume();
+        fiber_ = std::move(f);
     }
 
     PoolScheduler* pool() const
@@ -106,15 +121,22 @@ public:
     // Runs on the task: back to the scheduler of whichever thread runs us; returns when resumed.
     void switch_out()
     {
+        auto back = std::move(sink_);
 #ifdef WEFT_TSAN
         __tsan_switch_to_fiber(thread_fiber_, 0);
 #endif
-        sink_ = std::move(sink_).resume();
+        back = std::move(back).resume();
+        sink_ = std::move(back);
     }
 
     boost::context::fiber fiber_;
     std::function<void()> fn_;
-    std::mutex* unlock_after_switch_ = nullptr;
+    // Park protocol. The task marks itself Parking, unlocks what it waits on, and switches away;
+    // the scheduler then marks it Parked. A waker that comes before that finds Parking and leaves
+    // WokenEarly, and the scheduler requeues the task itself. So a task is never resumed before
+    // it has switched away, and nobody unlocks a mutex another context locked.
+    enum ParkState : int { Running, Parking, Parked, WokenEarly };
+    std::atomic<int> park_state_ { Running };
     bool finished_ = false;
     int slot_ = -1; // pinned to this thread of its pool, or -1
 
@@ -139,10 +161,11 @@ private:
             finished_ = true;
             switch_out();
         }
+        auto back = std::move(sink_);
 #ifdef WEFT_TSAN
         __tsan_switch_to_fiber(thread_fiber_, 0);
 #endif
-        return std::move(sink_);
+        return back;
     }
 
     PoolScheduler* pool_;
@@ -184,13 +207,12 @@ void Waiter::park(std::unique_lock<std::mutex>& lk)
 {
     if (task_) {
         auto* pool = task_->pool();
-        std::mutex* m = lk.release();
-        task_->unlock_after_switch_ = m;
+        task_->park_state_.store(Task::Parking, std::memory_order_release);
         pool->note_blocked(+1);
+        lk.unlock();
         task_->switch_out();
         pool->note_blocked(-1);
-        m->lock();
-        lk = std::unique_lock<std::mutex>(*m, std::adopt_lock);
+        lk.lock();
         return;
     }
     lk.unlock();
@@ -204,8 +226,22 @@ void Waiter::park(std::unique_lock<std::mutex>& lk)
 void Waiter::wake()
 {
     if (task_) {
-        task_->pool()->schedule(task_);
-        return;
+        int s = task_->park_state_.load(std::memory_order_acquire);
+        for (;;) {
+            if (s == Task::Parked) {
+                if (task_->park_state_.compare_exchange_weak(
+                        s, Task::Running, std::memory_order_acq_rel)) {
+                    task_->pool()->schedule(task_);
+                    return;
+                }
+            } else if (s == Task::Parking) {
+                if (task_->park_state_.compare_exchange_weak(
+                        s, Task::WokenEarly, std::memory_order_acq_rel))
+                    return; // the scheduler requeues it once it has switched away
+            } else {
+                return;
+            }
+        }
     }
     woken_.store(true, std::memory_order_release);
     woken_.notify_one();
@@ -446,8 +482,14 @@ void PoolScheduler::run_thread(int slot, int index)
         if (t->finished_) {
             completed_.fetch_add(1, std::memory_order_relaxed);
             release_task(t);
-        } else if (auto* m = std::exchange(t->unlock_after_switch_, nullptr)) {
-            m->unlock();
+        } else {
+            int expected = Task::Parking;
+            if (!t->park_state_.compare_exchange_strong(
+                    expected, Task::Parked, std::memory_order_acq_rel)) {
+                // Woken while it was switching away: it runs again.
+                t->park_state_.store(Task::Running, std::memory_order_relaxed);
+                schedule(t);
+            }
         }
     }
     t_pool = nullptr;

@@ -167,23 +167,22 @@ private slots:
         cycle(20000); // warm-up: buffers and pools reach their working size
         for (Pid p : ws)
             QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
-        std::map<Pid, long> before;
-        for (Pid p : ws)
-            before[p] = rss_kb(os[p]);
-        cycle(100000);
-        for (Pid p : ws)
-            QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
-        std::map<Pid, long> middle;
-        for (Pid p : ws)
-            middle[p] = rss_kb(os[p]);
-        cycle(100000); // a second round must not grow memory again
+        // Three rounds of 100,000 after the warm-up: a leak grows with every round, jitter does
+        // not.
+        std::map<Pid, std::vector<long>> rss;
+        for (int round = 0; round < 3; ++round) {
+            cycle(100000);
+            for (Pid p : ws) {
+                QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
+                rss[p].push_back(rss_kb(os[p]));
+            }
+        }
         for (Pid p : ws) {
-            QTRY_VERIFY_WITH_TIMEOUT(c->store_table(p).empty(), 10000);
-            const long after = rss_kb(os[p]);
-            qInfo("worker %u: RSS %ld kB -> %ld kB -> %ld kB", p, before[p], middle[p], after);
-            QVERIFY2(after - before[p] < 8 * 1024, "worker memory grew by more than 8 MB");
-            QVERIFY2(after - middle[p] < 1024,
-                "worker memory kept growing in the second 100,000 cycles");
+            const auto& r = rss[p];
+            qInfo("worker %u: RSS after each 100k round: %ld, %ld, %ld kB", p, r[0], r[1], r[2]);
+            // 200,000 cycles: under 2 MB is under 10 bytes a cycle, less than any leaked
+            // allocation.
+            QVERIFY2(r[2] - r[0] < 2 * 1024, "worker memory grows with the number of cycles");
         }
         QVERIFY(c->store_table().empty());
     }

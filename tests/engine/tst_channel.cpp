@@ -119,8 +119,9 @@ private slots:
         Scheduler s(1, 0);
         Channel<int> c(0);
         Completion got;
-        s.pool(PoolKind::Default).spawn([&] { got.set(Value(c.take())); });
-        s.pool(PoolKind::Default).spawn([&] { c.put(42); });
+        // The tasks hold their own handles: the putter may still be returning when we are done.
+        s.pool(PoolKind::Default).spawn([c, &got]() mutable { got.set(Value(c.take())); });
+        s.pool(PoolKind::Default).spawn([c]() mutable { c.put(42); });
         QCOMPARE(got.wait().as_int(), 42);
     }
 
