@@ -254,7 +254,22 @@ kj::Promise<void> Connection::read_loop(bool wait_for_edge)
     return kj::evalLater(kj::mv(next));
 }
 
+void Connection::poll_input()
+{
+    std::unique_lock rl(rm_, std::try_to_lock);
+    if (!rl || closed() || !on_frame_)
+        return;
+    // Read until EAGAIN like the loop does, so its edge-triggered watch never misses data.
+    while (drain_locked(std::size_t(-1)) == DrainResult::Budget) { }
+}
+
 Connection::DrainResult Connection::drain_input()
+{
+    std::lock_guard rl(rm_);
+    return drain_locked(kReadBudget);
+}
+
+Connection::DrainResult Connection::drain_locked(std::size_t read_budget)
 {
     std::vector<std::shared_ptr<Connection>> corked;
     t_corked = &corked;
@@ -274,7 +289,7 @@ Connection::DrainResult Connection::drain_input()
                 c->flush_now();
         }
     } uncork { corked };
-    std::size_t budget = kReadBudget;
+    std::size_t budget = read_budget;
     while (!closed()) {
         auto space = decoder_.write_space();
         ssize_t n = ::read(fd_, space.data(), space.size());

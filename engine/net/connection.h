@@ -46,6 +46,9 @@ public:
     bool send(std::unique_ptr<OutFrame> frame, bool bypass_gate = false);
     void open_gate();
     void close(std::string reason); // any thread; on_close runs on the loop thread
+    // Reads and dispatches whatever has arrived, on the calling thread, unless another thread is
+    // reading. A thread waiting for a reply calls it to skip the I/O thread's wake-up.
+    void poll_input();
 
     [[nodiscard]] bool closed() const { return closed_.load(std::memory_order_acquire); }
     [[nodiscard]] const std::string& description() const { return description_; }
@@ -61,6 +64,7 @@ private:
     kj::Promise<void> read_loop(bool wait_for_edge);
     enum class DrainResult { Closed, WouldBlock, Budget };
     DrainResult drain_input();
+    DrainResult drain_locked(std::size_t read_budget);
     void close_now(const std::string& reason);
 
     EventLoop& loop_;
@@ -72,6 +76,7 @@ private:
     CloseHandler on_close_;
     ErrorHandler on_error_;
 
+    std::mutex rm_; // one reader at a time: the loop thread or a polling waiter
     std::mutex wm_;
     std::deque<std::unique_ptr<OutFrame>> outq_;
     std::deque<std::unique_ptr<OutFrame>> held_; // application frames waiting for the gate

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <cxxabi.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -28,6 +29,12 @@ std::string demangled_current_exception_type()
     std::free(name);
     return s;
 }
+
+// How long a plain thread polls for its reply before it sleeps. WEFT_REPLY_POLL_US overrides it.
+const int kReplyPollMicros = [] {
+    const char* env = std::getenv("WEFT_REPLY_POLL_US");
+    return env ? std::atoi(env) : 100;
+}();
 
 std::string who(Pid pid)
 {
@@ -454,7 +461,33 @@ Value ProcessRuntime::remotecall_fetch_args(
     std::string_view kernel, Pid pid, List args, CallOptions o)
 {
     auto done = start_call(CallKind::Fetch, kernel, pid, std::move(args), {}, pool_of(o));
+    await_reply(*done, pid);
     return checked(done->wait());
+}
+
+void ProcessRuntime::await_reply(Completion& done, Pid pid)
+{
+    // A task simply suspends. A plain thread polls the connection itself for a moment first:
+    // the reply usually comes within a round trip, and reading it here saves waking the I/O
+    // thread and then being woken by it.
+    if (current_task() || pid == myid() || done.ready() || kReplyPollMicros <= 0)
+        return;
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        auto it = peers_.find(pid);
+        if (it != peers_.end())
+            conn = it->second.out;
+    }
+    if (!conn)
+        return;
+    const auto deadline
+        = std::chrono::steady_clock::now() + std::chrono::microseconds(kReplyPollMicros);
+    while (!done.ready() && std::chrono::steady_clock::now() < deadline) {
+        conn->poll_input();
+        if (!done.ready())
+            sched_yield();
+    }
 }
 
 Future ProcessRuntime::remotecall_wait_args(

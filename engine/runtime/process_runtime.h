@@ -201,6 +201,7 @@ private:
     void flush_removes(Pid owner);
     void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
     void complete_pending(std::uint64_t id, Value v);
+    void await_reply(Completion& done, Pid pid);
     void fail_pending_to(Pid pid, const ErrorValue& e);
     ErrorValue make_error(std::string type, std::string message, std::string subject = {}) const;
     ErrorValue error_from_current_exception() const; // call inside a catch block
