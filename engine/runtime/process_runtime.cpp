@@ -71,6 +71,11 @@ ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelReg
     , pid_(opts_.pid)
     , sched_(std::make_unique<Scheduler>(opts_.threads.default_threads, opts_.threads.interactive))
 {
+    if (opts_.pid != 1) {
+        // A worker's idle pool threads read requests from the master themselves.
+        auto poll = [this] { poll_master(); };
+        sched_->pool(PoolKind::Default).set_idle_poll(poll);
+    }
     loop_.run_sync([this] {
         loop_.add_stop_hook([this] {
             std::vector<std::shared_ptr<Connection>> conns;
@@ -94,6 +99,19 @@ ProcessRuntime::~ProcessRuntime() noexcept
     shutdown();
 }
 
+void ProcessRuntime::poll_master()
+{
+    std::shared_ptr<Connection> c;
+    {
+        std::unique_lock g(poll_m_, std::try_to_lock);
+        if (!g)
+            return;
+        c = master_conn_;
+    }
+    if (c)
+        c->poll_input();
+}
+
 void ProcessRuntime::shutdown()
 {
     if (shut_down_.exchange(true))
@@ -105,6 +123,10 @@ void ProcessRuntime::shutdown()
         for (auto& [id, p] : pending_)
             p.done->set(e);
         pending_.clear();
+    }
+    {
+        std::lock_guard g(poll_m_);
+        master_conn_.reset();
     }
     sched_.reset();
     for (int fd : listen_fds_)
@@ -308,6 +330,10 @@ void ProcessRuntime::start_peer_connection(Pid pid, const std::shared_ptr<Connec
 
 void ProcessRuntime::attach(Pid peer, const std::shared_ptr<Connection>& conn)
 {
+    if (peer == 1 && myid() != 1) {
+        std::lock_guard g(poll_m_);
+        master_conn_ = conn; // idle pool threads poll it
+    }
     std::weak_ptr<Connection> weak = conn;
     auto self = shared_from_this();
     conn->set_frame_handler([self, weak, peer](InFrame&& f) {
@@ -496,6 +522,7 @@ Future ProcessRuntime::remotecall_wait_args(
     const RefId ref = new_ref_id();
     auto done = start_call(CallKind::Wait, kernel, pid, std::move(args), ref, pool_of(o));
     auto fut = make_future({ RefKind::Future, ref, pid });
+    await_reply(*done, pid);
     checked(done->wait());
     return fut;
 }
@@ -1170,6 +1197,7 @@ Value ProcessRuntime::channel_op(const RemoteRef& r, wire::ChannelOpKind op, Val
     encode_value(v, w.initValue(), *f);
     f->finish();
     conn->send(std::move(f));
+    await_reply(*done, r.owner);
     return checked(done->wait());
 }
 
@@ -1393,13 +1421,19 @@ void ProcessRuntime::peer_exited(Pid pid, const std::string& reason)
 
 void ProcessRuntime::request_exit(const std::string& why)
 {
-    if (auto cb = std::exchange(exit_cb_, nullptr))
+    std::function<void(const std::string&)> cb;
+    {
+        std::lock_guard g(poll_m_);
+        cb = std::exchange(exit_cb_, nullptr);
+    }
+    if (cb)
         cb(why);
 }
 
 void ProcessRuntime::on_exit_requested(std::function<void(const std::string&)> cb)
 {
-    loop_.run_sync([&] { exit_cb_ = std::move(cb); });
+    std::lock_guard g(poll_m_);
+    exit_cb_ = std::move(cb);
 }
 
 std::vector<std::string> ProcessRuntime::listen()
@@ -1585,6 +1619,7 @@ double ProcessRuntime::ping(Pid pid)
     f->finish();
     const auto t0 = std::chrono::steady_clock::now();
     conn->send(std::move(f));
+    await_reply(*done, pid);
     checked(done->wait());
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }

@@ -228,7 +228,10 @@ private:
     std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_; // loop thread
     std::vector<int> listen_fds_;
     std::vector<std::shared_ptr<Connection>> handshaking_; // loop thread
-    std::function<void(const std::string&)> exit_cb_;
+    std::function<void(const std::string&)> exit_cb_; // guarded by poll_m_
+    std::mutex poll_m_;
+    std::shared_ptr<Connection> master_conn_; // a worker's connection from the master
+    void poll_master();
     std::mutex log_m_;
     std::function<void(const std::string&)> log_cb_;
 };

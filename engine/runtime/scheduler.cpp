@@ -443,7 +443,13 @@ bool PoolScheduler::pop(int slot, Item& out)
     auto nothing = [&] { return queue_.empty() && mine.empty(); };
     if (nothing() && !stop_) {
         lk.unlock();
-        spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; });
+        spin_until([this] {
+            if (queued_.load(std::memory_order_acquire) > 0)
+                return true;
+            if (idle_poll_)
+                idle_poll_();
+            return queued_.load(std::memory_order_acquire) > 0;
+        });
         lk.lock();
         while (nothing() && !stop_) {
             ++sleeping_;

@@ -89,6 +89,10 @@ public:
     [[nodiscard]] Scheduler& owner() { return owner_; }
 
     void schedule(Task* t); // a woken task is runnable again
+    // Called by idle threads while they spin, before they sleep (a worker polls its master
+    // connection here, so a request that comes within the spin needs no wake-up). Set it before
+    // work starts.
+    void set_idle_poll(std::function<void()> fn) { idle_poll_ = std::move(fn); }
     void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
 
 private:
@@ -110,6 +114,7 @@ private:
     Scheduler& owner_;
     mutable std::mutex m_;
     std::condition_variable cv_;
+    std::function<void()> idle_poll_;
     std::deque<Item> queue_;
     std::vector<std::deque<Item>> pinned_; // per thread
     std::atomic<std::size_t> queued_ { 0 };
