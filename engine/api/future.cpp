@@ -3,6 +3,8 @@
 #include "process_runtime.h"
 #include "weft/errors.h"
 
+#include <map>
+
 namespace weft {
 
 namespace {
@@ -64,10 +66,20 @@ RemoteRef Future::ref() const
 
 std::vector<Value> fetch_all(const std::vector<Future>& futures)
 {
+    // Requests go out in one message per owner; the answers come back batched too.
     std::vector<std::shared_ptr<detail::Completion>> reqs;
     reqs.reserve(futures.size());
-    for (const auto& f : futures)
-        reqs.push_back(runtime_of(f.state())->start_fetch(*f.state()));
+    std::map<detail::ProcessRuntime*, detail::ProcessRuntime::FetchBatch> batches;
+    std::vector<std::shared_ptr<detail::ProcessRuntime>> keep;
+    for (const auto& f : futures) {
+        auto rt = runtime_of(f.state());
+        auto [it, fresh] = batches.try_emplace(rt.get());
+        if (fresh)
+            keep.push_back(rt);
+        reqs.push_back(rt->start_fetch(*f.state(), &it->second));
+    }
+    for (auto& [rt, batch] : batches)
+        rt->send_fetch_batch(batch);
     std::vector<Value> out;
     out.reserve(futures.size());
     std::exception_ptr first;

@@ -717,7 +717,7 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 
 // ---- futures ------------------------------------------------------------------------------
 
-std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f)
+std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBatch* batch)
 {
     std::shared_ptr<Completion> req;
     bool release;
@@ -740,6 +740,10 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f)
             conn = connection_to_locked(f.ref_.owner);
             pending_[id] = { req, f.ref_.owner };
         }
+        if (batch) {
+            batch->by_owner[f.ref_.owner].emplace_back(id, f.ref_.id, release);
+            return req;
+        }
         auto out = std::make_unique<OutFrame>(16);
         auto r = out->root().initFetchRef();
         r.setCallId(id);
@@ -752,6 +756,38 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f)
         req->set(error_from_current_exception());
     }
     return req;
+}
+
+void ProcessRuntime::send_fetch_batch(FetchBatch& batch)
+{
+    constexpr std::size_t kChunk = 4096; // keeps each message small enough to start early
+    for (auto& [owner, items] : batch.by_owner) {
+        std::shared_ptr<Connection> conn;
+        try {
+            std::lock_guard g(m_);
+            conn = connection_to_locked(owner);
+        } catch (const Error&) {
+            const auto e = error_from_current_exception();
+            for (auto& [id, ref, release] : items)
+                complete_pending(id, e);
+            continue;
+        }
+        for (std::size_t b = 0; b < items.size(); b += kChunk) {
+            const std::size_t n = std::min(kChunk, items.size() - b);
+            auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + n * 6));
+            auto list = out->root().initFetchMany().initItems(static_cast<unsigned>(n));
+            for (std::size_t i = 0; i < n; ++i) {
+                auto& [id, ref, release] = items[b + i];
+                auto r = list[static_cast<unsigned>(i)];
+                r.setCallId(id);
+                encode_ref_id(ref, r.initRef());
+                r.setMode(wire::FetchMode::VALUE);
+                r.setRelease(release);
+            }
+            out->finish();
+            conn->send(std::move(out));
+        }
+    }
 }
 
 const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<Completion>& req)
@@ -998,6 +1034,13 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner));
             break;
         }
+        case wire::Message::FETCH_MANY:
+            handle_fetch_many(conn, from, msg.getFetchMany());
+            break;
+        case wire::Message::RESULTS:
+            for (auto r : msg.getResults())
+                complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner));
+            break;
         case wire::Message::CHANNEL_OP:
             handle_channel_op(conn, from, msg.getChannelOp());
             break;
@@ -1094,6 +1137,44 @@ void ProcessRuntime::handle_fetch(
         if (auto c = weak.lock())
             self->answer_fetch(*c, from, id, ref, mode, release, v);
     });
+}
+
+void ProcessRuntime::handle_fetch_many(
+    const std::shared_ptr<Connection>& conn, Pid from, wire::FetchMany::Reader r)
+{
+    // Values already there go back together; the rest are answered one by one when ready.
+    std::vector<std::pair<std::uint64_t, std::shared_ptr<Completion>>> ready;
+    std::vector<std::pair<RefId, bool>> released;
+    for (auto item : r.getItems()) {
+        const std::uint64_t id = item.getCallId();
+        const RefId ref = decode_ref_id(item.getRef());
+        std::shared_ptr<Completion> slot;
+        {
+            std::lock_guard g(m_);
+            auto it = store_.find(ref);
+            if (it != store_.end())
+                slot = it->second.value;
+        }
+        if (slot && slot->ready()) {
+            ready.emplace_back(id, slot);
+            released.emplace_back(ref, item.getRelease() && !slot->wait().is_error());
+            continue;
+        }
+        handle_fetch(conn, from, item); // missing, or not ready yet
+    }
+    if (ready.empty())
+        return;
+    auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + ready.size() * 8));
+    auto list = out->root().initResults(static_cast<unsigned>(ready.size()));
+    for (std::size_t i = 0; i < ready.size(); ++i) {
+        list[static_cast<unsigned>(i)].setCallId(ready[i].first);
+        encode_value(ready[i].second->wait(), list[static_cast<unsigned>(i)].initValue(), *out);
+    }
+    out->finish();
+    conn->send(std::move(out));
+    for (auto& [ref, release] : released)
+        if (release)
+            add_holder(ref, from, -1);
 }
 
 void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,

@@ -107,7 +107,12 @@ public:
     // ---- Futures ----
     const Value& fetch(FutureState& f);
     // The two halves of fetch, so many fetches can be on the wire at once.
-    std::shared_ptr<Completion> start_fetch(FutureState& f);
+    // With `batch`, the request is added to it (per owner) instead of sent; send_fetch_batch sends.
+    struct FetchBatch {
+        std::map<Pid, std::vector<std::tuple<std::uint64_t, RefId, bool>>> by_owner;
+    };
+    std::shared_ptr<Completion> start_fetch(FutureState& f, FetchBatch* batch = nullptr);
+    void send_fetch_batch(FetchBatch& batch);
     const Value& finish_fetch(FutureState& f, const std::shared_ptr<Completion>& req);
     void wait(FutureState& f);
     bool isready(FutureState& f);
@@ -193,6 +198,8 @@ private:
         const std::shared_ptr<Channel<Value>>& ch, wire::ChannelOpKind op, Value v);
     std::shared_ptr<Channel<Value>> local_channel(const RefId& id);
     void handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r);
+    void handle_fetch_many(
+        const std::shared_ptr<Connection>& conn, Pid from, wire::FetchMany::Reader r);
     void answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
         wire::FetchMode mode, bool release, const Value& v);
     void handle_ref_ops(Pid from, wire::RefOps::Reader r);

@@ -121,6 +121,12 @@ struct FetchRef {
   release @3 :Bool;         # the asker drops its hold once it has the (non-error) value
 }
 
+# Many FetchRefs to one owner at once (fetch_all); answered by a `results` message with every
+# value already there, and single Results for the rest as they become ready.
+struct FetchMany {
+  items @0 :List(FetchRef);
+}
+
 struct RefHolder {
   id @0 :RefId;
   holder @1 :UInt32;
@@ -195,5 +201,7 @@ struct Message {
     ping @13 :UInt64;        # raw protocol round trip (benchmarks, liveness)
     pong @14 :UInt64;
     channelOp @15 :ChannelOp;
+    fetchMany @16 :FetchMany;
+    results @17 :List(Result);
   }
 }

@@ -102,6 +102,35 @@ private slots:
         QCOMPARE(z.fetch().as_int(), 5);
     }
 
+    void fetchAllBatchesAndKeepsOrder()
+    {
+        std::vector<Future> fs;
+        for (int i = 0; i < 3000; ++i)
+            fs.push_back(c->remotecall("add", Pid(2 + i % 3), i, 1));
+        fs.push_back(c->remotecall("add", 1, 41, 1)); // owned by the master itself
+        Future done = c->remotecall("echo", 3, "cached");
+        done.fetch();
+        fs.push_back(done);
+        Future slow = c->remotecall("sleep_ms", 4, 50); // not ready when asked
+        fs.push_back(slow);
+        const auto before = c->traffic(2).messages_sent;
+        const auto values = fetch_all(fs);
+        QVERIFY2(c->traffic(2).messages_sent - before < 10, "requests should travel in batches");
+        QCOMPARE(values.size(), fs.size());
+        for (int i = 0; i < 3000; ++i)
+            QCOMPARE(values[static_cast<std::size_t>(i)].as_int(), std::int64_t(i + 1));
+        QCOMPARE(values[3000].as_int(), std::int64_t(42));
+        QCOMPARE(values[3001].as_text(), std::string("cached"));
+        QCOMPARE(values[3002].as_int(), std::int64_t(50));
+        for (Pid p : { 2, 3, 4 })
+            QTRY_VERIFY(c->store_table(p).empty()); // every value released at its owner
+        // The first failure is thrown once every request is answered; the others are cached.
+        std::vector<Future> mixed { c->remotecall("myid", 2), c->remotecall("fail", 3, "bad"),
+            c->remotecall("myid", 4) };
+        QVERIFY_EXCEPTION_THROWN(fetch_all(mixed), RemoteException);
+        QVERIFY(mixed[0].cached() && mixed[2].cached() && !mixed[1].cached());
+    }
+
     void secondFetchSendsNothing()
     {
         Future f = c->remotecall("echo", 2, "cached");
