@@ -91,6 +91,46 @@ int demo(int nworkers)
         step("remotecall_fetch(rand2, 2, 2, 2)", std::string("KernelNotFound: ") + e.what());
     }
 
+    std::printf("\nChannels: the jobs/results example, with RemoteChannels owned by process 1\n");
+    {
+        auto jobs = weft::RemoteChannel::create(cluster, 32);
+        auto results = weft::RemoteChannel::create(cluster, 32);
+        const int n = 12;
+        for (int i = 1; i <= n; ++i)
+            jobs.put(i);
+        std::vector<weft::Future> loops;
+        for (auto p : cluster.workers())
+            loops.push_back(cluster.remotecall("do_work", p, jobs, results, 500));
+        t0 = Clock::now();
+        for (int left = n; left > 0; --left) {
+            const auto job = results.take().as_list();
+            std::printf("      %2lld finished in %.2f seconds on worker %lld\n",
+                static_cast<long long>(job[0].as_int()), job[1].as_double(),
+                static_cast<long long>(job[2].as_int()));
+        }
+        jobs.close();
+        weft::fetch_all(loops);
+        step("@elapsed while n > 0 ... end", std::to_string(ms_since(t0) / 1000.0) + " s");
+    }
+
+    std::printf("\nThreads inside one worker (4 threads): a data race and two fixes\n");
+    {
+        auto w = cluster.addprocs(1, weft::Threads { 4, 1 })[0];
+        const std::int64_t n = 10'000'000, exact = n * (n + 1) / 2;
+        const auto race = cluster.remotecall_fetch("sum_race", w, n).as_int();
+        step("acc[] += i, unsynchronised",
+            std::to_string(race)
+                + (race == exact ? " (no update lost this time)" : " (lost updates!)"));
+        step("atomic_add!(acc, i)",
+            std::to_string(cluster.remotecall_fetch("sum_atomic", w, n).as_int()));
+        step("per-task partial sums",
+            std::to_string(cluster.remotecall_fetch("sum_chunks", w, n).as_int()));
+        step("expected", std::to_string(exact));
+        const auto tids = cluster.remotecall_fetch("fill_threadid", w, 12);
+        step("@threads :static a[i] = threadid()", tids.repr(12));
+        pids.push_back(w);
+    }
+
     t0 = Clock::now();
     cluster.rmprocs(pids);
     std::printf(
