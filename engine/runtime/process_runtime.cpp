@@ -606,13 +606,7 @@ List ProcessRuntime::resolve_args(
         const RemoteRef r = a.as_ref();
         settled[i] = true; // fetched below, which drops the hold made for this call
         if (r.owner == myid()) {
-            std::shared_ptr<Completion> v;
-            {
-                std::lock_guard g(m_);
-                auto it = store_.find(r.id);
-                if (it != store_.end())
-                    v = it->second.value;
-            }
+            auto v = stored_value(r.id);
             if (!v)
                 throw InvalidStateException("Future(" + std::to_string(r.owner) + ", "
                     + std::to_string(r.id.whence) + ", " + std::to_string(r.id.n) + ") passed by "
@@ -689,13 +683,7 @@ std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(
 void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 {
     if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
-        std::shared_ptr<Completion> slot;
-        {
-            std::lock_guard g(m_);
-            auto it = store_.find(c.ref);
-            if (it != store_.end())
-                slot = it->second.value;
-        }
+        auto slot = stored_value(c.ref);
         if (slot)
             slot->set(v);
     }
@@ -733,25 +721,17 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBat
     // Ask the owner; it replies once the value is there and drops our hold unless it is an error.
     // The answer completes `req` directly; finish_fetch caches it.
     try {
-        const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-        std::shared_ptr<Connection> conn;
-        {
-            std::lock_guard g(m_);
-            conn = connection_to_locked(f.ref_.owner);
-            pending_[id] = { req, f.ref_.owner };
-        }
-        if (batch) {
-            batch->by_owner[f.ref_.owner].emplace_back(id, f.ref_.id, release);
+        if (!batch) {
+            request_ref(f.ref_, wire::FetchMode::VALUE, release, req);
             return req;
         }
-        auto out = std::make_unique<OutFrame>(16);
-        auto r = out->root().initFetchRef();
-        r.setCallId(id);
-        encode_ref_id(f.ref_.id, r.initRef());
-        r.setMode(wire::FetchMode::VALUE);
-        r.setRelease(release);
-        out->finish();
-        conn->send(std::move(out));
+        const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
+        {
+            std::lock_guard g(m_);
+            connection_to_locked(f.ref_.owner); // fails now for an unknown or exited owner
+            pending_[id] = { req, f.ref_.owner };
+        }
+        batch->by_owner[f.ref_.owner].emplace_back(id, f.ref_.id, release);
     } catch (const Error&) {
         req->set(error_from_current_exception());
     }
@@ -811,13 +791,7 @@ const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<
             return *f.cached_;
     }
     // The value lives here.
-    std::shared_ptr<Completion> slot;
-    {
-        std::lock_guard g(m_);
-        auto it = store_.find(f.ref_.id);
-        if (it != store_.end())
-            slot = it->second.value;
-    }
+    auto slot = stored_value(f.ref_.id);
     if (!slot)
         throw InvalidStateException("this Future's value was already released (finalize)");
     const Value& v = checked(slot->wait());
@@ -845,34 +819,14 @@ void ProcessRuntime::wait(FutureState& f)
             return;
     }
     if (f.ref_.owner == myid()) {
-        std::shared_ptr<Completion> slot;
-        {
-            std::lock_guard g(m_);
-            auto it = store_.find(f.ref_.id);
-            if (it != store_.end())
-                slot = it->second.value;
-        }
+        auto slot = stored_value(f.ref_.id);
         if (!slot)
             throw InvalidStateException("this Future's value was already released (finalize)");
         checked(slot->wait());
         return;
     }
-    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-    auto got = std::make_shared<Completion>();
-    std::shared_ptr<Connection> conn;
-    {
-        std::lock_guard g(m_);
-        conn = connection_to_locked(f.ref_.owner);
-        pending_[id] = { got, f.ref_.owner };
-    }
-    auto out = std::make_unique<OutFrame>(16);
-    auto r = out->root().initFetchRef();
-    r.setCallId(id);
-    encode_ref_id(f.ref_.id, r.initRef());
-    r.setMode(wire::FetchMode::WAIT);
-    r.setRelease(false);
-    out->finish();
-    conn->send(std::move(out));
+    auto got = request_ref(f.ref_, wire::FetchMode::WAIT, false);
+    await_reply(*got, f.ref_.owner);
     checked(got->wait());
 }
 
@@ -884,29 +838,41 @@ bool ProcessRuntime::isready(FutureState& f)
             return true;
     }
     if (f.ref_.owner == myid()) {
-        std::lock_guard g(m_);
-        auto it = store_.find(f.ref_.id);
-        return it != store_.end() && it->second.value->ready();
+        auto slot = stored_value(f.ref_.id);
+        return slot && slot->ready();
     }
+    auto got = request_ref(f.ref_, wire::FetchMode::PROBE, false);
+    await_reply(*got, f.ref_.owner);
+    return checked(got->wait()).as_bool();
+}
+
+std::shared_ptr<Completion> ProcessRuntime::stored_value(const RefId& id) const
+{
+    std::lock_guard g(m_);
+    auto it = store_.find(id);
+    return it == store_.end() ? nullptr : it->second.value;
+}
+
+std::shared_ptr<Completion> ProcessRuntime::request_ref(
+    const RemoteRef& r, wire::FetchMode mode, bool release, std::shared_ptr<Completion> into)
+{
     const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-    auto got = std::make_shared<Completion>();
+    auto got = into ? std::move(into) : std::make_shared<Completion>();
     std::shared_ptr<Connection> conn;
     {
         std::lock_guard g(m_);
-        conn = connection_to_locked(f.ref_.owner);
-        pending_[id] = { got, f.ref_.owner };
+        conn = connection_to_locked(r.owner);
+        pending_[id] = { got, r.owner };
     }
     auto out = std::make_unique<OutFrame>(16);
-    auto r = out->root().initFetchRef();
-    r.setCallId(id);
-    encode_ref_id(f.ref_.id, r.initRef());
-    r.setMode(wire::FetchMode::PROBE);
+    auto req = out->root().initFetchRef();
+    req.setCallId(id);
+    encode_ref_id(r.id, req.initRef());
+    req.setMode(mode);
+    req.setRelease(release);
     out->finish();
     conn->send(std::move(out));
-    const Value& v = got->wait();
-    if (v.is_error())
-        throw_error_value(v.as_error());
-    return v.as_bool();
+    return got;
 }
 
 void ProcessRuntime::release(FutureState& f)
@@ -1109,13 +1075,7 @@ void ProcessRuntime::handle_fetch(
     const RefId ref = decode_ref_id(r.getRef());
     const auto mode = r.getMode();
     const bool release = r.getRelease();
-    std::shared_ptr<Completion> slot;
-    {
-        std::lock_guard g(m_);
-        auto it = store_.find(ref);
-        if (it != store_.end())
-            slot = it->second.value;
-    }
+    auto slot = stored_value(ref);
     if (!slot) {
         conn->send(frame_for_result(id,
             make_error("InvalidStateException",
@@ -1148,13 +1108,7 @@ void ProcessRuntime::handle_fetch_many(
     for (auto item : r.getItems()) {
         const std::uint64_t id = item.getCallId();
         const RefId ref = decode_ref_id(item.getRef());
-        std::shared_ptr<Completion> slot;
-        {
-            std::lock_guard g(m_);
-            auto it = store_.find(ref);
-            if (it != store_.end())
-                slot = it->second.value;
-        }
+        auto slot = stored_value(ref);
         if (slot && slot->ready()) {
             ready.emplace_back(id, slot);
             released.emplace_back(ref, item.getRelease() && !slot->wait().is_error());

@@ -208,6 +208,11 @@ private:
     void flush_removes(Pid owner);
     void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
     void complete_pending(std::uint64_t id, Value v);
+    std::shared_ptr<Completion> stored_value(const RefId& id) const;
+    // Sends a FetchRef to the reference's owner; the returned Completion (`into`, if given) gets
+    // the answer.
+    std::shared_ptr<Completion> request_ref(const RemoteRef& r, wire::FetchMode mode, bool release,
+        std::shared_ptr<Completion> into = nullptr);
     void await_reply(Completion& done, Pid pid);
     void fail_pending_to(Pid pid, const ErrorValue& e);
     ErrorValue make_error(std::string type, std::string message, std::string subject = {}) const;

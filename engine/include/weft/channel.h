@@ -160,31 +160,7 @@ public:
     [[nodiscard]] std::size_t capacity() const { return s_->capacity; }
 
     // for (auto v : ch): takes until the channel is closed and drained.
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = T;
-        using difference_type = std::ptrdiff_t;
-        iterator() = default;
-        explicit iterator(Channel* c)
-            : c_(c)
-        {
-            ++*this;
-        }
-        T& operator*() { return *v_; }
-        iterator& operator++()
-        {
-            v_ = c_->take_or_closed();
-            if (!v_)
-                c_ = nullptr;
-            return *this;
-        }
-        bool operator==(const iterator& o) const { return c_ == o.c_; }
-
-    private:
-        Channel* c_ = nullptr;
-        std::optional<T> v_;
-    };
+    using iterator = detail::TakeIterator<Channel, T>;
     iterator begin() { return iterator(this); }
     iterator end() { return {}; }
 

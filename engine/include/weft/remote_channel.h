@@ -2,6 +2,7 @@
 // RemoteChannel: a Channel of values living on one process, usable from any process, like Julia's
 // RemoteChannel. Operations are carried out on the owner; handles can be passed as call arguments.
 
+#include "weft/detail/sync.h"
 #include "weft/future.h"
 #include "weft/kernel.h"
 #include "weft/value.h"
@@ -39,31 +40,7 @@ public:
     [[nodiscard]] Pid where() const { return ref().owner; }
     [[nodiscard]] bool valid() const { return s_ != nullptr; }
 
-    class iterator {
-    public:
-        using iterator_category = std::input_iterator_tag;
-        using value_type = Value;
-        using difference_type = std::ptrdiff_t;
-        iterator() = default;
-        explicit iterator(RemoteChannel* c)
-            : c_(c)
-        {
-            ++*this;
-        }
-        Value& operator*() { return *v_; }
-        iterator& operator++()
-        {
-            v_ = c_->take_or_closed();
-            if (!v_)
-                c_ = nullptr;
-            return *this;
-        }
-        bool operator==(const iterator& o) const { return c_ == o.c_; }
-
-    private:
-        RemoteChannel* c_ = nullptr;
-        std::optional<Value> v_;
-    };
+    using iterator = detail::TakeIterator<RemoteChannel, Value>;
     iterator begin() { return iterator(this); }
     iterator end() { return {}; }
 

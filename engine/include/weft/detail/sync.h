@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <deque>
+#include <iterator>
 #include <mutex>
+#include <optional>
 
 namespace weft::detail {
 
@@ -42,6 +45,34 @@ public:
 
 private:
     std::deque<Waiter*> waiters_;
+};
+
+// Input iterator over anything with `std::optional<T> take_or_closed()`: takes until the source
+// is closed and drained (Channel, RemoteChannel).
+template <class Source, class T> class TakeIterator {
+public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    TakeIterator() = default;
+    explicit TakeIterator(Source* c)
+        : c_(c)
+    {
+        ++*this;
+    }
+    T& operator*() { return *v_; }
+    TakeIterator& operator++()
+    {
+        v_ = c_->take_or_closed();
+        if (!v_)
+            c_ = nullptr;
+        return *this;
+    }
+    bool operator==(const TakeIterator& o) const { return c_ == o.c_; }
+
+private:
+    Source* c_ = nullptr;
+    std::optional<T> v_;
 };
 
 // Sleeps the current task (freeing its thread) or the current plain thread.
