@@ -69,13 +69,11 @@ ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelReg
     : opts_(std::move(options))
     , kernels_(std::move(kernels))
     , pid_(opts_.pid)
-    , sched_(std::make_unique<Scheduler>(opts_.threads.default_threads, opts_.threads.interactive))
+    , sched_(std::make_unique<Scheduler>(opts_.threads.default_threads, opts_.threads.interactive,
+          // A worker's idle pool threads read requests from the master themselves.
+          opts_.pid != 1 ? std::function<void()>([this] { poll_master(); })
+                         : std::function<void()>()))
 {
-    if (opts_.pid != 1) {
-        // A worker's idle pool threads read requests from the master themselves.
-        auto poll = [this] { poll_master(); };
-        sched_->pool(PoolKind::Default).set_idle_poll(poll);
-    }
     loop_.run_sync([this] {
         loop_.add_stop_hook([this] {
             std::vector<std::shared_ptr<Connection>> conns;

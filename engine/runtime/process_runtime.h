@@ -223,6 +223,9 @@ private:
     RuntimeOptions opts_;
     std::shared_ptr<KernelRegistry> kernels_;
     std::atomic<Pid> pid_;
+    // Before sched_: its idle threads read these from the moment it starts.
+    std::mutex poll_m_;
+    std::shared_ptr<Connection> master_conn_; // a worker's connection from the master
     std::unique_ptr<Scheduler> sched_;
     EventLoop loop_;
     std::atomic<bool> shut_down_ { false };
@@ -241,8 +244,6 @@ private:
     std::vector<int> listen_fds_;
     std::vector<std::shared_ptr<Connection>> handshaking_; // loop thread
     std::function<void(const std::string&)> exit_cb_; // guarded by poll_m_
-    std::mutex poll_m_;
-    std::shared_ptr<Connection> master_conn_; // a worker's connection from the master
     void poll_master();
     std::mutex log_m_;
     std::function<void(const std::string&)> log_cb_;

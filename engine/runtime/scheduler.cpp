@@ -345,11 +345,12 @@ void TimerThread::run()
 
 // ---- PoolScheduler ------------------------------------------------------------------------
 
-PoolScheduler::PoolScheduler(
-    PoolKind kind, int threads, int first_thread_index, TimerThread& timers, Scheduler& owner)
+PoolScheduler::PoolScheduler(PoolKind kind, int threads, int first_thread_index,
+    TimerThread& timers, Scheduler& owner, std::function<void()> idle_poll)
     : kind_(kind)
     , timers_(timers)
     , owner_(owner)
+    , idle_poll_(std::move(idle_poll))
 {
     pinned_.resize(static_cast<std::size_t>(threads));
     threads_.reserve(threads);
@@ -514,10 +515,10 @@ PoolStats PoolScheduler::stats() const
 
 // ---- Scheduler ----------------------------------------------------------------------------
 
-Scheduler::Scheduler(int default_threads, int interactive_threads)
+Scheduler::Scheduler(int default_threads, int interactive_threads, std::function<void()> idle_poll)
 {
     default_ = std::make_unique<PoolScheduler>(
-        PoolKind::Default, std::max(1, default_threads), 1, timers_, *this);
+        PoolKind::Default, std::max(1, default_threads), 1, timers_, *this, std::move(idle_poll));
     if (interactive_threads > 0)
         interactive_ = std::make_unique<PoolScheduler>(
             PoolKind::Interactive, interactive_threads, 1 + default_->nthreads(), timers_, *this);

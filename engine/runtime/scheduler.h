@@ -71,8 +71,10 @@ struct PoolStats {
 // empty spin briefly before sleeping, which keeps hand-offs fast on a busy cluster.
 class PoolScheduler final {
 public:
-    PoolScheduler(
-        PoolKind kind, int threads, int first_thread_index, TimerThread& timers, Scheduler& owner);
+    // `idle_poll` is called by idle threads while they spin, before they sleep (a worker polls
+    // its master connection there, so a request that comes within the spin needs no wake-up).
+    PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers,
+        Scheduler& owner, std::function<void()> idle_poll = {});
     ~PoolScheduler(); // finishes queued tasks, then joins its threads
     PoolScheduler(const PoolScheduler&) = delete;
     PoolScheduler& operator=(const PoolScheduler&) = delete;
@@ -89,10 +91,7 @@ public:
     [[nodiscard]] Scheduler& owner() { return owner_; }
 
     void schedule(Task* t); // a woken task is runnable again
-    // Called by idle threads while they spin, before they sleep (a worker polls its master
-    // connection here, so a request that comes within the spin needs no wake-up). Set it before
-    // work starts.
-    void set_idle_poll(std::function<void()> fn) { idle_poll_ = std::move(fn); }
+
     void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
 
 private:
@@ -114,7 +113,7 @@ private:
     Scheduler& owner_;
     mutable std::mutex m_;
     std::condition_variable cv_;
-    std::function<void()> idle_poll_;
+    const std::function<void()> idle_poll_; // fixed before the threads start
     std::deque<Item> queue_;
     std::vector<std::deque<Item>> pinned_; // per thread
     std::atomic<std::size_t> queued_ { 0 };
@@ -132,7 +131,7 @@ private:
 // A process's pools (default and interactive) and its timer thread.
 class Scheduler final {
 public:
-    Scheduler(int default_threads, int interactive_threads);
+    Scheduler(int default_threads, int interactive_threads, std::function<void()> idle_poll = {});
     ~Scheduler();
     PoolScheduler& pool(PoolKind k);
     [[nodiscard]] bool has_pool(PoolKind k) const;
