@@ -723,13 +723,8 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBat
             request_ref(f.ref_, wire::FetchMode::VALUE, release, req);
             return req;
         }
-        const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-        {
-            std::lock_guard g(m_);
-            connection_to_locked(f.ref_.owner); // fails now for an unknown or exited owner
-            pending_[id] = { req, f.ref_.owner };
-        }
-        batch->by_owner[f.ref_.owner].emplace_back(id, f.ref_.id, release);
+        const auto request = open_request(f.ref_.owner, req); // sent later, with the batch
+        batch->by_owner[f.ref_.owner].emplace_back(request.id, f.ref_.id, release);
     } catch (const Error&) {
         req->set(error_from_current_exception());
     }
@@ -844,6 +839,16 @@ bool ProcessRuntime::isready(FutureState& f)
     return checked(got->wait()).as_bool();
 }
 
+ProcessRuntime::OpenRequest ProcessRuntime::open_request(Pid to, std::shared_ptr<Completion> into)
+{
+    OpenRequest r { next_call_.fetch_add(1, std::memory_order_relaxed),
+        into ? std::move(into) : std::make_shared<Completion>(), nullptr };
+    std::lock_guard g(m_);
+    r.conn = connection_to_locked(to); // throws for an unknown or exited process
+    pending_[r.id] = { r.done, to };
+    return r;
+}
+
 std::shared_ptr<Completion> ProcessRuntime::stored_value(const RefId& id) const
 {
     std::lock_guard g(m_);
@@ -854,14 +859,7 @@ std::shared_ptr<Completion> ProcessRuntime::stored_value(const RefId& id) const
 std::shared_ptr<Completion> ProcessRuntime::request_ref(
     const RemoteRef& r, wire::FetchMode mode, bool release, std::shared_ptr<Completion> into)
 {
-    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-    auto got = into ? std::move(into) : std::make_shared<Completion>();
-    std::shared_ptr<Connection> conn;
-    {
-        std::lock_guard g(m_);
-        conn = connection_to_locked(r.owner);
-        pending_[id] = { got, r.owner };
-    }
+    auto [id, got, conn] = open_request(r.owner, std::move(into));
     auto out = std::make_unique<OutFrame>(16);
     auto req = out->root().initFetchRef();
     req.setCallId(id);
@@ -1161,14 +1159,7 @@ RemoteRef ProcessRuntime::create_channel(std::size_t capacity, Pid owner)
         e.holders[myid()] += 1;
         return r;
     }
-    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-    auto done = std::make_shared<Completion>();
-    std::shared_ptr<Connection> conn;
-    {
-        std::lock_guard g(m_);
-        conn = connection_to_locked(owner);
-        pending_[id] = { done, owner };
-    }
+    auto [id, done, conn] = open_request(owner);
     auto f = std::make_unique<OutFrame>(32);
     auto op = f->root().initChannelOp();
     op.setCallId(id);
@@ -1214,14 +1205,7 @@ Value ProcessRuntime::channel_op(const RemoteRef& r, wire::ChannelOpKind op, Val
             throw InvalidStateException("this RemoteChannel no longer exists on " + who(myid()));
         return run_channel_op(ch, op, std::move(v));
     }
-    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-    auto done = std::make_shared<Completion>();
-    std::shared_ptr<Connection> conn;
-    {
-        std::lock_guard g(m_);
-        conn = connection_to_locked(r.owner);
-        pending_[id] = { done, r.owner };
-    }
+    auto [id, done, conn] = open_request(r.owner);
     auto f = std::make_unique<OutFrame>(32);
     auto w = f->root().initChannelOp();
     w.setCallId(id);
@@ -1639,14 +1623,7 @@ void ProcessRuntime::connect_worker(
 
 double ProcessRuntime::ping(Pid pid)
 {
-    const std::uint64_t id = next_call_.fetch_add(1, std::memory_order_relaxed);
-    auto done = std::make_shared<Completion>();
-    std::shared_ptr<Connection> conn;
-    {
-        std::lock_guard g(m_);
-        conn = connection_to_locked(pid);
-        pending_[id] = { done, pid };
-    }
+    auto [id, done, conn] = open_request(pid);
     auto f = std::make_unique<OutFrame>(8);
     f->root().setPing(id);
     f->finish();

@@ -209,6 +209,13 @@ private:
     void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
     void complete_pending(std::uint64_t id, Value v);
     std::shared_ptr<Completion> stored_value(const RefId& id) const;
+    // A new request to process `to`: its id, what its answer completes, and the connection.
+    struct OpenRequest {
+        std::uint64_t id;
+        std::shared_ptr<Completion> done;
+        std::shared_ptr<Connection> conn;
+    };
+    OpenRequest open_request(Pid to, std::shared_ptr<Completion> into = nullptr);
     // Sends a FetchRef to the reference's owner; the returned Completion (`into`, if given) gets
     // the answer.
     std::shared_ptr<Completion> request_ref(const RemoteRef& r, wire::FetchMode mode, bool release,

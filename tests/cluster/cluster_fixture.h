@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <memory>
 #include <signal.h>
 #include <thread>
 #include <vector>
@@ -47,6 +48,22 @@ inline bool all_gone(
             return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+}
+
+// A cluster with `n` local workers, for a suite's initTestCase.
+inline std::unique_ptr<Cluster> start_cluster(int n, Threads threads = {})
+{
+    auto c = std::make_unique<Cluster>(options());
+    c->addprocs(n, threads);
+    return c;
+}
+
+// Ends the cluster; true once none of its workers is left (for a suite's cleanupTestCase).
+inline bool stop_cluster(std::unique_ptr<Cluster>& c)
+{
+    auto pids = os_pids(*c);
+    c.reset();
+    return all_gone(pids);
 }
 
 } // namespace weft::test

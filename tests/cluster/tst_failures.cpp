@@ -39,12 +39,7 @@ private slots:
         });
         c->addprocs(3);
     }
-    void cleanupTestCase()
-    {
-        auto pids = test::os_pids(*c);
-        c.reset();
-        QVERIFY(test::all_gone(pids));
-    }
+    void cleanupTestCase() { QVERIFY(test::stop_cluster(c)); }
 
     void kernelErrorIsARemoteExceptionEveryTime()
     {

@@ -40,17 +40,8 @@ private:
     std::unique_ptr<Cluster> c;
 
 private slots:
-    void initTestCase()
-    {
-        c = std::make_unique<Cluster>(test::options());
-        c->addprocs(4);
-    }
-    void cleanupTestCase()
-    {
-        auto pids = test::os_pids(*c);
-        c.reset();
-        QVERIFY(test::all_gone(pids));
-    }
+    void initTestCase() { c = test::start_cluster(4); }
+    void cleanupTestCase() { QVERIFY(test::stop_cluster(c)); }
 
     void fetchReleasesTheOwnersValue()
     {
