@@ -436,14 +436,6 @@ void LocalManager::remove(const std::vector<Pid>& pids, std::chrono::millisecond
         w->exited->wait();
 }
 
-void LocalManager::interrupt(Pid pid)
-{
-    std::lock_guard g(m_);
-    auto it = workers_.find(pid);
-    if (it != workers_.end() && it->second->os_pid > 0 && !it->second->exited->ready())
-        ::kill(it->second->os_pid, SIGINT);
-}
-
 std::vector<WorkerInfo> LocalManager::info() const
 {
     std::vector<WorkerInfo> out;

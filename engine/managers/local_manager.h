@@ -29,7 +29,6 @@ public:
 
     std::vector<Pid> launch(int n, Threads threads);
     void remove(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
-    void interrupt(Pid pid);
     [[nodiscard]] std::vector<WorkerInfo> info() const;
 
 private:

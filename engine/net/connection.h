@@ -53,7 +53,6 @@ public:
     [[nodiscard]] bool closed() const { return closed_.load(std::memory_order_acquire); }
     [[nodiscard]] const std::string& description() const { return description_; }
     [[nodiscard]] ConnectionStats stats() const;
-    [[nodiscard]] int fd() const { return fd_; }
 
 private:
     struct Io;

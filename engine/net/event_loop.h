@@ -36,7 +36,6 @@ public:
     void add_task(kj::Promise<void> p);
 
 private:
-    void run();
     void drain_posts();
     kj::Promise<void> watch_wakeups();
 

@@ -223,12 +223,6 @@ Pid ProcessRuntime::next_worker()
     return w[round_robin_.fetch_add(1, std::memory_order_relaxed) % w.size()];
 }
 
-bool ProcessRuntime::peer_known(Pid pid) const
-{
-    std::lock_guard g(m_);
-    return peers_.count(pid) != 0;
-}
-
 std::optional<std::string> ProcessRuntime::peer_exit_reason(Pid pid) const
 {
     std::lock_guard g(m_);
@@ -253,18 +247,6 @@ PeerTraffic ProcessRuntime::traffic(Pid peer) const
         t.bytes_received += s.bytes_received;
     }
     return t;
-}
-
-std::size_t ProcessRuntime::store_size() const
-{
-    std::lock_guard g(m_);
-    return store_.size();
-}
-
-std::size_t ProcessRuntime::pending_calls() const
-{
-    std::lock_guard g(m_);
-    return pending_.size();
 }
 
 // ---- making calls -------------------------------------------------------------------------
@@ -368,6 +350,12 @@ void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool ad
         add_holder(id, holder, add ? +1 : -1);
         return;
     }
+    send_ref_ops(owner, { { id, holder } }, add);
+}
+
+void ProcessRuntime::send_ref_ops(
+    Pid owner, const std::vector<std::pair<RefId, Pid>>& ops, bool add)
+{
     std::shared_ptr<Connection> conn;
     try {
         std::lock_guard g(m_);
@@ -375,11 +363,14 @@ void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool ad
     } catch (const Error&) {
         return; // the owner is gone, and its values with it
     }
-    auto f = std::make_unique<OutFrame>(16);
-    auto ops = f->root().initRefOps();
-    auto list = add ? ops.initAdds(1) : ops.initRemoves(1);
-    encode_ref_id(id, list[0].initId());
-    list[0].setHolder(holder);
+    auto f = std::make_unique<OutFrame>(static_cast<unsigned>(16 + 4 * ops.size()));
+    auto refs = f->root().initRefOps();
+    const auto n = static_cast<unsigned>(ops.size());
+    auto list = add ? refs.initAdds(n) : refs.initRemoves(n);
+    for (unsigned i = 0; i < n; ++i) {
+        encode_ref_id(ops[i].first, list[i].initId());
+        list[i].setHolder(ops[i].second);
+    }
     f->finish();
     conn->send(std::move(f));
 }
@@ -576,6 +567,7 @@ void ProcessRuntime::accept_call(IncomingCall c)
         }
         if (++e.holders[c.caller] == 0)
             e.holders.erase(c.caller);
+        c.slot = e.value; // where the result goes, without looking it up again
     }
     if (!k) {
         release_ref_args(c.args);
@@ -624,11 +616,15 @@ List ProcessRuntime::resolve_args(
 void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
 {
     Value result;
-    std::vector<bool> settled(c.args.size(), false);
+    const bool has_refs = std::any_of(
+        c.args.begin(), c.args.end(), [](const Value& a) { return a.kind() == Value::Kind::Ref; });
+    std::vector<bool> settled(has_refs ? c.args.size() : 0, false);
     try {
-        List args = resolve_args(c.args, c.caller, k.keeps_ref, settled);
         Context ctx(*this);
-        result = k.fn(ctx, args);
+        if (has_refs)
+            result = k.fn(ctx, resolve_args(c.args, c.caller, k.keeps_ref, settled));
+        else
+            result = k.fn(ctx, c.args); // the common case: nothing to fetch, nothing to copy
     } catch (const RemoteException& e) {
         auto ev = e.captured();
         ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
@@ -654,7 +650,7 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
         result = ev;
     }
     // References the call held but did not fetch (handles, channels): their holds end with it.
-    for (std::size_t i = 0; i < c.args.size(); ++i)
+    for (std::size_t i = 0; i < settled.size(); ++i)
         if (!settled[i] && c.args[i].kind() == Value::Kind::Ref)
             release_hold(c.args[i].as_ref(), myid());
     reply(c, result);
@@ -680,11 +676,8 @@ std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(
 
 void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 {
-    if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
-        auto slot = stored_value(c.ref);
-        if (slot)
-            slot->set(v);
-    }
+    if (c.slot)
+        c.slot->set(v);
     if (c.kind == CallKind::Async)
         return;
     if (c.kind == CallKind::Do) {
@@ -693,7 +686,8 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
                 + v.as_error().message);
         return;
     }
-    const Value& out = (c.kind == CallKind::Wait && !v.is_error()) ? Value() : v;
+    static const Value nil;
+    const Value& out = (c.kind == CallKind::Wait && !v.is_error()) ? nil : v;
     if (!c.reply_conn) {
         complete_pending(c.call_id, out);
         return;
@@ -910,23 +904,8 @@ void ProcessRuntime::flush_removes(Pid owner)
         std::lock_guard g(removes_m_);
         batch.swap(removes_[owner]);
     }
-    if (batch.empty())
-        return;
-    std::shared_ptr<Connection> conn;
-    try {
-        std::lock_guard g(m_);
-        conn = connection_to_locked(owner);
-    } catch (const Error&) {
-        return; // the owner is gone, and its values with it
-    }
-    auto f = std::make_unique<OutFrame>(static_cast<unsigned>(16 + 4 * batch.size()));
-    auto list = f->root().initRefOps().initRemoves(static_cast<unsigned>(batch.size()));
-    for (unsigned i = 0; i < batch.size(); ++i) {
-        encode_ref_id(batch[i].first, list[i].initId());
-        list[i].setHolder(batch[i].second);
-    }
-    f->finish();
-    conn->send(std::move(f));
+    if (!batch.empty())
+        send_ref_ops(owner, batch, false);
 }
 
 void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
@@ -1130,7 +1109,8 @@ void ProcessRuntime::handle_fetch_many(
 void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
     wire::FetchMode mode, bool release, const Value& v)
 {
-    conn.send(frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? Value() : v));
+    static const Value nil;
+    conn.send(frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? nil : v));
     if (release && mode == wire::FetchMode::VALUE && !v.is_error())
         add_holder(ref, from, -1);
 }

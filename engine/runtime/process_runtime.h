@@ -143,9 +143,6 @@ public:
 
     // ---- Introspection ----
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
-    [[nodiscard]] std::size_t store_size() const;
-    [[nodiscard]] std::size_t pending_calls() const;
-    [[nodiscard]] bool peer_known(Pid pid) const;
     [[nodiscard]] std::optional<std::string> peer_exit_reason(Pid pid) const;
 
     EventLoop& loop() { return loop_; }
@@ -166,6 +163,7 @@ private:
         PoolKind pool = PoolKind::Default;
         Pid caller = 0;
         std::shared_ptr<Connection> reply_conn; // null for a call this process made to itself
+        std::shared_ptr<Completion> slot; // the store entry's value, for async and wait
     };
     struct PendingCall {
         std::shared_ptr<Completion> done;
@@ -206,6 +204,7 @@ private:
     void handle_join(wire::Join::Reader j);
     void add_holder(const RefId& id, Pid holder, int delta);
     void flush_removes(Pid owner);
+    void send_ref_ops(Pid owner, const std::vector<std::pair<RefId, Pid>>& ops, bool add);
     void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
     void complete_pending(std::uint64_t id, Value v);
     std::shared_ptr<Completion> stored_value(const RefId& id) const;

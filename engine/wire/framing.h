@@ -73,8 +73,6 @@ public:
     // and its bytes are being skipped. NeedMore: read more.
     Status next(InFrame& out, std::string& error);
 
-    [[nodiscard]] std::size_t buffered() const { return end_ - begin_; }
-
 private:
     struct Buffer;
     void reserve(std::size_t need);

@@ -33,6 +33,16 @@ inline std::vector<int> os_pids(const Cluster& c)
     return out;
 }
 
+// Adds one worker and returns its id and OS pid (for tests that kill it).
+inline std::pair<Pid, int> add_worker(Cluster& c)
+{
+    const Pid pid = c.addprocs(1)[0];
+    for (auto& w : c.worker_info())
+        if (w.pid == pid)
+            return { pid, w.os_pid };
+    return { pid, 0 };
+}
+
 // True once none of `pids` exists any more (reaped, not zombies left behind).
 inline bool all_gone(
     const std::vector<int>& pids, std::chrono::milliseconds within = std::chrono::seconds(5))

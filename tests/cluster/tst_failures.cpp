@@ -127,11 +127,7 @@ private slots:
 
     void sigkilledWorkerFailsPendingCallsPromptly()
     {
-        auto victim = c->addprocs(1)[0];
-        int os_pid = 0;
-        for (auto& w : c->worker_info())
-            if (w.pid == victim)
-                os_pid = w.os_pid;
+        auto [victim, os_pid] = test::add_worker(*c);
         QVERIFY(os_pid > 0);
         std::vector<Future> pending;
         for (int i = 0; i < 5; ++i)

@@ -131,11 +131,7 @@ private slots:
 
     void aKilledHolderLeavesNoStaleHolder()
     {
-        auto victim = c->addprocs(1)[0];
-        int os_pid = 0;
-        for (auto& w : c->worker_info())
-            if (w.pid == victim)
-                os_pid = w.os_pid;
+        auto [victim, os_pid] = test::add_worker(*c);
         Future r = c->remotecall("rand", 2, 10);
         Future h = c->remotecall("hold_future", victim, r, 60000);
         QTRY_VERIFY(holders_of(c->store_table(2), r.ref().id).count(victim) == 1);

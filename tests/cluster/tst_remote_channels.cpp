@@ -103,11 +103,7 @@ private slots:
 
     void waitersGetProcessExitedWhenTheOwnerDies()
     {
-        auto owner = c->addprocs(1)[0];
-        int os_pid = 0;
-        for (auto& w : c->worker_info())
-            if (w.pid == owner)
-                os_pid = w.os_pid;
+        auto [owner, os_pid] = test::add_worker(*c);
         auto ch = RemoteChannel::create(*c, 1, owner);
         auto waiting = std::async(std::launch::async, [&] {
             try {

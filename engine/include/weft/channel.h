@@ -100,10 +100,7 @@ public:
     {
         State& s = *s_;
         std::unique_lock lk(s.m);
-        ++s.waiting_take;
-        s.takers.wait(lk, [&] { return s.closed || !s.items.empty(); });
-        --s.waiting_take;
-        if (s.items.empty())
+        if (!wait_for_item(lk))
             return std::nullopt;
         T v = std::move(s.items.front());
         s.items.pop_front();
@@ -119,10 +116,7 @@ public:
     {
         State& s = *s_;
         std::unique_lock lk(s.m);
-        ++s.waiting_take;
-        s.takers.wait(lk, [&] { return s.closed || !s.items.empty(); });
-        --s.waiting_take;
-        if (s.items.empty())
+        if (!wait_for_item(lk))
             throw InvalidStateException("Channel is closed.");
         T v = s.items.front();
         s.takers.notify_one(); // pass the wake-up on: the value is still there
@@ -174,6 +168,16 @@ private:
         std::uint64_t put_seq = 0, taken = 0;
         std::size_t waiting_put = 0, waiting_take = 0;
     };
+    // Waits (as a counted taker) until a value is there; false if closed and empty instead.
+    bool wait_for_item(std::unique_lock<std::mutex>& lk) const
+    {
+        State& s = *s_;
+        ++s.waiting_take;
+        s.takers.wait(lk, [&] { return s.closed || !s.items.empty(); });
+        --s.waiting_take;
+        return !s.items.empty();
+    }
+
     std::shared_ptr<State> s_;
 };
 
