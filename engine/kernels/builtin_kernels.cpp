@@ -3,8 +3,11 @@
 
 #include "builtin_kernels.h"
 
+#include "process_runtime.h"
+#include "weft/errors.h"
 #include "weft/inspect.h"
 #include "weft/kernel.h"
+#include "weft/patterns.h"
 #include "weft/process.h"
 #include "weft/remote_channel.h"
 #include "weft/threads.h"
@@ -317,6 +320,86 @@ Value store_table(Context& ctx, const List&)
     return store_table_to_value(ctx.process().store_table());
 }
 
+// ---- Patterns: what pmap and distributed_reduce run on each worker ----------------------
+
+namespace {
+const KernelInfo& loaded_kernel(Context& ctx, std::string_view name)
+{
+    const auto* k = ctx.process().runtime_impl().kernels().find(name);
+    if (!k)
+        throw KernelNotFound(std::string(name), ctx.myid());
+    return *k;
+}
+} // namespace
+
+// kernel(item) for each item of a pmap batch, in order.
+Value map_batch(Context& ctx, const List& args)
+{
+    if (args.size() != 2)
+        throw std::invalid_argument("weft.map_batch takes a kernel name and a list of items");
+    const auto& k = loaded_kernel(ctx, args[0].as_text());
+    const auto& items = args[1].as_list();
+    List out;
+    out.reserve(items.size());
+    List one(1);
+    for (const auto& item : items) {
+        one[0] = item;
+        out.push_back(k.fn(ctx, one));
+    }
+    return out;
+}
+
+// reducer(mapper(lo), mapper(lo + 1), ..., mapper(hi - 1)): one worker's chunk of a
+// distributed reduction.
+Value reduce_range(Context& ctx, const List& args)
+{
+    if (args.size() != 4)
+        throw std::invalid_argument("weft.reduce_range takes reducer, mapper, lo, hi");
+    const auto reducer = args[0].as_text();
+    const auto& mapper = loaded_kernel(ctx, args[1].as_text());
+    const auto lo = args[2].as_int(), hi = args[3].as_int();
+    if (hi <= lo)
+        throw std::invalid_argument("empty range");
+    List one { Value(lo) };
+    Value acc = mapper.fn(ctx, one);
+    for (auto i = lo + 1; i < hi; ++i) {
+        one[0] = Value(i);
+        acc = detail::apply_reducer(ctx, reducer, acc, mapper.fn(ctx, one));
+    }
+    return acc;
+}
+
+// One coin flip (0 or 1), for `@distributed (+) for i in 1:n; coin_flip(i); end`.
+std::int64_t coin_flip(std::int64_t)
+{
+    return static_cast<std::int64_t>(rng()() & 1);
+}
+
+// x squared, the simplest pmap kernel.
+Value square(Context&, const List& args)
+{
+    if (args.size() != 1)
+        throw std::invalid_argument("square takes one number");
+    if (args[0].kind() == Value::Kind::Int64)
+        return args[0].as_int() * args[0].as_int();
+    return args[0].as_double() * args[0].as_double();
+}
+
+// Busy for `ms` milliseconds, then returns `ms`: unequal items show dynamic scheduling.
+std::int64_t work_ms(std::int64_t ms)
+{
+    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    volatile std::uint64_t x = 0;
+    while (std::chrono::steady_clock::now() < end)
+        x = x + 1;
+    return ms;
+}
+
+WEFT_KERNEL_AS("weft.map_batch", map_batch);
+WEFT_KERNEL_AS("weft.reduce_range", reduce_range);
+WEFT_KERNEL(coin_flip);
+WEFT_KERNEL(square);
+WEFT_KERNEL(work_ms);
 WEFT_KERNEL(myid);
 WEFT_KERNEL(store_table);
 WEFT_KERNEL(echo);
@@ -344,6 +427,25 @@ WEFT_KERNEL(hold_future);
 } // namespace weft::builtin
 
 namespace weft {
+
+Value detail::apply_reducer(Context& ctx, std::string_view reducer, const Value& a, const Value& b)
+{
+    if (reducer == "+")
+        return builtin::add_values(a, b);
+    const bool ints = a.kind() == Value::Kind::Int64 && b.kind() == Value::Kind::Int64;
+    if (reducer == "*")
+        return ints ? Value(a.as_int() * b.as_int()) : Value(a.as_double() * b.as_double());
+    if (reducer == "min")
+        return ints ? Value(std::min(a.as_int(), b.as_int()))
+                    : Value(std::min(a.as_double(), b.as_double()));
+    if (reducer == "max")
+        return ints ? Value(std::max(a.as_int(), b.as_int()))
+                    : Value(std::max(a.as_double(), b.as_double()));
+    const auto* k = ctx.process().runtime_impl().kernels().find(reducer);
+    if (!k)
+        throw KernelNotFound(std::string(reducer), ctx.myid());
+    return k->fn(ctx, List { a, b });
+}
 
 void register_builtin_kernels(KernelRegistry& r)
 {

@@ -7,6 +7,7 @@
 #include "weft/future.h"
 #include "weft/inspect.h"
 #include "weft/kernel.h"
+#include "weft/patterns.h"
 #include "weft/process.h"
 #include "weft/remote_channel.h"
 #include "weft/threads.h"
