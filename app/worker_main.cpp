@@ -4,10 +4,12 @@
 #include "builtin_kernels.h"
 #include "handshake.h"
 #include "process_runtime.h"
+#include "process_sampler.h"
 
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <malloc.h>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -43,6 +45,10 @@ int usage()
 
 int main(int argc, char** argv)
 {
+    // Fixed, so glibc does not raise it after freeing a large buffer: large messages and
+    // telemetry batches come and go, and each should go back to the system when freed instead
+    // of fragmenting the heap (a worker's memory stays flat over a long run).
+    ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     weft::Threads threads { 1, 0 };
     std::string host = "127.0.0.1";
     for (int i = 1; i < argc; ++i) {
@@ -84,6 +90,12 @@ int main(int argc, char** argv)
     ro.cookie = *cookie;
     ro.host = host;
     auto rt = std::make_shared<weft::detail::ProcessRuntime>(ro, kernels);
+
+    // Samples go to the master at the interval it sets (at join, and whenever it changes).
+    weft::detail::ProcessSampler sampler(
+        *rt, [&rt](weft::detail::WireSample&& w) { rt->send_telemetry(encode_sample(w)); });
+    rt->on_telemetry_interval(
+        [&sampler](std::uint32_t ms) { sampler.set_interval(std::chrono::milliseconds(ms)); });
 
     ExitSignal exit_signal;
     rt->on_exit_requested([&](const std::string& why) { exit_signal.fire(why); });

@@ -3,7 +3,10 @@
 #include "builtin_kernels.h"
 #include "local_manager.h"
 #include "process_runtime.h"
+#include "process_sampler.h"
+#include "telemetry_hub.h"
 #include "weft/errors.h"
+#include "weft/telemetry.h"
 
 #include <algorithm>
 
@@ -29,7 +32,10 @@ void sleep(std::chrono::nanoseconds d)
     detail::sleep_for(d);
 }
 
-struct Cluster::Callbacks : detail::ClusterCallbacks { };
+struct Cluster::Callbacks : detail::ClusterCallbacks {
+    std::mutex telemetry_m;
+    std::vector<std::function<void(std::shared_ptr<const TelemetrySnapshot>)>> telemetry;
+};
 
 Cluster::Cluster(ClusterOptions options)
     : callbacks_(std::make_unique<Callbacks>())
@@ -44,7 +50,72 @@ Cluster::Cluster(ClusterOptions options)
     ro.limits.traversal_limit_words = options.max_frame_bytes / 8 + 1024;
     ro.topology = options.topology;
     runtime_ = std::make_shared<detail::ProcessRuntime>(ro, std::move(kernels));
+    TelemetryOptions to;
+    to.interval = options.telemetry_interval;
+    to.window = options.telemetry_window;
+    to.max_spans = options.telemetry_max_spans;
+    hub_ = std::make_unique<detail::TelemetryHub>(to, detail::steady_ns());
+    hub_->process_added(1, "localhost");
+    runtime_->set_telemetry_sink([hub = hub_.get(), rt = runtime_.get()](
+                                     Pid from, Value v, std::int64_t received) {
+        try {
+            hub->ingest(from, detail::decode_sample(v), received);
+        } catch (const std::exception& e) {
+            rt->log("malformed telemetry from worker " + std::to_string(from) + ": " + e.what());
+        }
+    });
     local_ = std::make_unique<detail::LocalManager>(*runtime_, options, *callbacks_);
+    on_worker_added([hub = hub_.get()](const WorkerInfo& w) { hub->process_added(w.pid, w.host); });
+    on_worker_exiting(
+        [hub = hub_.get()](Pid pid) { hub->process_state(pid, WorkerState::Exiting); });
+    on_worker_exited([hub = hub_.get()](Pid pid, const std::string& reason) {
+        hub->process_state(pid, WorkerState::Exited, reason);
+    });
+    sampler_ = std::make_unique<detail::ProcessSampler>(
+        *runtime_,
+        [this](detail::WireSample&& w) {
+            hub_->ingest(1, std::move(w), detail::steady_ns());
+            publish_telemetry();
+        },
+        to.max_store_entries);
+    set_telemetry_interval(options.telemetry_interval);
+}
+
+void Cluster::publish_telemetry()
+{
+    std::vector<std::function<void(std::shared_ptr<const TelemetrySnapshot>)>> cbs;
+    {
+        std::lock_guard g(callbacks_->telemetry_m);
+        cbs = callbacks_->telemetry;
+    }
+    if (cbs.empty())
+        return;
+    auto snap = hub_->snapshot();
+    for (auto& cb : cbs)
+        cb(snap);
+}
+
+void Cluster::set_telemetry_interval(std::chrono::milliseconds interval)
+{
+    hub_->set_interval(interval);
+    runtime_->set_telemetry_interval(static_cast<std::uint32_t>(interval.count()));
+    sampler_->set_interval(interval);
+}
+
+std::chrono::milliseconds Cluster::telemetry_interval() const
+{
+    return sampler_->interval();
+}
+
+std::shared_ptr<const TelemetrySnapshot> Cluster::telemetry() const
+{
+    return hub_->snapshot();
+}
+
+void Cluster::on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb)
+{
+    std::lock_guard g(callbacks_->telemetry_m);
+    callbacks_->telemetry.push_back(std::move(cb));
 }
 
 Cluster::~Cluster()
@@ -56,6 +127,7 @@ Cluster::~Cluster()
     } catch (const std::exception& e) {
         runtime_->log(std::string("while removing workers: ") + e.what());
     }
+    sampler_.reset();
     local_.reset();
     runtime_->shutdown();
 }

@@ -338,6 +338,7 @@ Value map_batch(Context& ctx, const List& args)
     if (args.size() != 2)
         throw std::invalid_argument("weft.map_batch takes a kernel name and a list of items");
     const auto& k = loaded_kernel(ctx, args[0].as_text());
+    detail::set_task_label(k.label); // the timeline shows the mapped kernel
     const auto& items = args[1].as_list();
     List out;
     out.reserve(items.size());
@@ -357,6 +358,7 @@ Value reduce_range(Context& ctx, const List& args)
         throw std::invalid_argument("weft.reduce_range takes reducer, mapper, lo, hi");
     const auto reducer = args[0].as_text();
     const auto& mapper = loaded_kernel(ctx, args[1].as_text());
+    detail::set_task_label(mapper.label);
     const auto lo = args[2].as_int(), hi = args[3].as_int();
     if (hi <= lo)
         throw std::invalid_argument("empty range");

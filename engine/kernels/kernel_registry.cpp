@@ -20,8 +20,13 @@ void KernelRegistry::add(
         KernelInfo { name, std::move(signature), std::move(fn), std::move(keeps_ref) });
     // Entries are never removed, so a KernelInfo* handed out stays valid; a reload replaces it.
     auto& slot = kernels_[name];
-    if (slot)
+    if (slot) {
+        info->label = slot->label;
         retired_.push_back(std::move(slot));
+    } else {
+        info->label = static_cast<std::uint32_t>(labels_.size());
+        labels_.push_back(name);
+    }
     slot = std::move(info);
 }
 
@@ -40,6 +45,12 @@ std::vector<KernelInfo> KernelRegistry::list() const
         out.push_back(*k);
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return out;
+}
+
+std::string KernelRegistry::label_name(std::uint32_t label) const
+{
+    std::shared_lock g(m_);
+    return label < labels_.size() ? labels_[label] : "task";
 }
 
 namespace detail {

@@ -578,7 +578,7 @@ void ProcessRuntime::accept_call(IncomingCall c)
     }
     auto& pool = sched_->pool(c.pool);
     auto self = shared_from_this();
-    pool.spawn([self, c = std::move(c), k]() mutable { self->run_call(c, *k); });
+    pool.spawn_labelled(k->label, [self, c = std::move(c), k]() mutable { self->run_call(c, *k); });
 }
 
 List ProcessRuntime::resolve_args(
@@ -1017,6 +1017,21 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
         case wire::Message::PONG:
             complete_pending(msg.getPong(), Value(true));
             break;
+        case wire::Message::TELEMETRY: {
+            const auto received = steady_ns();
+            std::function<void(Pid, Value, std::int64_t)> sink;
+            {
+                std::lock_guard g(telemetry_m_);
+                sink = telemetry_sink_;
+            }
+            if (sink)
+                sink(from, decode_value(msg.getTelemetry(), frame.owner), received);
+            break;
+        }
+        case wire::Message::TELEMETRY_INTERVAL:
+            if (from == 1)
+                apply_telemetry_interval(msg.getTelemetryInterval());
+            break;
         case wire::Message::PING: {
             auto f = std::make_unique<OutFrame>(8);
             f->root().setPong(msg.getPing());
@@ -1266,11 +1281,45 @@ void ProcessRuntime::handle_channel_op(
 
 std::vector<StoreEntryInfo> ProcessRuntime::store_table() const
 {
+    std::uint64_t entries = 0, bytes = 0;
+    return store_table(std::numeric_limits<std::size_t>::max(), entries, bytes);
+}
+
+std::vector<StoreEntryInfo> ProcessRuntime::store_table(
+    std::size_t max, std::uint64_t& entries, std::uint64_t& bytes) const
+{
     std::vector<StoreEntryInfo> out;
     const auto now = std::chrono::steady_clock::now();
     std::lock_guard g(m_);
-    out.reserve(store_.size());
-    for (const auto& [id, e] : store_) {
+    // The `max` smallest ids, kept in a bounded max-heap: no allocation grows with the store.
+    using Item = const std::pair<const RefId, StoreEntry>*;
+    const auto by_id = [](Item a, Item b) {
+        return a->first.whence != b->first.whence ? a->first.whence < b->first.whence
+                                                  : a->first.n < b->first.n;
+    };
+    std::vector<Item> all;
+    all.reserve(std::min(max, store_.size()));
+    bytes = 0;
+    for (const auto& kv : store_) {
+        if (kv.second.value && kv.second.value->ready())
+            bytes += value_bytes(kv.second.value->wait());
+        if (max == 0)
+            continue;
+        if (all.size() < max) {
+            all.push_back(&kv);
+            std::push_heap(all.begin(), all.end(), by_id);
+        } else if (by_id(&kv, all.front())) {
+            std::pop_heap(all.begin(), all.end(), by_id);
+            all.back() = &kv;
+            std::push_heap(all.begin(), all.end(), by_id);
+        }
+    }
+    entries = store_.size();
+    std::sort_heap(all.begin(), all.end(), by_id);
+    const auto n = all.size();
+    out.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto& [id, e] = *all[i];
         StoreEntryInfo info;
         info.id = id;
         info.kind = e.kind;
@@ -1290,10 +1339,80 @@ std::vector<StoreEntryInfo> ProcessRuntime::store_table() const
         }
         out.push_back(std::move(info));
     }
+    return out;
+}
+
+std::vector<ChannelSample> ProcessRuntime::channel_samples() const
+{
+    std::vector<ChannelSample> out;
+    std::lock_guard g(m_);
+    for (const auto& [id, e] : store_) {
+        if (!e.channel)
+            continue;
+        const auto st = e.channel->stats();
+        out.push_back(
+            { id, st.length, st.capacity, st.waiting_putters, st.waiting_takers, st.closed });
+    }
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
         return a.id.whence != b.id.whence ? a.id.whence < b.id.whence : a.id.n < b.id.n;
     });
     return out;
+}
+
+std::vector<Pid> ProcessRuntime::peer_ids() const
+{
+    std::vector<Pid> out;
+    std::lock_guard g(m_);
+    for (const auto& [pid, ps] : peers_)
+        if (!ps.all.empty() || ps.out)
+            out.push_back(pid);
+    return out;
+}
+
+void ProcessRuntime::set_telemetry_sink(std::function<void(Pid, Value, std::int64_t)> sink)
+{
+    std::lock_guard g(telemetry_m_);
+    telemetry_sink_ = std::move(sink);
+}
+
+void ProcessRuntime::on_telemetry_interval(std::function<void(std::uint32_t)> cb)
+{
+    std::lock_guard g(telemetry_m_);
+    telemetry_interval_cb_ = std::move(cb);
+}
+
+void ProcessRuntime::set_telemetry_interval(std::uint32_t ms)
+{
+    telemetry_ms_.store(ms);
+    std::vector<std::shared_ptr<Connection>> conns;
+    {
+        std::lock_guard g(m_);
+        for (auto& [pid, ps] : peers_)
+            if (pid != 1 && ps.joined && !ps.exited && ps.out)
+                conns.push_back(ps.out);
+    }
+    for (auto& c : conns) {
+        auto f = std::make_unique<OutFrame>(8);
+        f->root().setTelemetryInterval(ms);
+        f->finish();
+        c->send(std::move(f));
+    }
+}
+
+void ProcessRuntime::send_telemetry(const Value& sample)
+{
+    std::shared_ptr<Connection> conn;
+    {
+        std::lock_guard g(m_);
+        auto it = peers_.find(1);
+        if (it == peers_.end() || !it->second.out)
+            return;
+        conn = it->second.out;
+    }
+    auto f = std::make_unique<OutFrame>(1024);
+    encode_value(sample, f->root().initTelemetry(), *f);
+    f->finish();
+    conn->send(std::move(f));
 }
 
 void ProcessRuntime::handle_ref_ops(Pid, wire::RefOps::Reader r)
@@ -1304,9 +1423,22 @@ void ProcessRuntime::handle_ref_ops(Pid, wire::RefOps::Reader r)
         add_holder(decode_ref_id(d.getId()), d.getHolder(), -1);
 }
 
+void ProcessRuntime::apply_telemetry_interval(std::uint32_t ms)
+{
+    telemetry_ms_.store(ms);
+    std::function<void(std::uint32_t)> cb;
+    {
+        std::lock_guard g(telemetry_m_);
+        cb = telemetry_interval_cb_;
+    }
+    if (cb)
+        cb(ms);
+}
+
 void ProcessRuntime::handle_join(wire::Join::Reader j)
 {
     pid_.store(j.getPid(), std::memory_order_release);
+    apply_telemetry_interval(j.getTelemetryMs());
     std::vector<Pid> eager;
     {
         std::lock_guard g(m_);
@@ -1568,6 +1700,7 @@ void ProcessRuntime::connect_worker(
         auto f = std::make_unique<OutFrame>(256);
         auto j = f->root().initJoin();
         j.setPid(pid);
+        j.setTelemetryMs(self->telemetry_ms_.load());
         j.setTopology(self->opts_.topology == Topology::AllToAll ? wire::Topology::ALL_TO_ALL
                 : self->opts_.topology == Topology::MasterWorker ? wire::Topology::MASTER_WORKER
                                                                  : wire::Topology::LAZY);

@@ -11,6 +11,7 @@
 #include "weft/channel.h"
 #include "weft/cluster.h"
 #include "weft/process.h"
+#include "weft/telemetry.h"
 
 #include <atomic>
 #include <chrono>
@@ -141,6 +142,22 @@ public:
     // Round trip of a protocol ping answered by the peer's I/O thread (no task), in microseconds.
     double ping(Pid pid);
 
+    // ---- Telemetry ----
+    // Master: where workers' samples go (on the I/O thread), with the time they arrived.
+    void set_telemetry_sink(std::function<void(Pid, Value, std::int64_t received_ns)> sink);
+    // Master: the interval every worker samples at, now and when it joins (0: off).
+    void set_telemetry_interval(std::uint32_t ms);
+    [[nodiscard]] std::uint32_t telemetry_interval() const { return telemetry_ms_.load(); }
+    // Worker: called (on the I/O thread) when the master sets the interval, at join too.
+    void on_telemetry_interval(std::function<void(std::uint32_t ms)> cb);
+    // Worker: sends one sample to the master.
+    void send_telemetry(const Value& sample);
+    [[nodiscard]] std::vector<ChannelSample> channel_samples() const;
+    // The first `max` entries of the store table (by id), and the whole store's size.
+    [[nodiscard]] std::vector<StoreEntryInfo> store_table(
+        std::size_t max, std::uint64_t& entries, std::uint64_t& bytes) const;
+    [[nodiscard]] std::vector<Pid> peer_ids() const;
+
     // ---- Introspection ----
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
     [[nodiscard]] std::optional<std::string> peer_exit_reason(Pid pid) const;
@@ -202,6 +219,7 @@ private:
         wire::FetchMode mode, bool release, const Value& v);
     void handle_ref_ops(Pid from, wire::RefOps::Reader r);
     void handle_join(wire::Join::Reader j);
+    void apply_telemetry_interval(std::uint32_t ms);
     void add_holder(const RefId& id, Pid holder, int delta);
     void flush_removes(Pid owner);
     void send_ref_ops(Pid owner, const std::vector<std::pair<RefId, Pid>>& ops, bool add);
@@ -250,6 +268,10 @@ private:
     std::vector<int> listen_fds_;
     std::vector<std::shared_ptr<Connection>> handshaking_; // loop thread
     std::function<void(const std::string&)> exit_cb_; // guarded by poll_m_
+    std::atomic<std::uint32_t> telemetry_ms_ { 0 };
+    std::mutex telemetry_m_;
+    std::function<void(Pid, Value, std::int64_t)> telemetry_sink_;
+    std::function<void(std::uint32_t)> telemetry_interval_cb_;
     void poll_master();
     std::mutex log_m_;
     std::function<void(const std::string&)> log_cb_;

@@ -139,6 +139,7 @@ public:
     std::atomic<int> park_state_ { Running };
     bool finished_ = false;
     int slot_ = -1; // pinned to this thread of its pool, or -1
+    std::uint32_t label_ = 0;
 
 private:
     boost::context::fiber loop(boost::context::fiber&& sink)
@@ -402,19 +403,38 @@ void PoolScheduler::release_task(Task* t)
     }
 }
 
+namespace {
+std::uint32_t inherited_label()
+{
+    const Task* t = current_task();
+    return t ? t->label_ : 0;
+}
+} // namespace
+
+void set_task_label(std::uint32_t label)
+{
+    if (Task* t = current_task())
+        t->label_ = label;
+}
+
 void PoolScheduler::spawn(std::function<void()> fn)
 {
-    push({ nullptr, std::move(fn), -1 });
+    push({ nullptr, std::move(fn), -1, inherited_label() });
+}
+
+void PoolScheduler::spawn_labelled(std::uint32_t label, std::function<void()> fn)
+{
+    push({ nullptr, std::move(fn), -1, label });
 }
 
 void PoolScheduler::spawn_pinned(int slot, std::function<void()> fn)
 {
-    push({ nullptr, std::move(fn), slot % std::max(1, nthreads()) });
+    push({ nullptr, std::move(fn), slot % std::max(1, nthreads()), inherited_label() });
 }
 
 void PoolScheduler::schedule(Task* t)
 {
-    push({ t, {}, t->slot_ });
+    push({ t, {}, t->slot_, 0 });
 }
 
 void PoolScheduler::push(Item item)
@@ -471,6 +491,7 @@ void PoolScheduler::run_thread(int slot, int index)
 {
     t_thread_index = index;
     t_pool = this;
+    SpanRing& ring = owner_.spans(index);
     Item item;
     while (pop(slot, item)) {
         Task* t = item.task;
@@ -479,12 +500,18 @@ void PoolScheduler::run_thread(int slot, int index)
             t->fn_ = std::move(item.fn);
             t->finished_ = false;
             t->slot_ = item.slot;
+            t->label_ = item.label;
         }
         item = {};
         busy_.fetch_add(1, std::memory_order_relaxed);
+        const bool record = owner_.recording();
+        const auto t0 = record ? steady_ns() : 0;
         t_current = t;
         t->resume();
         t_current = nullptr;
+        if (record)
+            ring.push({ t0, steady_ns(), t->label_, static_cast<std::uint16_t>(index),
+                static_cast<std::uint8_t>(kind_), static_cast<std::uint8_t>(t->finished_) });
         busy_.fetch_sub(1, std::memory_order_relaxed);
         if (t->finished_) {
             completed_.fetch_add(1, std::memory_order_relaxed);
@@ -517,6 +544,9 @@ PoolStats PoolScheduler::stats() const
 
 Scheduler::Scheduler(int default_threads, int interactive_threads, std::function<void()> idle_poll)
 {
+    const int total = 1 + std::max(1, default_threads) + std::max(0, interactive_threads);
+    for (int i = 0; i < total; ++i)
+        rings_.push_back(std::make_unique<SpanRing>());
     default_ = std::make_unique<PoolScheduler>(
         PoolKind::Default, std::max(1, default_threads), 1, timers_, *this, std::move(idle_poll));
     if (interactive_threads > 0)

@@ -2,6 +2,7 @@
 // Tasks (fibers) and the thread pools that run them. A task that waits suspends and frees its
 // thread; a woken task is queued on its own pool again, possibly resuming on another thread.
 
+#include "span_ring.h"
 #include "weft/detail/sync.h"
 #include "weft/value.h"
 
@@ -31,6 +32,8 @@ enum class PoolKind : std::uint8_t { Default = 0, Interactive = 1 };
 // 1-based index of the current thread within its process's pools (0 for other threads).
 [[nodiscard]] int current_thread_index();
 [[nodiscard]] PoolScheduler* current_pool();
+// Names the current task for telemetry (a KernelRegistry label); tasks it spawns inherit it.
+void set_task_label(std::uint32_t label);
 
 // Fires wake-ups at deadlines for sleeping tasks. One per process, owned by the Scheduler.
 class TimerThread final {
@@ -84,6 +87,8 @@ public:
     // Runs `fn` as a task that only thread `slot` (0-based within the pool) runs, also after it
     // waits: Julia's @threads :static.
     void spawn_pinned(int slot, std::function<void()> fn);
+    // Like spawn, with a telemetry label (see set_task_label).
+    void spawn_labelled(std::uint32_t label, std::function<void()> fn);
     [[nodiscard]] PoolKind kind() const { return kind_; }
     [[nodiscard]] int nthreads() const { return static_cast<int>(threads_.size()); }
     [[nodiscard]] PoolStats stats() const;
@@ -101,6 +106,7 @@ private:
         Task* task = nullptr;
         std::function<void()> fn;
         int slot = -1; // pinned to this thread of the pool, or -1
+        std::uint32_t label = 0;
     };
     void run_thread(int slot, int index);
     bool pop(int slot, Item& out);
@@ -137,7 +143,15 @@ public:
     [[nodiscard]] bool has_pool(PoolKind k) const;
     [[nodiscard]] int nthreads(PoolKind k) const;
 
+    // Task spans for telemetry: recorded only while on, one buffer per thread (1-based index).
+    void set_recording(bool on) { recording_.store(on, std::memory_order_relaxed); }
+    [[nodiscard]] bool recording() const { return recording_.load(std::memory_order_relaxed); }
+    [[nodiscard]] SpanRing& spans(int thread_index) { return *rings_[thread_index]; }
+    [[nodiscard]] int total_threads() const { return static_cast<int>(rings_.size()) - 1; }
+
 private:
+    std::atomic<bool> recording_ { false };
+    std::vector<std::unique_ptr<SpanRing>> rings_; // before the pools: their threads use them
     TimerThread timers_;
     std::unique_ptr<PoolScheduler> default_;
     std::unique_ptr<PoolScheduler> interactive_;

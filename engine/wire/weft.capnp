@@ -157,6 +157,7 @@ struct Join {
   pid @0 :UInt32;           # the id the master gives the worker
   peers @1 :List(Peer);     # every other worker
   topology @2 :Topology;
+  telemetryMs @3 :UInt32;   # sample every this many ms (0: off)
 }
 
 struct PeerExited {
@@ -203,5 +204,7 @@ struct Message {
     channelOp @15 :ChannelOp;
     fetchMany @16 :FetchMany;
     results @17 :List(Result);
+    telemetry @18 :Value;            # worker -> master: one sample of the worker (a map)
+    telemetryInterval @19 :UInt32;   # master -> worker: sample every this many ms (0: off)
   }
 }

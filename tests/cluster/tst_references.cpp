@@ -169,9 +169,12 @@ private slots:
             const auto& r = rss[p];
             qInfo("worker %u: RSS after each 100k round: %ld, %ld, %ld, %ld, %ld kB", p, r[0], r[1],
                 r[2], r[3], r[4]);
-            // Rounds 2 to 5, 300,000 cycles: under 4 MB is under 14 bytes a cycle, less than any
-            // leaked heap allocation.
-            QVERIFY2(r[4] - r[1] < 4 * 1024, "worker memory grows with the number of cycles");
+            // Rounds 2 to 5, 300,000 cycles: growing by 4 MB or more (14 bytes a cycle, less than
+            // any leaked heap allocation) fails if the last round also set a new high. Jitter
+            // (telemetry batches, tables' high-water marks) rises and falls; a leak only rises.
+            const long earlier_high = std::max({ r[1], r[2], r[3] });
+            QVERIFY2(r[4] - r[1] < 4 * 1024 || r[4] <= earlier_high + 512,
+                "worker memory grows with the number of cycles");
         }
         QVERIFY(c->store_table().empty());
     }

@@ -15,7 +15,11 @@ namespace weft {
 namespace detail {
 class ProcessRuntime;
 class LocalManager;
+class TelemetryHub;
+class ProcessSampler;
 } // namespace detail
+
+struct TelemetrySnapshot;
 
 // Threads of a process, like Julia's --threads N,M: N in `default`, M in `interactive`.
 struct Threads {
@@ -33,6 +37,10 @@ struct ClusterOptions {
     std::chrono::milliseconds worker_timeout { 60000 }; // launch to ready
     std::string worker_path; // default: $WEFT_WORKER, else weft-worker beside this program
     std::size_t max_frame_bytes = std::size_t(2) << 30;
+    // Sampling of every process (see weft/telemetry.h); interval 0 turns it off.
+    std::chrono::milliseconds telemetry_interval { 100 };
+    std::chrono::seconds telemetry_window { 600 };
+    std::size_t telemetry_max_spans = 1'000'000;
 };
 
 enum class WorkerState : std::uint8_t { Starting, Running, Exiting, Exited };
@@ -83,6 +91,15 @@ public:
     // Engine events worth a user's attention (a rejected connection, a malformed message).
     void on_log(std::function<void(const std::string& message)> cb);
 
+    // Telemetry: every process samples itself at this interval (0: off), on every worker at once.
+    void set_telemetry_interval(std::chrono::milliseconds interval);
+    [[nodiscard]] std::chrono::milliseconds telemetry_interval() const;
+    // The latest record of every process, channel and task span (immutable, cheap to take).
+    [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> telemetry() const;
+    // Called with a new snapshot after each of the master's own samples (on the sampler's thread:
+    // keep it short, e.g. hand the pointer to another thread).
+    void on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb);
+
     // Process API
     [[nodiscard]] Pid myid() const override { return 1; }
     [[nodiscard]] std::vector<Pid> workers() const override;
@@ -104,10 +121,13 @@ public:
     [[nodiscard]] detail::ProcessRuntime& runtime() { return *runtime_; }
 
 private:
+    void publish_telemetry();
     struct Callbacks;
     std::unique_ptr<Callbacks> callbacks_;
     std::shared_ptr<detail::ProcessRuntime> runtime_;
+    std::unique_ptr<detail::TelemetryHub> hub_;
     std::unique_ptr<detail::LocalManager> local_;
+    std::unique_ptr<detail::ProcessSampler> sampler_; // last: it feeds hub_ from its thread
 };
 
 } // namespace weft

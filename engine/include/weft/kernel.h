@@ -46,6 +46,7 @@ struct KernelInfo {
     KernelFn fn;
     // keeps_ref[i]: argument i is a handle parameter, so a reference there is not fetched first.
     std::vector<bool> keeps_ref;
+    std::uint32_t label = 0; // telemetry's name for the kernel's tasks (a label_name index)
 };
 
 // The kernels a process has loaded. Thread-safe.
@@ -55,8 +56,11 @@ public:
         std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {});
     [[nodiscard]] const KernelInfo* find(std::string_view name) const;
     [[nodiscard]] std::vector<KernelInfo> list() const; // sorted by name
+    // Names of task labels; label 0 is "task" (a task that runs no kernel of its own).
+    [[nodiscard]] std::string label_name(std::uint32_t label) const;
 
 private:
+    std::vector<std::string> labels_ { "task" };
     mutable std::shared_mutex m_;
     std::unordered_map<std::string, std::unique_ptr<KernelInfo>> kernels_;
     std::vector<std::unique_ptr<KernelInfo>> retired_; // replaced, possibly still running

@@ -10,5 +10,6 @@
 #include "weft/patterns.h"
 #include "weft/process.h"
 #include "weft/remote_channel.h"
+#include "weft/telemetry.h"
 #include "weft/threads.h"
 #include "weft/value.h"
