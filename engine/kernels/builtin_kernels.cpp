@@ -397,6 +397,16 @@ std::int64_t work_ms(std::int64_t ms)
     return ms;
 }
 
+// The names of the kernels this process has loaded (what a GUI offers to run).
+Value loaded_kernels(Context& ctx, const List&)
+{
+    List out;
+    for (auto& k : ctx.process().runtime_impl().kernels().list())
+        out.emplace_back(k.name);
+    return out;
+}
+
+WEFT_KERNEL(loaded_kernels);
 WEFT_KERNEL_AS("weft.map_batch", map_batch);
 WEFT_KERNEL_AS("weft.reduce_range", reduce_range);
 WEFT_KERNEL(coin_flip);

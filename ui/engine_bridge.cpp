@@ -1,0 +1,290 @@
+#include "engine_bridge.h"
+
+#include "value_text.h"
+
+#include <QDateTime>
+#include <QMetaObject>
+#include <QTimer>
+
+#include <signal.h>
+
+namespace weft::ui {
+
+namespace {
+constexpr qint64 kMinDeliveryGapMs = 100; // at most 10 snapshots a second
+}
+
+QString patternName(Pattern p)
+{
+    switch (p) {
+    case Pattern::RemoteCall:
+        return QStringLiteral("remotecall");
+    case Pattern::Spawn:
+        return QStringLiteral("spawn");
+    case Pattern::Pmap:
+        return QStringLiteral("pmap");
+    case Pattern::Reduce:
+        return QStringLiteral("distributed reduce");
+    case Pattern::Everywhere:
+        return QStringLiteral("everywhere");
+    }
+    return {};
+}
+
+EngineBridge::EngineBridge(ClusterOptions options, QObject* parent)
+    : QObject(parent)
+    , m_cluster(std::make_unique<Cluster>(std::move(options)))
+    , m_guard(std::make_shared<Guard>())
+{
+    m_guard->bridge = this;
+    m_jobs.setMaxThreadCount(16); // jobs mostly wait on the cluster
+    auto* c = m_cluster.get();
+    c->on_telemetry([g = m_guard](std::shared_ptr<const TelemetrySnapshot> s) {
+        std::lock_guard lk(g->m);
+        if (!g->bridge)
+            return;
+        auto* b = g->bridge;
+        std::lock_guard sl(b->m_snapMutex);
+        b->m_pending = std::move(s);
+        if (b->m_deliveryQueued)
+            return;
+        b->m_deliveryQueued = true;
+        QMetaObject::invokeMethod(
+            b, [b] { b->deliverSnapshot(); }, Qt::QueuedConnection);
+    });
+    c->on_worker_exited([this](Pid pid, const std::string& reason) {
+        const auto r = QString::fromStdString(reason);
+        post([this, pid, r] { emit workerExited(pid, r); });
+    });
+    c->on_output([this](Pid pid, const std::string& line) {
+        const auto l = QString::fromStdString(line);
+        post([this, pid, l] { emit workerOutput(pid, l); });
+    });
+    c->on_log([this](const std::string& msg) {
+        const auto m = QString::fromStdString(msg);
+        post([this, m] { emit engineMessage(m); });
+    });
+    for (auto& k : c->kernels().list())
+        if (!k.name.starts_with("weft."))
+            m_kernels << QString::fromStdString(k.name);
+}
+
+EngineBridge::~EngineBridge()
+{
+    {
+        std::lock_guard lk(m_guard->m);
+        m_guard->bridge = nullptr;
+    }
+    if (m_shutdownThread.joinable())
+        m_shutdownThread.join();
+    if (m_cluster) {
+        // Pending calls fail once their workers are gone, so the jobs waiting on them end.
+        auto pids = m_cluster->workers();
+        pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
+        try {
+            m_cluster->rmprocs(pids, std::chrono::seconds(2));
+        } catch (const std::exception&) {
+        }
+        m_jobs.waitForDone();
+        m_cluster.reset();
+    }
+}
+
+void EngineBridge::post(std::function<void()> fn)
+{
+    auto g = m_guard;
+    std::lock_guard lk(g->m);
+    if (g->bridge)
+        QMetaObject::invokeMethod(g->bridge, std::move(fn), Qt::QueuedConnection);
+}
+
+void EngineBridge::runJob(std::function<void()> job)
+{
+    m_jobs.start(std::move(job));
+}
+
+void EngineBridge::deliverSnapshot()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    if (now - m_lastDeliveryMs < kMinDeliveryGapMs) {
+        QTimer::singleShot(
+            kMinDeliveryGapMs - (now - m_lastDeliveryMs), this, [this] { deliverSnapshot(); });
+        return;
+    }
+    std::shared_ptr<const TelemetrySnapshot> s;
+    {
+        std::lock_guard sl(m_snapMutex);
+        s = std::move(m_pending);
+        m_pending = nullptr;
+        m_deliveryQueued = false;
+        if (s)
+            m_latest = s;
+    }
+    if (!s)
+        return;
+    m_lastDeliveryMs = now;
+    emit snapshotReady(s);
+}
+
+std::shared_ptr<const TelemetrySnapshot> EngineBridge::latest() const
+{
+    std::lock_guard sl(m_snapMutex);
+    return m_latest;
+}
+
+std::vector<WorkerInfo> EngineBridge::workerInfo() const
+{
+    return m_cluster ? m_cluster->worker_info() : std::vector<WorkerInfo> {};
+}
+
+QStringList EngineBridge::kernelNames() const
+{
+    return m_kernels;
+}
+
+void EngineBridge::addLocalWorkers(int count, Threads threads)
+{
+    if (m_shutDown)
+        return;
+    runJob([this, count, threads] {
+        try {
+            const auto pids = m_cluster->addprocs(count, threads);
+            QList<Pid> list(pids.begin(), pids.end());
+            post([this, list] {
+                emit workersAdded(list);
+                refreshKernels();
+            });
+        } catch (const std::exception& e) {
+            const auto msg = QString::fromUtf8(e.what());
+            post([this, msg] { emit addWorkersFailed(msg); });
+        }
+    });
+}
+
+// The kernels the submit panel offers are the ones a worker has loaded.
+void EngineBridge::refreshKernels()
+{
+    runJob([this] {
+        try {
+            const auto ws = m_cluster->workers();
+            const auto names = m_cluster->remotecall_fetch("loaded_kernels", ws.front());
+            QStringList list;
+            for (auto& n : names.as_list())
+                if (!n.as_text().starts_with("weft."))
+                    list << QString::fromStdString(n.as_text());
+            post([this, list] {
+                if (list != m_kernels) {
+                    m_kernels = list;
+                    emit kernelsChanged(list);
+                }
+            });
+        } catch (const std::exception& e) {
+            const auto msg = QString::fromUtf8(e.what());
+            post([this, msg] { emit engineMessage("could not list kernels: " + msg); });
+        }
+    });
+}
+
+void EngineBridge::removeWorkers(const QList<Pid>& pids)
+{
+    std::vector<Pid> v(pids.begin(), pids.end());
+    runJob([this, v] {
+        try {
+            m_cluster->rmprocs(v);
+        } catch (const std::exception& e) {
+            const auto msg = QString::fromUtf8(e.what());
+            post([this, msg] { emit engineMessage(msg); });
+        }
+    });
+}
+
+void EngineBridge::killWorker(Pid pid)
+{
+    for (auto& w : m_cluster->worker_info())
+        if (w.pid == pid && w.os_pid > 0 && w.state != WorkerState::Exited)
+            ::kill(w.os_pid, SIGKILL);
+}
+
+void EngineBridge::setTelemetryInterval(int ms)
+{
+    m_cluster->set_telemetry_interval(std::chrono::milliseconds(ms));
+}
+
+int EngineBridge::submit(const SubmitRequest& r)
+{
+    const int id = m_nextSubmission++;
+    runJob([this, r, id] {
+        auto& c = *m_cluster;
+        const std::string kernel = r.kernel.toStdString();
+        bool ok = true;
+        QString text;
+        try {
+            switch (r.pattern) {
+            case Pattern::RemoteCall:
+            case Pattern::Spawn: {
+                const Pid w = r.pattern == Pattern::Spawn ? c.next_worker() : r.worker;
+                post([this, id] { emit submissionProgress(id, 0, 1); });
+                auto f = c.remotecall_args(kernel, w, r.args);
+                text = QStringLiteral("worker %1: %2").arg(w).arg(formatValue(f.fetch()));
+                break;
+            }
+            case Pattern::Pmap: {
+                PmapOptions o;
+                o.batch_size = static_cast<std::size_t>(std::max(1, r.batchSize));
+                o.on_progress = [this, id](std::size_t done, std::size_t total) {
+                    post([this, id, done, total] {
+                        emit submissionProgress(id, qint64(done), qint64(total));
+                    });
+                };
+                post([this, id, n = r.items.size()] { emit submissionProgress(id, 0, qint64(n)); });
+                text = formatValue(Value(pmap(c, kernel, r.items, o)));
+                break;
+            }
+            case Pattern::Reduce:
+                post([this, id] { emit submissionProgress(id, 0, 1); });
+                text = formatValue(
+                    distributed_reduce(c, r.reducer.toStdString(), kernel, r.lo, r.hi));
+                break;
+            case Pattern::Everywhere: {
+                post([this, id] { emit submissionProgress(id, 0, 1); });
+                QStringList parts;
+                for (auto& [pid, v] : everywhere(c, kernel, r.args))
+                    parts << QStringLiteral("%1: %2").arg(pid).arg(formatValue(v));
+                text = parts.join(QStringLiteral("; "));
+                break;
+            }
+            }
+        } catch (const std::exception& e) {
+            ok = false;
+            text = QString::fromUtf8(e.what());
+        }
+        post([this, id, ok, text] { emit submissionFinished(id, ok, text); });
+    });
+    return id;
+}
+
+void EngineBridge::shutdown()
+{
+    if (m_shutDown.exchange(true))
+        return;
+    m_shutdownThread = std::thread([this, g = m_guard] {
+        auto pids = m_cluster->workers();
+        pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
+        try {
+            m_cluster->rmprocs(pids, std::chrono::seconds(2));
+        } catch (const std::exception&) {
+        }
+        m_jobs.waitForDone();
+        std::lock_guard lk(g->m);
+        if (g->bridge)
+            QMetaObject::invokeMethod(
+                g->bridge,
+                [this] {
+                    m_cluster.reset();
+                    emit shutDownFinished();
+                },
+                Qt::QueuedConnection);
+    });
+}
+
+} // namespace weft::ui

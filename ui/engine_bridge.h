@@ -1,0 +1,95 @@
+#pragma once
+// The one place where engine threads meet the Qt event loop. Owns the Cluster; every blocking
+// engine call runs on the bridge's own thread pool, and everything the engine reports reaches
+// the GUI thread as a queued call. Telemetry snapshots are coalesced: the latest wins, at most
+// 10 a second. Lives on the GUI thread; nothing here throws into Qt.
+
+#include "weft/weft.h"
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+#include <QThreadPool>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <thread>
+
+namespace weft::ui {
+
+enum class Pattern { RemoteCall, Spawn, Pmap, Reduce, Everywhere };
+QString patternName(Pattern p);
+
+// One piece of work the submit panel asks for; the engine's own API runs it.
+struct SubmitRequest {
+    Pattern pattern = Pattern::RemoteCall;
+    QString kernel;
+    List args; // RemoteCall, Spawn, Everywhere
+    List items; // Pmap
+    int batchSize = 1; // Pmap
+    Pid worker = 0; // RemoteCall
+    QString reducer = QStringLiteral("+"); // Reduce
+    qint64 lo = 0, hi = 0; // Reduce: mapper(i) for i in [lo, hi)
+    QString description; // what the submissions list shows
+};
+
+class EngineBridge final : public QObject {
+    Q_OBJECT
+public:
+    explicit EngineBridge(ClusterOptions options, QObject* parent = nullptr);
+    ~EngineBridge() override; // shuts the cluster down if shutdown() was not called
+
+    // Non-blocking: the work happens on the bridge's threads, results come back as signals.
+    void addLocalWorkers(int count, Threads threads);
+    void removeWorkers(const QList<Pid>& pids);
+    void killWorker(Pid pid); // SIGKILL: to show what a dying worker does
+    int submit(const SubmitRequest& request); // returns the submission's id
+    void setTelemetryInterval(int ms);
+    // Removes every worker and ends the cluster; emits shutDownFinished() when done.
+    void shutdown();
+
+    [[nodiscard]] QStringList kernelNames() const; // kernels loaded on the workers
+    [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> latest() const;
+    [[nodiscard]] std::vector<WorkerInfo> workerInfo() const;
+    [[nodiscard]] Cluster* cluster() { return m_cluster.get(); }
+    [[nodiscard]] bool isShutDown() const { return m_shutDown; }
+
+signals:
+    void snapshotReady(std::shared_ptr<const weft::TelemetrySnapshot> snapshot);
+    void workersAdded(const QList<weft::Pid>& pids);
+    void addWorkersFailed(const QString& error);
+    void workerExited(weft::Pid pid, const QString& reason);
+    void workerOutput(weft::Pid pid, const QString& line);
+    void engineMessage(const QString& message);
+    void submissionProgress(int id, qint64 done, qint64 total);
+    void submissionFinished(int id, bool ok, const QString& result);
+    void kernelsChanged(const QStringList& kernels);
+    void shutDownFinished();
+
+private:
+    void deliverSnapshot();
+    void post(std::function<void()> fn); // runs fn on the GUI thread (if the bridge still lives)
+    void runJob(std::function<void()> job);
+    void refreshKernels();
+
+    std::unique_ptr<Cluster> m_cluster;
+    QThreadPool m_jobs;
+    std::atomic<int> m_nextSubmission { 1 };
+    std::atomic<bool> m_shutDown { false };
+    // The guard outlives the bridge in callbacks: posts after destruction are dropped.
+    struct Guard {
+        std::mutex m;
+        EngineBridge* bridge = nullptr;
+    };
+    std::shared_ptr<Guard> m_guard;
+    mutable std::mutex m_snapMutex;
+    std::shared_ptr<const TelemetrySnapshot> m_pending;
+    std::shared_ptr<const TelemetrySnapshot> m_latest;
+    bool m_deliveryQueued = false;
+    qint64 m_lastDeliveryMs = 0;
+    QStringList m_kernels;
+    std::thread m_shutdownThread;
+};
+
+} // namespace weft::ui

@@ -1,0 +1,211 @@
+#include "submit_panel.h"
+
+#include "value_text.h"
+
+#include <QComboBox>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+
+namespace weft::ui {
+
+SubmitPanel::SubmitPanel(QWidget* parent)
+    : QWidget(parent)
+    , m_kernel(new QComboBox)
+    , m_pattern(new QComboBox)
+    , m_worker(new QComboBox)
+    , m_args(new QLineEdit)
+    , m_batch(new QSpinBox)
+    , m_reducer(new QComboBox)
+    , m_hint(new QLabel)
+    , m_error(new QLabel)
+    , m_submit(new QPushButton(tr("Submit")))
+{
+    m_kernel->setObjectName(QStringLiteral("kernel"));
+    m_pattern->setObjectName(QStringLiteral("pattern"));
+    m_worker->setObjectName(QStringLiteral("worker"));
+    m_args->setObjectName(QStringLiteral("arguments"));
+    m_batch->setObjectName(QStringLiteral("batchSize"));
+    m_reducer->setObjectName(QStringLiteral("reducer"));
+    m_submit->setObjectName(QStringLiteral("submit"));
+    m_error->setObjectName(QStringLiteral("inputError"));
+
+    m_pattern->addItem(tr("remotecall on a worker"), int(Pattern::RemoteCall));
+    m_pattern->addItem(tr("spawn (any worker)"), int(Pattern::Spawn));
+    m_pattern->addItem(tr("pmap over items"), int(Pattern::Pmap));
+    m_pattern->addItem(tr("distributed reduction"), int(Pattern::Reduce));
+    m_pattern->addItem(tr("everywhere"), int(Pattern::Everywhere));
+    m_batch->setRange(1, 100000);
+    m_reducer->addItems(
+        { QStringLiteral("+"), QStringLiteral("*"), QStringLiteral("min"), QStringLiteral("max") });
+    m_reducer->setEditable(true); // or the name of a two-argument kernel
+    m_args->setClearButtonEnabled(true);
+    m_hint->setWordWrap(true);
+    m_hint->setForegroundRole(QPalette::PlaceholderText);
+    m_error->setWordWrap(true);
+    m_error->setStyleSheet(QStringLiteral("color: #d03b3b"));
+    m_error->hide();
+    m_submit->setDefault(true);
+
+    auto* form = new QFormLayout(this);
+    form->setContentsMargins(0, 0, 0, 0);
+    form->addRow(tr("&Kernel:"), m_kernel);
+    form->addRow(tr("&Pattern:"), m_pattern);
+    m_workerRow = m_worker;
+    form->addRow(tr("&Worker:"), m_worker);
+    form->addRow(tr("&Arguments:"), m_args);
+    m_batchRow = m_batch;
+    form->addRow(tr("&Batch size:"), m_batch);
+    m_reducerRow = m_reducer;
+    form->addRow(tr("&Reducer:"), m_reducer);
+    form->addRow(m_hint);
+    form->addRow(m_error);
+    auto* buttons = new QHBoxLayout;
+    buttons->addStretch();
+    buttons->addWidget(m_submit);
+    form->addRow(buttons);
+
+    connect(m_pattern, &QComboBox::currentIndexChanged, this, &SubmitPanel::updateFields);
+    connect(m_submit, &QPushButton::clicked, this, &SubmitPanel::trySubmit);
+    connect(m_args, &QLineEdit::returnPressed, this, &SubmitPanel::trySubmit);
+    connect(m_args, &QLineEdit::textChanged, m_error, &QLabel::hide);
+    updateFields();
+}
+
+void SubmitPanel::setKernels(const QStringList& kernels)
+{
+    const QString current = m_kernel->currentText();
+    m_kernel->clear();
+    m_kernel->addItems(kernels);
+    const int i = m_kernel->findText(current);
+    if (i >= 0)
+        m_kernel->setCurrentIndex(i);
+}
+
+void SubmitPanel::setWorkers(const QList<Pid>& workers)
+{
+    const auto current = m_worker->currentData();
+    m_worker->clear();
+    for (Pid p : workers)
+        m_worker->addItem(p == 1 ? tr("1 (master)") : tr("worker %1").arg(p), p);
+    const int i = m_worker->findData(current);
+    if (i >= 0)
+        m_worker->setCurrentIndex(i);
+}
+
+void SubmitPanel::updateFields()
+{
+    const auto p = Pattern(m_pattern->currentData().toInt());
+    auto* form = static_cast<QFormLayout*>(layout());
+    form->setRowVisible(m_workerRow, p == Pattern::RemoteCall);
+    form->setRowVisible(m_batchRow, p == Pattern::Pmap);
+    form->setRowVisible(m_reducerRow, p == Pattern::Reduce);
+    switch (p) {
+    case Pattern::RemoteCall:
+        m_hint->setText(tr("Runs kernel(arguments…) on the chosen worker. Arguments: 2, 3.5, "
+                           "\"text\", [1, 2], true."));
+        m_args->setPlaceholderText(QStringLiteral("2, 3"));
+        break;
+    case Pattern::Spawn:
+        m_hint->setText(tr("Runs kernel(arguments…) on the next worker, round robin."));
+        m_args->setPlaceholderText(QStringLiteral("2, 3"));
+        break;
+    case Pattern::Pmap:
+        m_hint->setText(tr("kernel(item) for every item, handed to whichever worker is free "
+                           "(dynamic scheduling). Items: a range such as 1:100, or a list."));
+        m_args->setPlaceholderText(QStringLiteral("1:100"));
+        break;
+    case Pattern::Reduce:
+        m_hint->setText(tr("@distributed (reducer) for i in lo:hi — kernel(i), one contiguous "
+                           "chunk per worker, partial results reduced here."));
+        m_args->setPlaceholderText(QStringLiteral("1:1000000"));
+        break;
+    case Pattern::Everywhere:
+        m_hint->setText(tr("Runs kernel(arguments…) on every process, the master included."));
+        m_args->setPlaceholderText(QString());
+        break;
+    }
+}
+
+std::optional<SubmitRequest> SubmitPanel::request(QString* error) const
+{
+    SubmitRequest r;
+    r.pattern = Pattern(m_pattern->currentData().toInt());
+    r.kernel = m_kernel->currentText().trimmed();
+    if (r.kernel.isEmpty()) {
+        *error = tr("Choose a kernel.");
+        return std::nullopt;
+    }
+    const QString text = m_args->text().trimmed();
+    switch (r.pattern) {
+    case Pattern::RemoteCall:
+    case Pattern::Spawn:
+    case Pattern::Everywhere: {
+        auto parsed = parseArguments(text);
+        if (!parsed.error.isEmpty()) {
+            *error = tr("Arguments: %1").arg(parsed.error);
+            return std::nullopt;
+        }
+        r.args = std::move(parsed.values);
+        if (r.pattern == Pattern::RemoteCall) {
+            if (m_worker->currentIndex() < 0) {
+                *error = tr("Add a worker first, or choose spawn.");
+                return std::nullopt;
+            }
+            r.worker = Pid(m_worker->currentData().toUInt());
+        }
+        r.description = QStringLiteral("%1 %2(%3)%4")
+                            .arg(patternName(r.pattern), r.kernel, text,
+                                r.pattern == Pattern::RemoteCall ? tr(" on worker %1").arg(r.worker)
+                                                                 : QString());
+        break;
+    }
+    case Pattern::Pmap: {
+        auto parsed = parseItems(text);
+        if (!parsed.error.isEmpty() || parsed.values.empty()) {
+            *error = parsed.error.isEmpty()
+                ? tr("Give the items: a range such as 1:100, or a list.")
+                : tr("Items: %1").arg(parsed.error);
+            return std::nullopt;
+        }
+        r.items = std::move(parsed.values);
+        r.batchSize = m_batch->value();
+        r.description = tr("pmap %1 over %2 (%3 items, batch %4)")
+                            .arg(r.kernel, text)
+                            .arg(r.items.size())
+                            .arg(r.batchSize);
+        break;
+    }
+    case Pattern::Reduce: {
+        auto range = parseRange(text);
+        if (!range || range->second < range->first) {
+            *error = tr("Give a range lo:hi, such as 1:1000000.");
+            return std::nullopt;
+        }
+        r.lo = range->first;
+        r.hi = range->second + 1; // Julia's ranges include their end
+        r.reducer = m_reducer->currentText().trimmed();
+        r.description = tr("@distributed (%1) for i in %2: %3(i)").arg(r.reducer, text, r.kernel);
+        break;
+    }
+    }
+    return r;
+}
+
+void SubmitPanel::trySubmit()
+{
+    QString error;
+    auto r = request(&error);
+    if (!r) {
+        m_error->setText(error);
+        m_error->show();
+        return;
+    }
+    m_error->hide();
+    emit submitRequested(*r);
+}
+
+} // namespace weft::ui

@@ -1,0 +1,48 @@
+#pragma once
+// Choose a kernel and a pattern, give arguments, submit. Builds a SubmitRequest for the engine's
+// own API (remotecall, spawn, pmap, distributed_reduce, everywhere) and says clearly what is
+// wrong with the input instead of submitting it.
+
+#include "engine_bridge.h"
+
+#include <QWidget>
+
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSpinBox;
+
+namespace weft::ui {
+
+class SubmitPanel final : public QWidget {
+    Q_OBJECT
+public:
+    explicit SubmitPanel(QWidget* parent = nullptr);
+    void setKernels(const QStringList& kernels);
+    void setWorkers(const QList<Pid>& workers);
+    // The request the current input describes, or an error message.
+    [[nodiscard]] std::optional<SubmitRequest> request(QString* error) const;
+
+signals:
+    void submitRequested(const weft::ui::SubmitRequest& request);
+
+private:
+    void updateFields();
+    void trySubmit();
+
+    QComboBox* m_kernel;
+    QComboBox* m_pattern;
+    QComboBox* m_worker;
+    QLineEdit* m_args;
+    QSpinBox* m_batch;
+    QComboBox* m_reducer;
+    QLabel* m_hint;
+    QLabel* m_error;
+    QPushButton* m_submit;
+    QWidget* m_workerRow;
+    QWidget* m_batchRow;
+    QWidget* m_reducerRow;
+};
+
+} // namespace weft::ui

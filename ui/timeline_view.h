@@ -1,0 +1,74 @@
+#pragma once
+// The task timeline: one row per thread, grouped and labelled by process, one bar per stretch a
+// task ran on that thread, coloured by kernel. Follows the present until the user zooms (wheel)
+// or pans (drag); double-click or "L" returns to live. Hover shows the task. GUI thread.
+
+#include "weft/telemetry.h"
+
+#include <QWidget>
+
+#include <map>
+#include <memory>
+
+namespace weft::ui {
+
+class TimelineView final : public QWidget {
+    Q_OBJECT
+public:
+    explicit TimelineView(QWidget* parent = nullptr);
+
+    void apply(std::shared_ptr<const TelemetrySnapshot> snapshot);
+    void setLive(bool live);
+    void setVisibleSeconds(double seconds);
+    void setRange(double t0, double t1); // leaves live mode
+
+    [[nodiscard]] bool isLive() const { return m_live; }
+    [[nodiscard]] double rangeStart() const { return m_t0; }
+    [[nodiscard]] double rangeEnd() const { return m_t1; }
+    [[nodiscard]] QStringList rowLabels() const;
+    [[nodiscard]] int spansInView() const; // bars the last paint drew
+    // The span under a point of the widget, if any (what the tooltip describes).
+    [[nodiscard]] const TaskSpan* spanAt(const QPoint& p) const;
+    [[nodiscard]] QString describe(const TaskSpan& s) const;
+
+signals:
+    void liveChanged(bool live);
+
+protected:
+    void paintEvent(QPaintEvent* e) override;
+    void wheelEvent(QWheelEvent* e) override;
+    void mousePressEvent(QMouseEvent* e) override;
+    void mouseMoveEvent(QMouseEvent* e) override;
+    void mouseReleaseEvent(QMouseEvent* e) override;
+    void mouseDoubleClickEvent(QMouseEvent* e) override;
+    void keyPressEvent(QKeyEvent* e) override;
+    bool event(QEvent* e) override;
+
+private:
+    struct Row {
+        Pid pid = 0;
+        int thread = 0; // 0: the process's header row
+        int pool = 0;
+        QString label;
+        int y = 0, h = 0;
+    };
+    void layoutRows();
+    [[nodiscard]] double xToTime(double x) const;
+    [[nodiscard]] double timeToX(double t) const;
+    [[nodiscard]] QRectF plotRect() const;
+
+    std::shared_ptr<const TelemetrySnapshot> m_snap;
+    std::vector<Row> m_rows;
+    std::map<std::pair<Pid, int>, int> m_rowOf; // (pid, thread) -> index in m_rows
+    bool m_live = true;
+    double m_span = 10; // seconds shown
+    double m_t0 = 0, m_t1 = 10;
+    bool m_dragging = false;
+    QPoint m_dragFrom;
+    double m_dragT0 = 0, m_dragT1 = 0;
+    mutable int m_drawn = 0;
+    static constexpr int kGutter = 170;
+    static constexpr int kAxisHeight = 22;
+};
+
+} // namespace weft::ui
