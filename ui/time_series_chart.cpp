@@ -104,7 +104,8 @@ void TimeSeriesChart::finish(double now, double yMax)
             ++it;
         }
     }
-    m_x->setRange(windowStart(now), std::max(now, m_window));
+    // Early on the axis grows with the run (at least 10 s), then it scrolls with the window.
+    m_x->setRange(windowStart(now), std::max(now, std::min(m_window, std::max(10.0, now * 1.2))));
     m_y->setRange(0, yMax);
 }
 

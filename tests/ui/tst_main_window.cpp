@@ -1,0 +1,218 @@
+// End to end, as a user would: open the main window on a real cluster, add workers through the
+// dialog, submit a pmap through the submit panel, watch the table, charts and timeline fill, kill
+// a worker, close the window. Screenshots land in the build tree.
+
+#include "add_workers_dialog.h"
+#include "engine_bridge.h"
+#include "log_pane.h"
+#include "main_window.h"
+#include "pool_chart.h"
+#include "submissions_model.h"
+#include "submit_panel.h"
+#include "time_series_chart.h"
+#include "timeline_view.h"
+#include "workers_model.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QDialogButtonBox>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
+#include <QTabWidget>
+#include <QTableView>
+#include <QtTest>
+
+#include <signal.h>
+
+using namespace weft;
+using namespace weft::ui;
+
+namespace {
+
+ClusterOptions options()
+{
+    ClusterOptions o;
+    o.worker_path = WEFT_WORKER_PATH;
+    return o;
+}
+
+int countState(const WorkersModel& m, WorkersModel::RowState s)
+{
+    int n = 0;
+    for (int r = 0; r < m.rowCount(); ++r)
+        n += m.pidAt(r) != 1 && m.stateAt(r) == s;
+    return n;
+}
+
+bool allGone(const std::vector<int>& pids)
+{
+    for (int p : pids)
+        if (::kill(p, 0) == 0)
+            return false;
+    return true;
+}
+
+QString shotPath(const char* name)
+{
+    return QStringLiteral(QT_TESTCASE_BUILDDIR "/") + QString::fromLatin1(name);
+}
+
+} // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+    std::unique_ptr<EngineBridge> bridge_;
+    std::unique_ptr<MainWindow> window_;
+    std::vector<int> osPids_;
+
+private slots:
+    // The window with 4 workers, from nothing to every worker reporting: within 2 s.
+    void startup_with_four_workers()
+    {
+        QElapsedTimer t;
+        t.start();
+        auto bridge = std::make_unique<EngineBridge>(options());
+        MainWindow w(*bridge);
+        w.show();
+        bridge->addLocalWorkers(4, { 1, 1 });
+        QTRY_VERIFY_WITH_TIMEOUT(
+            countState(*w.workersModel(), WorkersModel::RowState::Idle) == 4, 5000);
+        const auto ms = t.elapsed();
+        qInfo("startup.window_4: %lld ms from launch to 4 workers reporting in the window", ms);
+        QVERIFY2(ms <= 2000, qPrintable(QString("took %1 ms").arg(ms)));
+        std::vector<int> pids;
+        for (auto& i : bridge->workerInfo())
+            pids.push_back(i.os_pid);
+        bridge.reset();
+        QVERIFY(allGone(pids));
+    }
+
+    void add_workers_through_the_dialog()
+    {
+        bridge_ = std::make_unique<EngineBridge>(options());
+        window_ = std::make_unique<MainWindow>(*bridge_);
+        window_->show();
+        QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
+        bool filled = false;
+        QTimer poll;
+        connect(&poll, &QTimer::timeout, this, [&] {
+            auto* dlg = qobject_cast<AddWorkersDialog*>(QApplication::activeModalWidget());
+            if (!dlg || filled)
+                return;
+            filled = true;
+            auto* count = dlg->findChild<QSpinBox*>("workerCount");
+            count->selectAll();
+            QTest::keyClicks(count, "2");
+            auto* threads = dlg->findChild<QSpinBox*>("defaultThreads");
+            threads->selectAll();
+            QTest::keyClicks(threads, "2");
+            QTest::mouseClick(
+                dlg->findChild<QDialogButtonBox*>()->button(QDialogButtonBox::Ok), Qt::LeftButton);
+        });
+        poll.start(20);
+        window_->findChild<QAction*>("actionAddLocalWorkers")->trigger();
+        poll.stop();
+        QVERIFY(filled);
+        auto& m = *window_->workersModel();
+        QTRY_VERIFY_WITH_TIMEOUT(countState(m, WorkersModel::RowState::Idle) == 2, 10000);
+        QCOMPARE(m.rowCount(), 3); // the master and two workers
+        QCOMPARE(m.data(m.index(m.rowOf(2), WorkersModel::Threads)).toString(), QString("2+1"));
+        QVERIFY(window_->logPane()->toPlainText().contains("Workers 2, 3 joined"));
+        for (auto& i : bridge_->workerInfo())
+            osPids_.push_back(i.os_pid);
+    }
+
+    void bad_input_is_explained_not_submitted()
+    {
+        auto* panel = window_->submitPanel();
+        auto* pattern = panel->findChild<QComboBox*>("pattern");
+        pattern->setCurrentIndex(pattern->findData(int(Pattern::Pmap)));
+        auto* args = panel->findChild<QLineEdit*>("arguments");
+        args->clear();
+        QTest::keyClicks(args, "1:x");
+        QTest::mouseClick(panel->findChild<QPushButton*>("submit"), Qt::LeftButton);
+        auto* err = panel->findChild<QLabel*>("inputError");
+        QVERIFY(err->isVisible());
+        QVERIFY(err->text().contains("not a number"));
+        QCOMPARE(window_->submissionsModel()->rowCount(), 0);
+    }
+
+    void pmap_through_the_submit_panel()
+    {
+        auto* panel = window_->submitPanel();
+        auto* kernel = panel->findChild<QComboBox*>("kernel");
+        QTRY_VERIFY(kernel->findText("work_ms") >= 0);
+        kernel->setCurrentIndex(kernel->findText("work_ms"));
+        auto* args = panel->findChild<QLineEdit*>("arguments");
+        args->clear();
+        QTest::keyClicks(args, "[150, 150, 150, 150, 150, 150, 150, 150, 150, 150, 150, 150]");
+        QTest::mouseClick(panel->findChild<QPushButton*>("submit"), Qt::LeftButton);
+        auto& subs = *window_->submissionsModel();
+        QCOMPARE(subs.rowCount(), 1);
+
+        // While it runs: both workers busy in the table, threads busy in the pool chart.
+        auto& m = *window_->workersModel();
+        QTRY_VERIFY_WITH_TIMEOUT(countState(m, WorkersModel::RowState::Busy) == 2, 3000);
+        QTRY_VERIFY_WITH_TIMEOUT(window_->poolChart()->busyThreads() >= 2, 3000);
+        QTest::qWait(300);
+        QVERIFY(window_->grab().save(shotPath("main_window.png")));
+        window_->views()->setCurrentWidget(window_->timeline());
+        QTest::qWait(200);
+        QVERIFY(window_->grab().save(shotPath("main_window_timeline.png")));
+
+        QTRY_VERIFY_WITH_TIMEOUT(
+            subs.data(subs.index(0, 0), SubmissionsModel::DoneRole).toBool(), 10000);
+        QVERIFY(subs.data(subs.index(0, 0), SubmissionsModel::OkRole).toBool());
+        QCOMPARE(
+            subs.data(subs.index(0, SubmissionsModel::Progress)).toString(), QString("12 / 12"));
+        QVERIFY(
+            subs.data(subs.index(0, SubmissionsModel::Result)).toString().startsWith("[150, 150"));
+
+        // The charts and the timeline received the run.
+        QVERIFY(window_->loadChart()->pointCount() > 10);
+        QTRY_VERIFY(window_->timeline()->spansInView() >= 12);
+        const auto labels = window_->timeline()->rowLabels();
+        QVERIFY(labels.contains("Worker 2 · localhost"));
+        QVERIFY(labels.contains("thread 1 · default"));
+        const auto finishedWork = [&] {
+            auto snap = bridge_->latest();
+            int n = 0;
+            snap->spans.for_each([&](const TaskSpan& s) {
+                n += s.finished && snap->kernel_names[s.kernel] == "work_ms";
+            });
+            return n;
+        };
+        QTRY_COMPARE(finishedWork(), 12); // the samples taken after the last item arrive too
+    }
+
+    void killed_worker_shows_dead_with_reason()
+    {
+        auto& m = *window_->workersModel();
+        auto* view = window_->findChild<QTableView*>("workersView");
+        view->selectRow(m.rowOf(3));
+        auto* kill = window_->findChild<QAction*>("actionKillWorker");
+        QVERIFY(kill->isEnabled());
+        kill->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(m.stateAt(m.rowOf(3)) == WorkersModel::RowState::Dead, 5000);
+        QVERIFY(m.data(m.index(m.rowOf(3), WorkersModel::State)).toString().contains("SIGKILL"));
+        QTRY_VERIFY(window_->logPane()->toPlainText().contains("Worker 3 exited"));
+        // The rest keeps working.
+        QCOMPARE(bridge_->cluster()->remotecall_fetch("myid", 2).as_int(), std::int64_t(2));
+    }
+
+    void closing_the_window_ends_the_cluster()
+    {
+        QSignalSpy done(bridge_.get(), &EngineBridge::shutDownFinished);
+        window_->close();
+        QTRY_COMPARE_WITH_TIMEOUT(done.count(), 1, 10000);
+        QVERIFY(!window_->isVisible());
+        QTRY_VERIFY_WITH_TIMEOUT(allGone(osPids_), 5000);
+        window_.reset();
+        bridge_.reset();
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "tst_main_window.moc"
