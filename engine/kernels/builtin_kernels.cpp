@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <malloc.h>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -406,7 +407,16 @@ Value loaded_kernels(Context& ctx, const List&)
     return out;
 }
 
+// Bytes this process has allocated and not freed (malloc's own count, blind to fragmentation):
+// what a leak test watches.
+std::int64_t heap_in_use()
+{
+    const auto mi = ::mallinfo2();
+    return static_cast<std::int64_t>(mi.uordblks + mi.hblkhd);
+}
+
 WEFT_KERNEL(loaded_kernels);
+WEFT_KERNEL(heap_in_use);
 WEFT_KERNEL_AS("weft.map_batch", map_batch);
 WEFT_KERNEL_AS("weft.reduce_range", reduce_range);
 WEFT_KERNEL(coin_flip);
