@@ -1,6 +1,7 @@
 // weft-bench: Weft's speed figures, each measured against a floor measured in the same run.
 //
 //   weft-bench [--json FILE] [--quick] [SUITE...]     suites: latency throughput bandwidth startup
+//   channel refs tasks telemetry
 //
 // Floors are raw sockets between two processes of this program (a fork that echoes), so the
 // ratio says what Weft's layers cost over the bare transport on this machine, now.
@@ -357,6 +358,61 @@ void tasks(std::vector<Figure>& out, const Options& o)
     out.push_back({ "tasks.spawn_fetch", median(samples), "us", std::nullopt, "value <= 5", true });
 }
 
+// What monitoring costs: pmap throughput with every process sampling at 10 Hz against the same
+// run with sampling off, alternating runs and comparing each pair, so drift cancels. Two
+// workloads: compute items (2 ms each, the figure with the target: what a user's pmap sees) and
+// trivial items (a stress of per-task costs, dominated by scheduling noise on 2 cores).
+double pmap_rate(weft::Cluster& c, const char* kernel, const weft::List& items, std::size_t batch)
+{
+    weft::PmapOptions po;
+    po.batch_size = batch;
+    const auto t0 = Clock::now();
+    (void)weft::pmap(c, kernel, items, po);
+    return double(items.size()) / seconds(Clock::now() - t0);
+}
+
+std::pair<double, double> telemetry_cost(
+    weft::Cluster& c, const char* kernel, const weft::List& items, std::size_t batch, int reps)
+{
+    (void)pmap_rate(c, kernel, items, batch); // warm-up
+    std::vector<double> ratios, offs;
+    for (int rep = 0; rep < reps; ++rep) {
+        double rate[2];
+        for (int sampling = 0; sampling < 2; ++sampling) {
+            c.set_telemetry_interval(std::chrono::milliseconds(sampling ? 100 : 0));
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            rate[sampling] = pmap_rate(c, kernel, items, batch);
+            if (std::getenv("WEFT_BENCH_VERBOSE"))
+                std::fprintf(stderr, "telemetry %s %s: %.0f items/s\n", kernel,
+                    sampling ? "on " : "off", rate[sampling]);
+        }
+        ratios.push_back(rate[1] / rate[0]);
+        offs.push_back(rate[0]);
+    }
+    c.set_telemetry_interval(std::chrono::milliseconds(100));
+    return { 1.0 - median(ratios), median(offs) };
+}
+
+void telemetry(std::vector<Figure>& out, const Options& o)
+{
+    weft::Cluster c(cluster_options(weft::Transport::Unix));
+    c.addprocs(2);
+    const int reps = o.quick ? 3 : 9;
+    weft::List work(o.quick ? 100 : 500, weft::Value(std::int64_t(2)));
+    const auto [cost, rate] = telemetry_cost(c, "work_ms", work, 1, reps);
+    out.push_back({ "telemetry.pmap_items.off", rate, "items/s", std::nullopt,
+        "(diagnostic: 2 ms items, 2 workers)", false });
+    out.push_back({ "telemetry.overhead", cost, "fraction", std::nullopt, "value <= 0.02", true });
+    weft::List tiny;
+    for (int i = 0; i < (o.quick ? 4000 : 40000); ++i)
+        tiny.emplace_back(std::int64_t(i));
+    const auto [fine, fine_rate] = telemetry_cost(c, "square", tiny, 4, reps);
+    out.push_back({ "telemetry.pmap_tiny_items.off", fine_rate, "items/s", std::nullopt,
+        "(diagnostic)", false });
+    out.push_back(
+        { "telemetry.overhead_tiny_items", fine, "fraction", std::nullopt, "(diagnostic)", true });
+}
+
 std::string json_number(std::optional<double> v)
 {
     if (!v)
@@ -381,15 +437,17 @@ int main(int argc, char** argv)
         else if (a == "--quick")
             o.quick = true;
         else if (a == "--help" || a == "-h") {
-            std::printf("usage: weft-bench [--json FILE] [--quick] "
-                        "[latency|throughput|bandwidth|startup|channel|refs|tasks ...]\n");
+            std::printf(
+                "usage: weft-bench [--json FILE] [--quick] "
+                "[latency|throughput|bandwidth|startup|channel|refs|tasks|telemetry ...]\n");
             return 0;
         } else
             wanted.push_back(a);
     }
     const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>>
         suites { { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth },
-            { "startup", startup }, { "channel", channel }, { "refs", refs }, { "tasks", tasks } };
+            { "startup", startup }, { "channel", channel }, { "refs", refs }, { "tasks", tasks },
+            { "telemetry", telemetry } };
     for (auto& w : wanted)
         if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
             std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());
