@@ -105,7 +105,21 @@ void TimeSeriesChart::finish(double now, double yMax)
         }
     }
     // Early on the axis grows with the run (at least 10 s), then it scrolls with the window.
-    m_x->setRange(windowStart(now), std::max(now, std::min(m_window, std::max(10.0, now * 1.2))));
+    const double x0 = windowStart(now);
+    const double x1 = std::max(now, std::min(m_window, std::max(10.0, now * 1.2)));
+    m_x->setRange(x0, x1);
+    // Round tick values (0, 5, 10 … s) wherever the window starts.
+    const double raw = (x1 - x0) / 6;
+    const double mag = std::pow(10.0, std::floor(std::log10(raw)));
+    double step = 10 * mag;
+    for (double m : { 1.0, 2.0, 5.0 })
+        if (raw <= m * mag) {
+            step = m * mag;
+            break;
+        }
+    m_x->setTickType(QValueAxis::TicksDynamic);
+    m_x->setTickAnchor(0);
+    m_x->setTickInterval(step);
     m_y->setRange(0, yMax);
 }
 
