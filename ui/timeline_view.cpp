@@ -108,9 +108,12 @@ void TimelineView::layoutRows()
         nthreads += int(t.size());
     const QRectF plot = plotRect();
     const int groups = int(threads.size());
-    const int headerH = 15;
+    // Few processes: a header row each. Many (a 64-worker cluster): no header rows, the process
+    // label sits in the gutter beside its threads, and rows shrink to fit.
+    const bool compact = groups > 12;
+    const int headerH = compact ? 0 : 15;
     const double avail = plot.height() - groups * headerH;
-    const int rowH = std::clamp(int(avail / std::max(1, nthreads)), 3, 22);
+    const int rowH = std::clamp(int(avail / std::max(1, nthreads)), compact ? 1 : 3, 22);
     int y = int(plot.top());
     for (auto& [pid, t] : threads) {
         QString host;
@@ -122,11 +125,14 @@ void TimelineView::layoutRows()
             }
         Row header;
         header.pid = pid;
-        header.label = (pid == 1 ? tr("Master (process 1)") : tr("Worker %1").arg(pid))
-            + (host.isEmpty() || pid == 1 ? QString() : QStringLiteral(" · ") + host)
-            + (dead ? tr(" · exited") : QString());
+        header.label = compact
+            ? (pid == 1 ? tr("master") : tr("W%1").arg(pid)) + (dead ? tr(" ✕") : QString())
+            : (pid == 1 ? tr("Master (process 1)") : tr("Worker %1").arg(pid))
+                + (host.isEmpty() || pid == 1 ? QString() : QStringLiteral(" · ") + host)
+                + (dead ? tr(" · exited") : QString());
         header.y = y;
-        header.h = headerH;
+        header.h = compact ? rowH * int(t.size()) : headerH;
+        header.pool = compact ? 1 : 0; // marks a gutter label rather than a header row
         m_rows.push_back(header);
         y += headerH;
         for (auto& [thread, pool] : t) {
@@ -134,9 +140,7 @@ void TimelineView::layoutRows()
             r.pid = pid;
             r.thread = thread;
             r.pool = pool;
-            r.label = tr("thread %1 · %2")
-                          .arg(thread)
-                          .arg(pool == 0 ? tr("default") : tr("interactive"));
+            r.label = tr("thread %1 · %2").arg(thread).arg(pool == 0 ? tr("default") : tr("interactive"));
             r.y = y;
             r.h = rowH;
             m_rowOf[{ pid, thread }] = int(m_rows.size());
@@ -201,14 +205,28 @@ void TimelineView::paintEvent(QPaintEvent*)
     QFont bold = font();
     bold.setBold(true);
     int alt = 0;
+    int lastLabelBottom = -1000;
     for (auto& r : m_rows) {
+        if (r.thread == 0 && r.pool == 1) {
+            // Compact: a separator, and the label when there is room for it.
+            p.setPen(grid);
+            p.drawLine(QPointF(0, r.y), QPointF(width(), r.y));
+            if (r.y >= lastLabelBottom) {
+                p.setFont(small);
+                p.setPen(pal.color(QPalette::Text));
+                const int h = QFontMetrics(small).height();
+                p.drawText(QRectF(6, r.y, kGutter - 10, h), Qt::AlignLeft | Qt::AlignTop, r.label);
+                lastLabelBottom = r.y + h;
+            }
+            alt = 0;
+            continue;
+        }
         if (r.thread == 0) {
             p.setPen(grid);
             p.drawLine(QPointF(0, r.y), QPointF(width(), r.y));
             p.setPen(pal.color(QPalette::Text));
             p.setFont(bold);
-            p.drawText(
-                QRectF(6, r.y, width() - 12, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
+            p.drawText(QRectF(6, r.y, width() - 12, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
             alt = 0;
             continue;
         }
@@ -217,8 +235,7 @@ void TimelineView::paintEvent(QPaintEvent*)
         if (r.h >= 10) {
             p.setFont(small);
             p.setPen(pal.color(QPalette::PlaceholderText));
-            p.drawText(
-                QRectF(16, r.y, kGutter - 20, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
+            p.drawText(QRectF(16, r.y, kGutter - 20, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
         }
     }
     // Bars.
