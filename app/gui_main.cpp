@@ -12,6 +12,7 @@
 #include <QCommandLineParser>
 #include <QGuiApplication>
 #include <QScreen>
+#include <QTabWidget>
 #include <QTimer>
 
 #include <cstdio>
@@ -57,7 +58,10 @@ int main(int argc, char** argv)
     QCommandLineOption after(QStringLiteral("after"),
         QStringLiteral("Milliseconds to wait before the screenshot."), QStringLiteral("MS"),
         QStringLiteral("4000"));
-    cli.addOptions({ workers, threads, demo, shot, after });
+    QCommandLineOption view(QStringLiteral("view"),
+        QStringLiteral("Open on this view: load, pools, timeline, channels or references."),
+        QStringLiteral("NAME"), QStringLiteral("load"));
+    cli.addOptions({ workers, threads, demo, shot, after, view });
     cli.process(app);
 
     weft::Threads t;
@@ -75,6 +79,14 @@ int main(int argc, char** argv)
     auto bridge = std::make_unique<weft::ui::EngineBridge>(options);
     weft::ui::MainWindow window(*bridge);
     QApplication::setWindowIcon(window.windowIcon());
+    const QStringList views { QStringLiteral("load"), QStringLiteral("pools"),
+        QStringLiteral("timeline"), QStringLiteral("channels"), QStringLiteral("references") };
+    const int viewIndex = views.indexOf(cli.value(view).toLower());
+    if (viewIndex < 0) {
+        std::fprintf(stderr, "weft: --view wants one of %s\n", qPrintable(views.join(", ")));
+        return 2;
+    }
+    window.views()->setCurrentIndex(viewIndex);
     window.show();
 
     const int n = cli.value(workers).toInt();

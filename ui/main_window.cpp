@@ -154,11 +154,17 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     connect(&m_bridge, &EngineBridge::kernelsChanged, m_submit, &SubmitPanel::setKernels);
     connect(&m_bridge, &EngineBridge::snapshotReady, this, &MainWindow::applySnapshot);
     connect(&m_bridge, &EngineBridge::workersAdded, this, [this](const QList<Pid>& pids) {
-        QStringList s;
-        for (Pid p : pids)
-            s << QString::number(p);
-        m_log->append(
-            LogPane::Kind::Event, tr("Workers %1 joined.").arg(s.join(QStringLiteral(", "))));
+        // "2, 3" for a few, "2–65" for a run of ids.
+        QString ids;
+        if (pids.size() > 3 && pids.back() - pids.front() + 1 == Pid(pids.size())) {
+            ids = QStringLiteral("%1–%2").arg(pids.front()).arg(pids.back());
+        } else {
+            QStringList s;
+            for (Pid p : pids)
+                s << QString::number(p);
+            ids = s.join(QStringLiteral(", "));
+        }
+        m_log->append(LogPane::Kind::Event, tr("Workers %1 joined.").arg(ids));
         const auto ws = m_bridge.cluster()->workers();
         m_submit->setWorkers(QList<Pid>(ws.begin(), ws.end()));
         statusBar()->showMessage(tr("%n worker(s) added", nullptr, int(pids.size())), 4000);

@@ -83,7 +83,7 @@ void PoolChart::apply(const TelemetrySnapshot& s)
     } else {
         for (int k = 1; k >= 0; --k) {
             Bar b;
-            b.name = tr("%1 workers · %2")
+            b.name = tr("%1 processes · %2")
                          .arg(live.size())
                          .arg(k == 0 ? tr("default") : tr("interactive"));
             for (auto* p : live) {

@@ -140,7 +140,9 @@ void TimelineView::layoutRows()
             r.pid = pid;
             r.thread = thread;
             r.pool = pool;
-            r.label = tr("thread %1 · %2").arg(thread).arg(pool == 0 ? tr("default") : tr("interactive"));
+            r.label = tr("thread %1 · %2")
+                          .arg(thread)
+                          .arg(pool == 0 ? tr("default") : tr("interactive"));
             r.y = y;
             r.h = rowH;
             m_rowOf[{ pid, thread }] = int(m_rows.size());
@@ -226,7 +228,8 @@ void TimelineView::paintEvent(QPaintEvent*)
             p.drawLine(QPointF(0, r.y), QPointF(width(), r.y));
             p.setPen(pal.color(QPalette::Text));
             p.setFont(bold);
-            p.drawText(QRectF(6, r.y, width() - 12, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
+            p.drawText(
+                QRectF(6, r.y, width() - 12, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
             alt = 0;
             continue;
         }
@@ -235,7 +238,8 @@ void TimelineView::paintEvent(QPaintEvent*)
         if (r.h >= 10) {
             p.setFont(small);
             p.setPen(pal.color(QPalette::PlaceholderText));
-            p.drawText(QRectF(16, r.y, kGutter - 20, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
+            p.drawText(
+                QRectF(16, r.y, kGutter - 20, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
         }
     }
     // Bars.
