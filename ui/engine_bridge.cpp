@@ -205,6 +205,12 @@ void EngineBridge::killWorker(Pid pid)
             ::kill(w.os_pid, SIGKILL);
 }
 
+void EngineBridge::interruptWorkers(const QList<Pid>& pids)
+{
+    // Sends one message per worker; nothing here waits.
+    m_cluster->interrupt(std::vector<Pid>(pids.begin(), pids.end()));
+}
+
 void EngineBridge::setTelemetryInterval(int ms)
 {
     m_cluster->set_telemetry_interval(std::chrono::milliseconds(ms));

@@ -44,6 +44,7 @@ public:
     void addLocalWorkers(int count, Threads threads);
     void removeWorkers(const QList<Pid>& pids);
     void killWorker(Pid pid); // SIGKILL: to show what a dying worker does
+    void interruptWorkers(const QList<Pid>& pids); // the calls running there fail, workers stay
     int submit(const SubmitRequest& request); // returns the submission's id
     void setTelemetryInterval(int ms);
     // Removes every worker and ends the cluster; emits shutDownFinished() when done.

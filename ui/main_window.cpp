@@ -234,6 +234,13 @@ void MainWindow::buildActions()
     m_removeAction = cluster->addAction(QIcon::fromTheme(QStringLiteral("list-remove")),
         tr("&Remove Selected Workers"), this, [this] { m_bridge.removeWorkers(selectedPids()); });
     m_removeAction->setObjectName(QStringLiteral("actionRemoveWorkers"));
+    m_interruptAction = cluster->addAction(QIcon::fromTheme(QStringLiteral("media-playback-stop")),
+        tr("&Interrupt Selected Workers"), this,
+        [this] { m_bridge.interruptWorkers(selectedPids()); });
+    m_interruptAction->setObjectName(QStringLiteral("actionInterruptWorkers"));
+    m_interruptAction->setToolTip(tr("Interrupt the calls running on the worker (like Julia's "
+                                     "interrupt): they fail with InterruptException; the worker "
+                                     "stays."));
     m_killAction = cluster->addAction(QIcon::fromTheme(QStringLiteral("process-stop")),
         tr("&Kill Selected Worker (SIGKILL)"), this, [this] {
             for (Pid p : selectedPids())
@@ -270,6 +277,7 @@ void MainWindow::buildActions()
     tools->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     tools->addAction(m_addAction);
     tools->addAction(m_removeAction);
+    tools->addAction(m_interruptAction);
     tools->addAction(m_killAction);
 }
 
@@ -288,6 +296,7 @@ void MainWindow::refreshWorkerActions()
 {
     const bool any = !selectedPids().isEmpty();
     m_removeAction->setEnabled(any);
+    m_interruptAction->setEnabled(any);
     m_killAction->setEnabled(any);
 }
 

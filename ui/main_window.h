@@ -79,6 +79,7 @@ private:
     QAction* m_addAction = nullptr;
     QAction* m_removeAction = nullptr;
     QAction* m_killAction = nullptr;
+    QAction* m_interruptAction = nullptr;
     bool m_closing = false;
     std::shared_ptr<const TelemetrySnapshot> m_last;
 };

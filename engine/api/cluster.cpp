@@ -7,6 +7,7 @@
 #include "telemetry_hub.h"
 #include "weft/errors.h"
 #include "weft/telemetry.h"
+#include "weft/threads.h"
 
 #include <algorithm>
 
@@ -29,7 +30,36 @@ const char* worker_state_name(WorkerState s)
 
 void sleep(std::chrono::nanoseconds d)
 {
-    detail::sleep_for(d);
+    check_interrupt();
+    if (!detail::current_task()) {
+        detail::sleep_for(d);
+        return;
+    }
+    // In slices, so an interrupt ends a long sleep within one.
+    const auto end = std::chrono::steady_clock::now() + d;
+    for (;;) {
+        const auto left = end - std::chrono::steady_clock::now();
+        if (left <= std::chrono::nanoseconds::zero())
+            return;
+        detail::sleep_for(std::min<std::chrono::nanoseconds>(left, std::chrono::milliseconds(20)));
+        check_interrupt();
+    }
+}
+
+void check_interrupt()
+{
+    if (detail::task_interrupted())
+        throw InterruptException();
+}
+
+void Cluster::interrupt(const std::vector<Pid>& pids)
+{
+    for (Pid p : pids.empty() ? workers() : pids) {
+        if (p == 1)
+            runtime_->scheduler().interrupt();
+        else
+            runtime_->send_interrupt(p);
+    }
 }
 
 struct Cluster::Callbacks : detail::ClusterCallbacks {

@@ -171,9 +171,11 @@ std::int64_t busy_ms(std::int64_t ms)
 {
     const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     volatile std::uint64_t x = 0;
-    while (std::chrono::steady_clock::now() < until)
+    while (std::chrono::steady_clock::now() < until) {
         for (int i = 0; i < 1000; ++i)
             x = x + 1;
+        check_interrupt();
+    }
     return ms;
 }
 
@@ -393,8 +395,11 @@ std::int64_t work_ms(std::int64_t ms)
 {
     const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
     volatile std::uint64_t x = 0;
-    while (std::chrono::steady_clock::now() < end)
-        x = x + 1;
+    while (std::chrono::steady_clock::now() < end) {
+        for (int i = 0; i < 1000; ++i)
+            x = x + 1;
+        check_interrupt();
+    }
     return ms;
 }
 

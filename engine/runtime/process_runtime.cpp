@@ -1028,6 +1028,10 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
                 sink(from, decode_value(msg.getTelemetry(), frame.owner), received);
             break;
         }
+        case wire::Message::INTERRUPT:
+            if (from == 1)
+                sched_->interrupt();
+            break;
         case wire::Message::TELEMETRY_INTERVAL:
             if (from == 1)
                 apply_telemetry_interval(msg.getTelemetryInterval());
@@ -1745,6 +1749,22 @@ double ProcessRuntime::ping(Pid pid)
     await_reply(*done, pid);
     checked(done->wait());
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
+}
+
+void ProcessRuntime::send_interrupt(Pid pid)
+{
+    std::shared_ptr<Connection> c;
+    {
+        std::lock_guard g(m_);
+        auto it = peers_.find(pid);
+        if (it == peers_.end() || !it->second.out || it->second.exited)
+            return;
+        c = it->second.out;
+    }
+    auto f = std::make_unique<OutFrame>(8);
+    f->root().setInterrupt();
+    f->finish();
+    c->send(std::move(f));
 }
 
 void ProcessRuntime::send_exit(Pid pid)

@@ -139,6 +139,7 @@ public:
     // A peer has exited for `reason` (authoritative: the OS said so, or the master did).
     void peer_exited(Pid pid, const std::string& reason);
     void send_exit(Pid pid);
+    void send_interrupt(Pid pid);
     // Round trip of a protocol ping answered by the peer's I/O thread (no task), in microseconds.
     double ping(Pid pid);
 

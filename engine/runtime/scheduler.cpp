@@ -140,6 +140,7 @@ public:
     bool finished_ = false;
     int slot_ = -1; // pinned to this thread of its pool, or -1
     std::uint32_t label_ = 0;
+    std::uint64_t epoch_ = 0; // the process's interrupt epoch when the task started
 
 private:
     boost::context::fiber loop(boost::context::fiber&& sink)
@@ -411,6 +412,12 @@ std::uint32_t inherited_label()
 }
 } // namespace
 
+bool task_interrupted()
+{
+    const Task* t = current_task();
+    return t && t->epoch_ != t->pool()->owner().interrupt_epoch();
+}
+
 void set_task_label(std::uint32_t label)
 {
     if (Task* t = current_task())
@@ -501,6 +508,7 @@ void PoolScheduler::run_thread(int slot, int index)
             t->finished_ = false;
             t->slot_ = item.slot;
             t->label_ = item.label;
+            t->epoch_ = owner_.interrupt_epoch();
         }
         item = {};
         busy_.fetch_add(1, std::memory_order_relaxed);

@@ -34,6 +34,8 @@ enum class PoolKind : std::uint8_t { Default = 0, Interactive = 1 };
 [[nodiscard]] PoolScheduler* current_pool();
 // Names the current task for telemetry (a KernelRegistry label); tasks it spawns inherit it.
 void set_task_label(std::uint32_t label);
+// True if the current task started before its process's last interrupt.
+[[nodiscard]] bool task_interrupted();
 
 // Fires wake-ups at deadlines for sleeping tasks. One per process, owned by the Scheduler.
 class TimerThread final {
@@ -149,8 +151,16 @@ public:
     [[nodiscard]] SpanRing& spans(int thread_index) { return *rings_[thread_index]; }
     [[nodiscard]] int total_threads() const { return static_cast<int>(rings_.size()) - 1; }
 
+    // Interrupts every task running now: their check_interrupt() throws from here on.
+    void interrupt() { interrupt_epoch_.fetch_add(1, std::memory_order_release); }
+    [[nodiscard]] std::uint64_t interrupt_epoch() const
+    {
+        return interrupt_epoch_.load(std::memory_order_acquire);
+    }
+
 private:
     std::atomic<bool> recording_ { false };
+    std::atomic<std::uint64_t> interrupt_epoch_ { 0 };
     std::vector<std::unique_ptr<SpanRing>> rings_; // before the pools: their threads use them
     TimerThread timers_;
     std::unique_ptr<PoolScheduler> default_;

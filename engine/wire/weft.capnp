@@ -206,5 +206,6 @@ struct Message {
     results @17 :List(Result);
     telemetry @18 :Value;            # worker -> master: one sample of the worker (a map)
     telemetryInterval @19 :UInt32;   # master -> worker: sample every this many ms (0: off)
+    interrupt @20 :Void;             # master -> worker: interrupt the calls running now
   }
 }

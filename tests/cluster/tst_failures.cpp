@@ -41,6 +41,30 @@ private slots:
     }
     void cleanupTestCase() { QVERIFY(test::stop_cluster(c)); }
 
+    // interrupt(pid) ends the calls running there (sleeping and busy alike) with
+    // InterruptException; the worker stays and serves the next call.
+    void interruptEndsRunningCallsNotTheWorker()
+    {
+        Future sleeping = c->remotecall("sleep_ms", 2, 10000);
+        Future busy = c->remotecall("busy_ms", 3, 10000);
+        QTest::qWait(150);
+        QElapsedTimer t;
+        t.start();
+        c->interrupt({ 2, 3 });
+        for (Future* f : { &sleeping, &busy }) {
+            try {
+                f->fetch();
+                QFAIL("expected an interrupted call");
+            } catch (const RemoteException& e) {
+                QVERIFY2(e.type().find("InterruptException") != std::string::npos, e.what());
+            }
+        }
+        QVERIFY2(t.elapsed() < 1000, qPrintable(QString("took %1 ms").arg(t.elapsed())));
+        // Calls that start after the interrupt run normally.
+        QCOMPARE(c->remotecall_fetch("sleep_ms", 2, 10).as_int(), std::int64_t(10));
+        QCOMPARE(c->remotecall_fetch("myid", 3).as_int(), std::int64_t(3));
+    }
+
     void kernelErrorIsARemoteExceptionEveryTime()
     {
         Future f = c->remotecall("fail", 3, "the disk is full");

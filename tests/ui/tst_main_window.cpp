@@ -187,6 +187,36 @@ private slots:
         QTRY_COMPARE(finishedWork(), 12); // the samples taken after the last item arrive too
     }
 
+    void interrupt_ends_the_running_call()
+    {
+        auto* panel = window_->submitPanel();
+        auto* pattern = panel->findChild<QComboBox*>("pattern");
+        pattern->setCurrentIndex(pattern->findData(int(Pattern::RemoteCall)));
+        auto* kernel = panel->findChild<QComboBox*>("kernel");
+        kernel->setCurrentIndex(kernel->findText("sleep_ms"));
+        auto* worker = panel->findChild<QComboBox*>("worker");
+        worker->setCurrentIndex(worker->findData(2u));
+        auto* args = panel->findChild<QLineEdit*>("arguments");
+        args->clear();
+        QTest::keyClicks(args, "20000");
+        QTest::mouseClick(panel->findChild<QPushButton*>("submit"), Qt::LeftButton);
+        auto& subs = *window_->submissionsModel();
+        const int row = subs.rowCount() - 1;
+        QTest::qWait(200);
+        auto& m = *window_->workersModel();
+        window_->findChild<QTableView*>("workersView")->selectRow(m.rowOf(2));
+        auto* interrupt = window_->findChild<QAction*>("actionInterruptWorkers");
+        QVERIFY(interrupt->isEnabled());
+        interrupt->trigger();
+        QTRY_VERIFY_WITH_TIMEOUT(
+            subs.data(subs.index(row, 0), SubmissionsModel::DoneRole).toBool(), 3000);
+        QVERIFY(!subs.data(subs.index(row, 0), SubmissionsModel::OkRole).toBool());
+        QVERIFY(subs.data(subs.index(row, SubmissionsModel::Result))
+                    .toString()
+                    .contains("InterruptException"));
+        QCOMPARE(m.stateAt(m.rowOf(2)) == WorkersModel::RowState::Dead, false);
+    }
+
     void killed_worker_shows_dead_with_reason()
     {
         auto& m = *window_->workersModel();

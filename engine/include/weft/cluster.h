@@ -78,6 +78,10 @@ public:
     void rmprocs(
         const std::vector<Pid>& pids, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
+    // Interrupts the calls running now on `pids` (default: every worker), like Julia's
+    // interrupt(): kernels see it at their next check_interrupt() or sleep and fail with
+    // InterruptException; the workers stay.
+    void interrupt(const std::vector<Pid>& pids = {});
     [[nodiscard]] std::vector<WorkerInfo> worker_info() const;
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
     [[nodiscard]] KernelRegistry& kernels(); // the master's own kernels (pid 1 runs calls too)

@@ -69,6 +69,16 @@ public:
     using Error::Error;
 };
 
+// The call was interrupted (Cluster::interrupt), like Julia's InterruptException. Thrown by
+// check_interrupt() inside the kernel.
+class InterruptException : public Error {
+public:
+    InterruptException()
+        : Error("interrupted")
+    {
+    }
+};
+
 // Connecting, handshaking or starting a worker failed.
 class ConnectionError : public Error {
 public:

@@ -34,6 +34,10 @@ int threadid();
 // The pool of the running task (Default outside tasks).
 Pool threadpool();
 
+// Throws InterruptException if this process was interrupted since the running task started
+// (Cluster::interrupt). Long-running kernels call it now and then; weft::sleep does too.
+void check_interrupt();
+
 // The result of a spawned local task, like Julia's Task: fetch() waits and returns it.
 template <class T> class TaskHandle {
 public:
