@@ -109,9 +109,17 @@ void TelemetryHub::ingest(Pid from, WireSample&& w, std::int64_t received_ns)
             static_cast<std::uint32_t>(c.capacity) });
         ch.points.trim([&](const ChannelPoint& x) { return x.time < horizon; });
     }
-    for (auto& [key, ch] : channels_)
-        if (std::get<0>(key) == from && !seen.count(key))
+    for (auto it = channels_.begin(); it != channels_.end();) {
+        auto& ch = it->second;
+        if (std::get<0>(it->first) == from && !seen.count(it->first))
             ch.history.gone = true;
+        // A channel gone for longer than the window has nothing left to show.
+        const auto* last = ch.history.gone ? ch.points.last() : nullptr;
+        if (ch.history.gone && (!last || last->time < horizon))
+            it = channels_.erase(it);
+        else
+            ++it;
+    }
 
     // Store entries that were there last time and are not now were freed (only knowable when
     // both samples list the whole store).

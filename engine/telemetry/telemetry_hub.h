@@ -47,6 +47,12 @@ public:
         return s;
     }
     [[nodiscard]] std::size_t size() const { return size_; }
+    [[nodiscard]] const T* last() const
+    {
+        if (!open_.empty())
+            return &open_.back();
+        return closed_.empty() ? nullptr : &closed_.back()->back();
+    }
     [[nodiscard]] std::vector<T> take_all()
     {
         std::vector<T> all;
