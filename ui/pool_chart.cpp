@@ -9,7 +9,7 @@
 namespace weft::ui {
 
 PoolChart::PoolChart(QWidget* parent)
-    : QChartView(parent)
+    : QChartView(new QChart, parent) // the view owns it (setChart would leak a default one)
     , m_series(new QHorizontalStackedBarSeries)
     , m_busy(new QBarSet(tr("busy threads")))
     , m_idle(new QBarSet(tr("idle threads")))
@@ -27,7 +27,7 @@ PoolChart::PoolChart(QWidget* parent)
         m_series->append(s);
     }
     m_series->setBarWidth(0.7);
-    auto* c = new QChart;
+    auto* c = chart();
     c->setTitle(tr("Thread pools: tasks ← 0 → threads"));
     c->addSeries(m_series);
     c->addAxis(m_categories, Qt::AlignLeft);
@@ -36,7 +36,6 @@ PoolChart::PoolChart(QWidget* parent)
     m_series->attachAxis(m_values);
     m_values->setLabelFormat(QStringLiteral("%.0f"));
     c->legend()->setAlignment(Qt::AlignBottom);
-    setChart(c);
     setRenderHint(QPainter::Antialiasing);
     setMinimumHeight(160);
     styleChart(c);

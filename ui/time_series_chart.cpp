@@ -41,11 +41,11 @@ void styleChart(QChart* chart)
 }
 
 TimeSeriesChart::TimeSeriesChart(const QString& title, const QString& yTitle, QWidget* parent)
-    : QChartView(parent)
+    : QChartView(new QChart, parent) // the view owns it (setChart would leak a default one)
     , m_x(new QValueAxis)
     , m_y(new QValueAxis)
 {
-    auto* c = new QChart;
+    auto* c = chart();
     c->setTitle(title);
     c->legend()->setAlignment(Qt::AlignRight);
     m_x->setTitleText(tr("seconds since start"));
@@ -54,7 +54,6 @@ TimeSeriesChart::TimeSeriesChart(const QString& title, const QString& yTitle, QW
     m_y->setLabelFormat(QStringLiteral("%.0f"));
     c->addAxis(m_x, Qt::AlignBottom);
     c->addAxis(m_y, Qt::AlignLeft);
-    setChart(c);
     setRenderHint(QPainter::Antialiasing);
     setMinimumHeight(160);
     styleChart(c);

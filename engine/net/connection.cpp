@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -360,11 +361,20 @@ void Connection::close_now(const std::string& reason)
         held_.clear();
     }
     ::shutdown(fd_, SHUT_RDWR);
-    // This may run inside one of io_'s own continuations: tear it down on a later turn.
+    // This may run inside one of io_'s own continuations: tear it down on a later turn. The
+    // handlers go too (under the read lock, since a reader may be inside one): they often hold
+    // this connection, and a closed connection must not keep itself alive.
     auto self = shared_from_this();
-    loop_.post([self] { self->io_.reset(); });
-    if (on_close_)
-        on_close_(reason);
+    loop_.post([self] {
+        self->io_.reset();
+        std::lock_guard rl(self->rm_);
+        self->on_frame_ = nullptr;
+        self->on_error_ = nullptr;
+    });
+    // Only the first close gets here, so nothing else touches on_close_ now.
+    auto on_close = std::exchange(on_close_, nullptr);
+    if (on_close)
+        on_close(reason);
 }
 
 } // namespace weft::detail

@@ -1639,8 +1639,10 @@ void ProcessRuntime::accept_connection(int fd, std::string what)
                 ps.out = conn;
         }
         // Reinstall the close handler: now it concerns a known peer.
-        conn->set_close_handler([self, conn, peer](const std::string& reason) {
-            self->on_connection_closed(conn, peer, reason);
+        // The handler lives in the connection: holding it by pointer (it runs only while the
+        // connection exists) keeps the connection from owning itself.
+        conn->set_close_handler([self, raw = conn.get(), peer](const std::string& reason) {
+            self->on_connection_closed(raw->shared_from_this(), peer, reason);
         });
         self->attach(peer, conn);
     });

@@ -5,7 +5,13 @@
 #define WEFT_TSAN 1
 #endif
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#define WEFT_ASAN 1
+#endif
+
 #include <boost/context/fiber.hpp>
+#include <boost/context/preallocated.hpp>
 #include <boost/context/protected_fixedsize_stack.hpp>
 
 #include <algorithm>
@@ -71,8 +77,14 @@ public:
 #ifdef WEFT_TSAN
         tsan_fiber_ = __tsan_create_fiber(0);
 #endif
+        // The stack is allocated here so its bounds are known (AddressSanitizer is told of each
+        // switch); the fiber frees it with the same allocator.
+        boost::context::protected_fixedsize_stack alloc(kStackBytes);
+        auto sc = alloc.allocate();
+        stack_bottom_ = static_cast<char*>(sc.sp) - sc.size;
+        stack_size_ = sc.size;
         fiber_ = boost::context::fiber(std::allocator_arg,
-            boost::context::protected_fixedsize_stack(kStackBytes),
+            boost::context::preallocated(sc.sp, sc.size, sc), alloc,
             [this](boost::context::fiber&& sink) { return loop(std::move(sink)); });
     }
     ~Task()
@@ -87,9 +99,16 @@ public:
             void* here = __tsan_get_current_fiber();
             __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
+#ifdef WEFT_ASAN
+            void* fake = nullptr;
+            __sanitizer_start_switch_fiber(&fake, stack_bottom_, stack_size_);
+#endif
             {
                 auto doomed = std::move(fiber_);
             }
+#ifdef WEFT_ASAN
+            __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
 #ifdef WEFT_TSAN
             __tsan_switch_to_fiber(here, 0);
 #endif
@@ -109,7 +128,14 @@ public:
         thread_fiber_ = __tsan_get_current_fiber();
         __tsan_switch_to_fiber(tsan_fiber_, 0);
 #endif
+#ifdef WEFT_ASAN
+        void* fake = nullptr;
+        __sanitizer_start_switch_fiber(&fake, stack_bottom_, stack_size_);
+#endif
         f = std::move(f).resume();
+#ifdef WEFT_ASAN
+        __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
+#endif
         fiber_ = std::move(f);
     }
 
@@ -125,7 +151,13 @@ public:
 #ifdef WEFT_TSAN
         __tsan_switch_to_fiber(thread_fiber_, 0);
 #endif
+#ifdef WEFT_ASAN
+        __sanitizer_start_switch_fiber(&fiber_fake_, thread_bottom_, thread_size_);
+#endif
         back = std::move(back).resume();
+#ifdef WEFT_ASAN
+        __sanitizer_finish_switch_fiber(fiber_fake_, &thread_bottom_, &thread_size_);
+#endif
         sink_ = std::move(back);
     }
 
@@ -146,6 +178,9 @@ private:
     boost::context::fiber loop(boost::context::fiber&& sink)
     {
         sink_ = std::move(sink);
+#ifdef WEFT_ASAN
+        __sanitizer_finish_switch_fiber(nullptr, &thread_bottom_, &thread_size_);
+#endif
         while (!retire_) {
             if (fn_) {
                 try {
@@ -167,12 +202,23 @@ private:
 #ifdef WEFT_TSAN
         __tsan_switch_to_fiber(thread_fiber_, 0);
 #endif
+#ifdef WEFT_ASAN
+        __sanitizer_start_switch_fiber(nullptr, thread_bottom_, thread_size_); // for good
+#endif
         return back;
     }
 
     PoolScheduler* pool_;
     boost::context::fiber sink_;
     bool retire_ = false;
+    void* stack_bottom_ = nullptr;
+    std::size_t stack_size_ = 0;
+#ifdef WEFT_ASAN
+    // The stack of the thread that resumed us, learnt at each switch in.
+    const void* thread_bottom_ = nullptr;
+    std::size_t thread_size_ = 0;
+    void* fiber_fake_ = nullptr;
+#endif
 #ifdef WEFT_TSAN
     void* tsan_fiber_ = nullptr;
     void* thread_fiber_ = nullptr;

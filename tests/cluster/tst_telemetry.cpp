@@ -138,14 +138,21 @@ private slots:
 
     void snapshots_are_published()
     {
-        std::atomic<int> got { 0 };
-        std::atomic<std::uint64_t> last { 0 };
-        c_->on_telemetry([&](std::shared_ptr<const TelemetrySnapshot> s) {
-            QVERIFY(s->sequence > last.load());
-            last = s->sequence;
-            ++got;
+        // Callbacks stay registered for the cluster's life: what they touch must too.
+        struct Seen {
+            std::atomic<int> got { 0 };
+            std::atomic<std::uint64_t> last { 0 };
+            std::atomic<bool> ordered { true };
+        };
+        auto seen = std::make_shared<Seen>();
+        c_->on_telemetry([seen](std::shared_ptr<const TelemetrySnapshot> s) {
+            if (s->sequence <= seen->last.load())
+                seen->ordered = false;
+            seen->last = s->sequence;
+            ++seen->got;
         });
-        QTRY_VERIFY_WITH_TIMEOUT(got >= 4, 3000);
+        QTRY_VERIFY_WITH_TIMEOUT(seen->got >= 4, 3000);
+        QVERIFY(seen->ordered);
     }
 
     void sampling_turns_off_and_on()
@@ -166,7 +173,8 @@ private slots:
         const Pid pid = c_->addprocs(1)[0];
         QTRY_VERIFY_WITH_TIMEOUT(find(*c_->telemetry(), pid) != nullptr, 3000);
         c_->rmprocs({ pid });
-        auto* h = find(*c_->telemetry(), pid);
+        const auto snap = c_->telemetry(); // held: h points into it
+        auto* h = find(*snap, pid);
         QVERIFY(h);
         QCOMPARE(h->state, WorkerState::Exited);
         QCOMPARE(h->latest.pools[0].busy, 0);
