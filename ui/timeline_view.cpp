@@ -9,6 +9,7 @@
 #include <QWheelEvent>
 
 #include <cmath>
+#include <limits>
 #include <set>
 
 namespace weft::ui {
@@ -44,6 +45,7 @@ TimelineView::TimelineView(QWidget* parent)
 void TimelineView::apply(std::shared_ptr<const TelemetrySnapshot> snapshot)
 {
     m_snap = std::move(snapshot);
+    std::erase_if(m_chunkBounds, [](const auto& kv) { return kv.second.chunk.expired(); });
     if (m_live) {
         m_t1 = std::max(m_snap->time, m_span);
         m_t0 = m_t1 - m_span;
@@ -152,6 +154,24 @@ void TimelineView::layoutRows()
     }
 }
 
+std::pair<double, double> TimelineView::chunkBounds(
+    const std::shared_ptr<const std::vector<TaskSpan>>& chunk) const
+{
+    auto it = m_chunkBounds.find(chunk.get());
+    // A cached entry counts only while its chunk lives (an address can be reused).
+    if (it != m_chunkBounds.end() && !it->second.chunk.expired())
+        return { it->second.lo, it->second.hi };
+    double lo = std::numeric_limits<double>::max(), hi = std::numeric_limits<double>::lowest();
+    for (auto& sp : *chunk) {
+        lo = std::min(lo, sp.start);
+        hi = std::max(hi, sp.end);
+    }
+    // The open chunk is copied into every snapshot: only closed (full) chunks are worth keeping.
+    if (chunk->size() >= 512)
+        m_chunkBounds[chunk.get()] = { chunk, lo, hi };
+    return { lo, hi };
+}
+
 QRectF TimelineView::plotRect() const
 {
     return QRectF(
@@ -242,28 +262,58 @@ void TimelineView::paintEvent(QPaintEvent*)
                 QRectF(16, r.y, kGutter - 20, r.h), Qt::AlignVCenter | Qt::AlignLeft, r.label);
         }
     }
-    // Bars.
+    // Bars. Chunks wholly outside the view are skipped (their bounds are cached: chunks never
+    // change), and neighbours that land on the same pixels in one colour are drawn as one.
     p.setClipRect(plot);
     p.setPen(Qt::NoPen);
     const double pxPerSec = plot.width() / (m_t1 - m_t0);
     std::set<std::uint32_t> kernelsShown;
-    m_snap->spans.for_each([&](const TaskSpan& s) {
-        if (s.end < m_t0 || s.start > m_t1)
+    struct Pending {
+        double x0 = 0, x1 = -1;
+        std::uint32_t kernel = 0;
+        bool merged = false;
+    };
+    std::vector<Pending> pending(m_rows.size());
+    const auto flush = [&](std::size_t row) {
+        auto& q = pending[row];
+        if (q.x1 < q.x0)
             return;
-        auto it = m_rowOf.find({ s.pid, s.thread });
-        if (it == m_rowOf.end())
-            return;
-        const Row& r = m_rows[std::size_t(it->second)];
-        const double x0 = timeToX(s.start);
-        const double w = std::max(1.0, (s.end - s.start) * pxPerSec);
-        QColor c = kernelColor(s.kernel);
-        if (s.merged > 1)
+        const Row& r = m_rows[row];
+        QColor c = kernelColor(q.kernel);
+        if (q.merged)
             c.setAlpha(170);
         const double inset = r.h >= 6 ? 1 : 0;
-        p.fillRect(QRectF(x0, r.y + inset, w, r.h - 2 * inset), c);
-        kernelsShown.insert(s.kernel);
-        ++m_drawn;
-    });
+        p.fillRect(QRectF(q.x0, r.y + inset, q.x1 - q.x0, r.h - 2 * inset), c);
+        q.x1 = q.x0 - 1;
+    };
+    for (const auto& chunk : m_snap->spans.chunks) {
+        auto [lo, hi] = chunkBounds(chunk);
+        if (hi < m_t0 || lo > m_t1)
+            continue;
+        for (const TaskSpan& sp : *chunk) {
+            if (sp.end < m_t0 || sp.start > m_t1)
+                continue;
+            auto it = m_rowOf.find({ sp.pid, sp.thread });
+            if (it == m_rowOf.end())
+                continue;
+            const auto row = std::size_t(it->second);
+            const double x0 = timeToX(sp.start);
+            const double x1 = x0 + std::max(1.0, (sp.end - sp.start) * pxPerSec);
+            auto& q = pending[row];
+            const bool merged = sp.merged > 1;
+            if (q.x1 >= q.x0 && q.kernel == sp.kernel && q.merged == merged && x0 <= q.x1 + 0.5
+                && x0 >= q.x0) {
+                q.x1 = std::max(q.x1, x1);
+            } else {
+                flush(row);
+                q = { x0, x1, sp.kernel, merged };
+            }
+            kernelsShown.insert(sp.kernel);
+            ++m_drawn;
+        }
+    }
+    for (std::size_t row = 0; row < pending.size(); ++row)
+        flush(row);
     p.setClipping(false);
     // Time axis.
     const double step = niceStep(m_t1 - m_t0, std::max(2, int(plot.width() / 110)));

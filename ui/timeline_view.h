@@ -56,6 +56,8 @@ private:
     [[nodiscard]] double xToTime(double x) const;
     [[nodiscard]] double timeToX(double t) const;
     [[nodiscard]] QRectF plotRect() const;
+    [[nodiscard]] std::pair<double, double> chunkBounds(
+        const std::shared_ptr<const std::vector<TaskSpan>>& chunk) const;
 
     std::shared_ptr<const TelemetrySnapshot> m_snap;
     std::vector<Row> m_rows;
@@ -67,6 +69,12 @@ private:
     QPoint m_dragFrom;
     double m_dragT0 = 0, m_dragT1 = 0;
     mutable int m_drawn = 0;
+    // Time bounds of closed span chunks (immutable), so paint skips those out of view.
+    struct ChunkBounds {
+        std::weak_ptr<const std::vector<TaskSpan>> chunk;
+        double lo = 0, hi = 0;
+    };
+    mutable std::map<const void*, ChunkBounds> m_chunkBounds;
     static constexpr int kGutter = 170;
     static constexpr int kAxisHeight = 22;
 };

@@ -4,6 +4,7 @@
 #include "exporters.h"
 #include "references_model.h"
 #include "submissions_model.h"
+#include "timeline_view.h"
 #include "value_text.h"
 #include "workers_model.h"
 
@@ -179,6 +180,48 @@ private slots:
         QVERIFY(!parseItems("5:1").error.isEmpty());
         QCOMPARE(parseRange(" -2 : 7 ")->first, qint64(-2));
         QVERIFY(!parseRange("1:x"));
+    }
+
+    // A long run: a million spans over 16 workers. Live view paints only the last seconds, and
+    // must stay far under a 10 Hz frame budget.
+    void timeline_paints_a_long_run_quickly()
+    {
+        auto s = std::make_shared<TelemetrySnapshot>();
+        s->kernel_names = { "task", "work_ms", "square" };
+        const int n = 1'000'000;
+        std::vector<TaskSpan> all;
+        all.reserve(n);
+        for (int i = 0; i < n; ++i) {
+            TaskSpan t;
+            t.pid = Pid(2 + i % 16);
+            t.thread = std::uint16_t(1 + (i / 16) % 2);
+            t.start = i * 0.0006;
+            t.end = t.start + 0.0004;
+            t.kernel = std::uint32_t(1 + i % 2);
+            t.finished = true;
+            all.push_back(t);
+        }
+        for (std::size_t i = 0; i < all.size(); i += 4096)
+            s->spans.chunks.push_back(
+                std::make_shared<const std::vector<TaskSpan>>(all.begin() + std::ptrdiff_t(i),
+                    all.begin() + std::ptrdiff_t(std::min(all.size(), i + 4096))));
+        s->time = n * 0.0006;
+        for (Pid p = 1; p <= 17; ++p)
+            s->processes.push_back(process(p, 0));
+        TimelineView v;
+        v.resize(1200, 600);
+        QElapsedTimer t;
+        t.start();
+        v.apply(s);
+        const auto applyMs = t.elapsed();
+        (void)v.grab(); // the first paint also loads fonts
+        t.restart();
+        (void)v.grab();
+        const auto paintMs = t.elapsed();
+        qInfo("timeline, 1M spans: apply %lld ms, paint %lld ms, %d bars drawn", applyMs, paintMs,
+            v.spansInView());
+        QVERIFY(v.spansInView() > 1000);
+        QVERIFY2(applyMs + paintMs < 100, "a frame must fit well within 100 ms");
     }
 
     void exports()
