@@ -348,50 +348,68 @@ TimeSeriesChart* MainWindow::currentChart() const
     return m_load;
 }
 
-void MainWindow::exportChartPng()
+bool MainWindow::saveCurrentChart(const QString& path)
 {
     QWidget* what = m_tabs->currentWidget();
     if (auto* split = qobject_cast<QSplitter*>(what))
-        what = split->widget(0);
+        what = split->widget(0); // the references page: its chart, not the table
+    return what->grab().save(path, "PNG");
+}
+
+bool MainWindow::saveSeries(const QString& path, QString* error)
+{
+    if (!m_last) {
+        *error = tr("nothing recorded yet");
+        return false;
+    }
+    QString channels = path;
+    channels.replace(QRegularExpression(QStringLiteral("\\.csv$")), QString());
+    channels += QStringLiteral("-channels.csv");
+    return writeFile(path, processSeriesCsv(*m_last), error)
+        && writeFile(channels, channelSeriesCsv(*m_last), error);
+}
+
+bool MainWindow::saveTrace(const QString& path, QString* error)
+{
+    if (!m_last) {
+        *error = tr("nothing recorded yet");
+        return false;
+    }
+    return writeFile(path, perfettoTrace(*m_last), error);
+}
+
+void MainWindow::exportChartPng()
+{
+    const QString name = m_tabs->tabText(m_tabs->currentIndex()).toLower().replace(' ', '-');
     const QString path = QFileDialog::getSaveFileName(this, tr("Export Chart"),
-        QStringLiteral("weft-%1.png")
-            .arg(m_tabs->tabText(m_tabs->currentIndex()).toLower().replace(' ', '-')),
-        tr("PNG images (*.png)"));
+        QStringLiteral("weft-%1.png").arg(name), tr("PNG images (*.png)"));
     if (path.isEmpty())
         return;
-    if (!what->grab().save(path, "PNG"))
+    if (!saveCurrentChart(path))
         QMessageBox::warning(this, tr("Export failed"), tr("Cannot write %1.").arg(path));
 }
 
 void MainWindow::exportSeriesCsv()
 {
-    if (!m_last)
-        return;
     const QString path = QFileDialog::getSaveFileName(
         this, tr("Export Series"), QStringLiteral("weft-series.csv"), tr("CSV files (*.csv)"));
     if (path.isEmpty())
         return;
     QString error;
-    QString channels = path;
-    channels.replace(QRegularExpression(QStringLiteral("\\.csv$")), QString());
-    channels += QStringLiteral("-channels.csv");
-    if (!writeFile(path, processSeriesCsv(*m_last), &error)
-        || !writeFile(channels, channelSeriesCsv(*m_last), &error))
+    if (!saveSeries(path, &error))
         QMessageBox::warning(this, tr("Export failed"), error);
     else
-        statusBar()->showMessage(tr("Wrote %1 and %2").arg(path, channels), 5000);
+        statusBar()->showMessage(tr("Wrote %1 and its -channels.csv").arg(path), 5000);
 }
 
 void MainWindow::exportTrace()
 {
-    if (!m_last)
-        return;
     const QString path = QFileDialog::getSaveFileName(
         this, tr("Export Timeline"), QStringLiteral("weft-trace.json"), tr("Trace files (*.json)"));
     if (path.isEmpty())
         return;
     QString error;
-    if (!writeFile(path, perfettoTrace(*m_last), &error))
+    if (!saveTrace(path, &error))
         QMessageBox::warning(this, tr("Export failed"), error);
     else
         statusBar()->showMessage(tr("Wrote %1 (open it in ui.perfetto.dev)").arg(path), 5000);

@@ -47,6 +47,10 @@ public:
 public slots:
     void addLocalWorkers(); // opens the dialog
     void exportChartPng();
+    // What the export actions write, without their file dialogs (tests use these).
+    bool saveCurrentChart(const QString& path);
+    bool saveSeries(const QString& path, QString* error);
+    bool saveTrace(const QString& path, QString* error);
     void exportSeriesCsv();
     void exportTrace();
 

@@ -187,6 +187,32 @@ private slots:
         QTRY_COMPARE(finishedWork(), 12); // the samples taken after the last item arrive too
     }
 
+    // What File ▸ Export writes, for the run so far.
+    void exports_write_what_the_window_shows()
+    {
+        QTemporaryDir dir;
+        for (int tab = 0; tab < window_->views()->count(); ++tab) {
+            window_->views()->setCurrentIndex(tab);
+            const QString png = dir.filePath(QString("chart-%1.png").arg(tab));
+            QVERIFY(window_->saveCurrentChart(png));
+            QImage img(png);
+            QVERIFY2(img.width() > 200 && img.height() > 100, qPrintable(png));
+        }
+        QString error;
+        QVERIFY2(window_->saveSeries(dir.filePath("series.csv"), &error), qPrintable(error));
+        QFile csv(dir.filePath("series.csv"));
+        QVERIFY(csv.open(QIODevice::ReadOnly));
+        QVERIFY(csv.readAll().count('\n') > 10);
+        QVERIFY(QFile::exists(dir.filePath("series-channels.csv")));
+        QVERIFY2(window_->saveTrace(dir.filePath("trace.json"), &error), qPrintable(error));
+        QFile trace(dir.filePath("trace.json"));
+        QVERIFY(trace.open(QIODevice::ReadOnly));
+        QVERIFY(trace.readAll().contains("\"work_ms\""));
+        QVERIFY(!window_->saveTrace("/nonexistent-dir/t.json", &error));
+        QVERIFY(error.contains("/nonexistent-dir/t.json"));
+        window_->views()->setCurrentIndex(0);
+    }
+
     void interrupt_ends_the_running_call()
     {
         auto* panel = window_->submitPanel();
