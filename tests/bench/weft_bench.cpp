@@ -67,6 +67,9 @@ weft::ClusterOptions cluster_options(weft::Transport t)
     o.transport = t;
     if (const char* w = std::getenv("WEFT_WORKER"); !w || !*w)
         o.worker_path = WEFT_WORKER_PATH;
+    // Sampling is on by default, as for users; WEFT_BENCH_TELEMETRY_MS=0 measures without it.
+    if (const char* ms = std::getenv("WEFT_BENCH_TELEMETRY_MS"))
+        o.telemetry_interval = std::chrono::milliseconds(std::atoi(ms));
     return o;
 }
 
