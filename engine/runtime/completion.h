@@ -18,6 +18,9 @@ public:
     // Blocks or suspends until set. The reference stays valid while the Completion lives.
     const Value& wait();
     [[nodiscard]] bool ready() const { return ready_.load(std::memory_order_acquire); }
+    // The value if it is set, else nullptr; never waits. Unlike wait(), it does not wait for the
+    // setter's callbacks to finish, so it is safe under locks those callbacks may take.
+    [[nodiscard]] const Value* peek() const { return ready() ? &value_ : nullptr; }
     // Runs `cb` now if set, else on the setting thread right after `set`.
     void on_ready(std::function<void(const Value&)> cb);
 

@@ -1103,9 +1103,9 @@ void ProcessRuntime::handle_fetch_many(
         const std::uint64_t id = item.getCallId();
         const RefId ref = decode_ref_id(item.getRef());
         auto slot = stored_value(ref);
-        if (slot && slot->ready()) {
+        if (const Value* v = slot ? slot->peek() : nullptr) { // the loop never waits here
             ready.emplace_back(id, slot);
-            released.emplace_back(ref, item.getRelease() && !slot->wait().is_error());
+            released.emplace_back(ref, item.getRelease() && !v->is_error());
             continue;
         }
         handle_fetch(conn, from, item); // missing, or not ready yet
@@ -1116,7 +1116,7 @@ void ProcessRuntime::handle_fetch_many(
     auto list = out->root().initResults(static_cast<unsigned>(ready.size()));
     for (std::size_t i = 0; i < ready.size(); ++i) {
         list[static_cast<unsigned>(i)].setCallId(ready[i].first);
-        encode_value(ready[i].second->wait(), list[static_cast<unsigned>(i)].initValue(), *out);
+        encode_value(*ready[i].second->peek(), list[static_cast<unsigned>(i)].initValue(), *out);
     }
     out->finish();
     conn->send(std::move(out));
@@ -1305,8 +1305,10 @@ std::vector<StoreEntryInfo> ProcessRuntime::store_table(
     all.reserve(std::min(max, store_.size()));
     bytes = 0;
     for (const auto& kv : store_) {
-        if (kv.second.value && kv.second.value->ready())
-            bytes += value_bytes(kv.second.value->wait());
+        // peek, not wait: a value whose setter still runs callbacks (which may take m_) is
+        // ready, and waiting for them here, holding m_, would deadlock.
+        if (const Value* v = kv.second.value ? kv.second.value->peek() : nullptr)
+            bytes += value_bytes(*v);
         if (max == 0)
             continue;
         if (all.size() < max) {
@@ -1334,10 +1336,9 @@ std::vector<StoreEntryInfo> ProcessRuntime::store_table(
             info.state = st.closed ? "closed" : "open";
             info.length = st.length;
             info.capacity = st.capacity;
-        } else if (e.value && e.value->ready()) {
-            const Value& v = e.value->wait();
-            info.state = v.is_error() ? "error" : "ready";
-            info.bytes = value_bytes(v);
+        } else if (const Value* v = e.value ? e.value->peek() : nullptr) {
+            info.state = v->is_error() ? "error" : "ready";
+            info.bytes = value_bytes(*v);
         } else {
             info.state = "pending";
         }

@@ -136,6 +136,31 @@ private slots:
             3000);
     }
 
+    // Sampling reads every store entry while calls complete: it must never wait on a value whose
+    // setter is still running callbacks (it did, holding the store lock: a deadlock that lost
+    // one call of 100,000).
+    void sampling_under_a_burst_of_calls()
+    {
+        // One thread on the worker: calls queue up, so the fetches wait on values still to come
+        // and their callbacks (which take the store lock) run while the sampler reads.
+        const Pid w = c_->addprocs(1, Threads { 1, 0 })[0];
+        c_->set_telemetry_interval(std::chrono::milliseconds(10));
+        auto done = std::make_shared<std::atomic<int>>(0);
+        std::thread([c = c_.get(), done, w] {
+            for (int round = 0; round < 3; ++round) {
+                std::vector<Future> fs;
+                fs.reserve(100000);
+                for (int i = 0; i < 100000; ++i)
+                    fs.push_back(c->remotecall("myid", w));
+                fetch_all(fs);
+                ++*done;
+            }
+        }).detach();
+        QTRY_VERIFY_WITH_TIMEOUT(*done == 3, 60000);
+        c_->set_telemetry_interval(std::chrono::milliseconds(50));
+        c_->rmprocs({ w });
+    }
+
     void snapshots_are_published()
     {
         // Callbacks stay registered for the cluster's life: what they touch must too.
