@@ -6,6 +6,7 @@
 #include <QMetaObject>
 #include <QTimer>
 
+#include <cstdio>
 #include <signal.h>
 
 namespace weft::ui {
@@ -78,16 +79,23 @@ EngineBridge::~EngineBridge()
     if (m_shutdownThread.joinable())
         m_shutdownThread.join();
     if (m_cluster) {
-        // Pending calls fail once their workers are gone, so the jobs waiting on them end.
-        auto pids = m_cluster->workers();
-        pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
-        try {
-            m_cluster->rmprocs(pids, std::chrono::seconds(2));
-        } catch (const std::exception&) {
-        }
-        m_jobs.waitForDone();
+        removeWorkersAndFinishJobs();
         m_cluster.reset();
     }
+}
+
+void EngineBridge::removeWorkersAndFinishJobs()
+{
+    // Pending calls fail once their workers are gone, so the jobs waiting on them end; only
+    // then may the cluster go.
+    auto pids = m_cluster->workers();
+    std::erase(pids, Pid(1));
+    try {
+        m_cluster->rmprocs(pids, std::chrono::seconds(2));
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "weft: while removing workers: %s\n", e.what());
+    }
+    m_jobs.waitForDone();
 }
 
 void EngineBridge::post(std::function<void()> fn)
@@ -274,13 +282,7 @@ void EngineBridge::shutdown()
     if (m_shutDown.exchange(true))
         return;
     m_shutdownThread = std::thread([this, g = m_guard] {
-        auto pids = m_cluster->workers();
-        pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
-        try {
-            m_cluster->rmprocs(pids, std::chrono::seconds(2));
-        } catch (const std::exception&) {
-        }
-        m_jobs.waitForDone();
+        removeWorkersAndFinishJobs();
         std::lock_guard lk(g->m);
         if (g->bridge)
             QMetaObject::invokeMethod(

@@ -73,6 +73,7 @@ private:
     void post(std::function<void()> fn); // runs fn on the GUI thread (if the bridge still lives)
     void runJob(std::function<void()> job);
     void refreshKernels();
+    void removeWorkersAndFinishJobs(); // any thread but the GUI's when the cluster is busy
 
     std::unique_ptr<Cluster> m_cluster;
     QThreadPool m_jobs;

@@ -339,15 +339,6 @@ void MainWindow::applySnapshot(std::shared_ptr<const TelemetrySnapshot> s)
     refreshWorkerActions();
 }
 
-TimeSeriesChart* MainWindow::currentChart() const
-{
-    if (auto* c = qobject_cast<TimeSeriesChart*>(m_tabs->currentWidget()))
-        return c;
-    if (m_tabs->currentIndex() == m_tabs->count() - 1)
-        return m_refsChart;
-    return m_load;
-}
-
 bool MainWindow::saveCurrentChart(const QString& path)
 {
     QWidget* what = m_tabs->currentWidget();

@@ -23,7 +23,6 @@ class ReferencesChart;
 class TimelineView;
 class LogPane;
 class SubmitPanel;
-class TimeSeriesChart;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
@@ -62,7 +61,6 @@ private:
     void applySnapshot(std::shared_ptr<const TelemetrySnapshot> s);
     void refreshWorkerActions();
     [[nodiscard]] QList<Pid> selectedPids() const;
-    [[nodiscard]] TimeSeriesChart* currentChart() const;
 
     EngineBridge& m_bridge;
     WorkersModel* m_workers;

@@ -131,11 +131,6 @@ void PoolChart::apply(const TelemetrySnapshot& s)
     m_values->setRange(-r, r);
 }
 
-QStringList PoolChart::categories() const
-{
-    return m_categories->categories();
-}
-
 double PoolChart::busyThreads() const
 {
     return m_busy->sum();

@@ -18,7 +18,6 @@ class PoolChart final : public QChartView {
 public:
     explicit PoolChart(QWidget* parent = nullptr);
     void apply(const TelemetrySnapshot& snapshot);
-    [[nodiscard]] QStringList categories() const;
     [[nodiscard]] double busyThreads() const; // sum over the bars, for tests
     static constexpr int kMaxWorkerBars = 16;
 

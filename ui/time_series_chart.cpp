@@ -122,20 +122,32 @@ void TimeSeriesChart::finish(double now, double yMax)
     m_y->setRange(0, yMax);
 }
 
+void TimeSeriesChart::processLines(const TelemetrySnapshot& s,
+    const std::function<double(const ProcessPoint&)>& value, double& yMax)
+{
+    const double from = windowStart(s.time);
+    int i = 0;
+    for (auto& p : s.processes) {
+        QList<QPointF> pts;
+        p.points.for_each([&](const ProcessPoint& x) {
+            if (x.time < from)
+                return;
+            const double v = value(x);
+            pts.append({ x.time, v });
+            yMax = std::max(yMax, v);
+        });
+        line(QString::number(p.pid), p.pid == 1 ? tr("master") : tr("worker %1").arg(p.pid),
+            seriesColor(i++))
+            ->replace(pts);
+    }
+}
+
 int TimeSeriesChart::pointCount() const
 {
     int n = 0;
     for (auto& [k, s] : m_series)
         n += int(s->count());
     return n;
-}
-
-QStringList TimeSeriesChart::seriesNames() const
-{
-    QStringList out;
-    for (auto& [k, s] : m_series)
-        out << s->name();
-    return out;
 }
 
 // ---- LoadChart ----------------------------------------------------------------------------
@@ -152,17 +164,8 @@ void LoadChart::apply(const TelemetrySnapshot& s)
     double yMax = 100;
     const bool many = s.processes.size() > std::size_t(kMaxLines);
     if (!many) {
-        int i = 0;
-        for (auto& p : s.processes) {
-            QList<QPointF> pts;
-            p.points.for_each([&](const ProcessPoint& x) {
-                if (x.time >= from)
-                    pts.append({ x.time, x.cpu_percent });
-                yMax = std::max(yMax, double(x.cpu_percent));
-            });
-            const auto name = p.pid == 1 ? tr("master") : tr("worker %1").arg(p.pid);
-            line(QString::number(p.pid), name, seriesColor(i++))->replace(pts);
-        }
+        processLines(
+            s, [](const ProcessPoint& x) { return double(x.cpu_percent); }, yMax);
     } else {
         // Many processes: one line each would be noise. Bucket samples by interval and show the
         // spread across processes at each moment.
@@ -258,18 +261,8 @@ void ReferencesChart::apply(const TelemetrySnapshot& s)
     const double from = windowStart(s.time);
     double yMax = 4;
     if (s.processes.size() <= std::size_t(LoadChart::kMaxLines)) {
-        int i = 0;
-        for (auto& p : s.processes) {
-            QList<QPointF> pts;
-            p.points.for_each([&](const ProcessPoint& x) {
-                if (x.time >= from)
-                    pts.append({ x.time, double(x.store_entries) });
-                yMax = std::max(yMax, double(x.store_entries));
-            });
-            line(QString::number(p.pid), p.pid == 1 ? tr("master") : tr("worker %1").arg(p.pid),
-                seriesColor(i++))
-                ->replace(pts);
-        }
+        processLines(
+            s, [](const ProcessPoint& x) { return double(x.store_entries); }, yMax);
     } else {
         const double step = std::max(0.05, s.interval);
         std::map<long, std::pair<double, double>> total; // sum, max

@@ -10,6 +10,7 @@
 #include <QLineSeries>
 #include <QValueAxis>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -25,17 +26,17 @@ class TimeSeriesChart : public QChartView {
 public:
     TimeSeriesChart(const QString& title, const QString& yTitle, QWidget* parent = nullptr);
     virtual void apply(const TelemetrySnapshot& snapshot) = 0;
-    void setWindowSeconds(double seconds) { m_window = seconds; }
-    [[nodiscard]] double windowSeconds() const { return m_window; }
     // Points currently shown (all series), for tests and the status bar.
     [[nodiscard]] int pointCount() const;
-    [[nodiscard]] QStringList seriesNames() const;
 
 protected:
     void begin();
     QLineSeries* line(const QString& key, const QString& name, const QColor& color,
         Qt::PenStyle style = Qt::SolidLine, qreal width = 1.6);
     void finish(double now, double yMax);
+    // One line per process of `value` at each sample in the window; raises yMax to fit.
+    void processLines(const TelemetrySnapshot& s,
+        const std::function<double(const ProcessPoint&)>& value, double& yMax);
     void changeEvent(QEvent* e) override;
     [[nodiscard]] double windowStart(double now) const { return std::max(0.0, now - m_window); }
 

@@ -63,28 +63,6 @@ void TimelineView::setLive(bool live)
         m_t1 = std::max(m_snap->time, m_span);
         m_t0 = m_t1 - m_span;
     }
-    emit liveChanged(live);
-    update();
-}
-
-void TimelineView::setVisibleSeconds(double seconds)
-{
-    m_span = std::clamp(seconds, 0.001, 3600.0);
-    if (m_live && m_snap) {
-        m_t1 = std::max(m_snap->time, m_span);
-        m_t0 = m_t1 - m_span;
-    }
-    update();
-}
-
-void TimelineView::setRange(double t0, double t1)
-{
-    if (t1 <= t0)
-        return;
-    m_t0 = t0;
-    m_t1 = t1;
-    m_span = t1 - t0;
-    setLive(false);
     update();
 }
 

@@ -19,20 +19,11 @@ public:
 
     void apply(std::shared_ptr<const TelemetrySnapshot> snapshot);
     void setLive(bool live);
-    void setVisibleSeconds(double seconds);
-    void setRange(double t0, double t1); // leaves live mode
-
-    [[nodiscard]] bool isLive() const { return m_live; }
-    [[nodiscard]] double rangeStart() const { return m_t0; }
-    [[nodiscard]] double rangeEnd() const { return m_t1; }
     [[nodiscard]] QStringList rowLabels() const;
     [[nodiscard]] int spansInView() const; // bars the last paint drew
     // The span under a point of the widget, if any (what the tooltip describes).
     [[nodiscard]] const TaskSpan* spanAt(const QPoint& p) const;
     [[nodiscard]] QString describe(const TaskSpan& s) const;
-
-signals:
-    void liveChanged(bool live);
 
 protected:
     void paintEvent(QPaintEvent* e) override;

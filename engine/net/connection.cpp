@@ -4,9 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <utility>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 namespace weft::detail {
 

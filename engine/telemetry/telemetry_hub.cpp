@@ -1,6 +1,7 @@
 #include "telemetry_hub.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace weft::detail {
 
@@ -124,13 +125,14 @@ void TelemetryHub::ingest(Pid from, WireSample&& w, std::int64_t received_ns)
     // Store entries that were there last time and are not now were freed (only knowable when
     // both samples list the whole store).
     const bool complete = s.store.size() == s.store_entries;
-    if (complete && p.last_store_complete) {
-        for (auto& old : p.last_store) {
-            const bool still = std::any_of(s.store.begin(), s.store.end(),
-                [&](const StoreEntryInfo& e) { return e.id == old.id; });
-            if (!still)
+    if (complete && p.last_store_complete && !p.last_store.empty()) {
+        std::unordered_set<RefId> now;
+        now.reserve(s.store.size());
+        for (auto& e : s.store)
+            now.insert(e.id);
+        for (auto& old : p.last_store)
+            if (!now.count(old.id))
                 freed_.push_back({ from, old, s.time });
-        }
     }
     p.last_store = s.store;
     p.last_store_complete = complete;
