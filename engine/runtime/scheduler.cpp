@@ -298,25 +298,37 @@ void Waiter::wake()
 void Condition::wait(std::unique_lock<std::mutex>& lk)
 {
     Waiter w;
-    waiters_.push_back(&w);
+    if (tail_)
+        tail_->next_ = &w;
+    else
+        head_ = &w;
+    tail_ = &w;
+    ++count_;
     w.park(lk);
 }
 
 void Condition::notify_one()
 {
-    if (waiters_.empty())
+    Waiter* w = head_;
+    if (!w)
         return;
-    Waiter* w = waiters_.front();
-    waiters_.pop_front();
+    head_ = w->next_;
+    if (!head_)
+        tail_ = nullptr;
+    --count_;
     w->wake();
 }
 
 void Condition::notify_all()
 {
-    auto all = std::move(waiters_);
-    waiters_.clear();
-    for (auto* w : all)
+    Waiter* w = head_;
+    head_ = tail_ = nullptr;
+    count_ = 0;
+    while (w) {
+        Waiter* next = w->next_; // read first: a woken waiter may return and end its frame
         w->wake();
+        w = next;
+    }
 }
 
 void sleep_for(std::chrono::nanoseconds d)

@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <iterator>
 #include <mutex>
 #include <optional>
@@ -26,11 +25,15 @@ public:
     void wake();
 
 private:
+    friend class Condition;
     Task* task_;
+    Waiter* next_ = nullptr; // the Condition's queue, linked through the waiters' own frames
     std::atomic<bool> woken_ { false };
 };
 
-// Fiber-aware condition variable over std::mutex; notify with the mutex held.
+// Fiber-aware condition variable over std::mutex; notify with the mutex held. Waiters queue in
+// FIFO order through their own stack frames, so a Condition never allocates (one lives in every
+// Completion, made per call).
 class Condition final {
 public:
     void wait(std::unique_lock<std::mutex>& lk);
@@ -41,10 +44,12 @@ public:
     }
     void notify_one();
     void notify_all();
-    [[nodiscard]] std::size_t waiters() const { return waiters_.size(); }
+    [[nodiscard]] std::size_t waiters() const { return count_; }
 
 private:
-    std::deque<Waiter*> waiters_;
+    Waiter* head_ = nullptr;
+    Waiter* tail_ = nullptr;
+    std::size_t count_ = 0;
 };
 
 // Input iterator over anything with `std::optional<T> take_or_closed()`: takes until the source
