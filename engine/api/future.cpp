@@ -66,18 +66,22 @@ RemoteRef Future::ref() const
 
 std::vector<Value> fetch_all(const std::vector<Future>& futures)
 {
-    // Requests go out in one message per owner; the answers come back batched too.
+    // Requests go out in one message per owner; the answers come back batched too. Futures
+    // nearly always share one runtime, so each is looked up once per run of equal ones.
+    std::vector<std::shared_ptr<detail::ProcessRuntime>> rts;
+    rts.reserve(futures.size());
+    const std::weak_ptr<detail::ProcessRuntime>* prev = nullptr;
+    for (const auto& f : futures) {
+        const auto* w = f.state() ? &f.state()->rt_ : nullptr;
+        const bool same = w && prev && !w->owner_before(*prev) && !prev->owner_before(*w);
+        rts.push_back(same ? rts.back() : runtime_of(f.state()));
+        prev = w;
+    }
     std::vector<std::shared_ptr<detail::Completion>> reqs;
     reqs.reserve(futures.size());
     std::map<detail::ProcessRuntime*, detail::ProcessRuntime::FetchBatch> batches;
-    std::vector<std::shared_ptr<detail::ProcessRuntime>> keep;
-    for (const auto& f : futures) {
-        auto rt = runtime_of(f.state());
-        auto [it, fresh] = batches.try_emplace(rt.get());
-        if (fresh)
-            keep.push_back(rt);
-        reqs.push_back(rt->start_fetch(*f.state(), &it->second));
-    }
+    for (std::size_t i = 0; i < futures.size(); ++i)
+        reqs.push_back(rts[i]->start_fetch(*futures[i].state(), &batches[rts[i].get()]));
     for (auto& [rt, batch] : batches)
         rt->send_fetch_batch(batch);
     std::vector<Value> out;
@@ -85,8 +89,7 @@ std::vector<Value> fetch_all(const std::vector<Future>& futures)
     std::exception_ptr first;
     for (std::size_t i = 0; i < futures.size(); ++i) {
         try {
-            out.push_back(
-                runtime_of(futures[i].state())->finish_fetch(*futures[i].state(), reqs[i]));
+            out.push_back(rts[i]->finish_fetch(*futures[i].state(), reqs[i]));
         } catch (...) {
             if (!first)
                 first = std::current_exception();

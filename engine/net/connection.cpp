@@ -11,7 +11,7 @@
 namespace weft::detail {
 
 namespace {
-constexpr std::size_t kMaxIov = 64;
+constexpr std::size_t kMaxIov = 512; // a burst of small frames goes out in few syscalls
 // A user thread's send this soon after its previous one is part of a burst: it is queued and the
 // loop writes the whole burst at once, instead of one system call per message.
 constexpr auto kBurstGap = std::chrono::microseconds(20);

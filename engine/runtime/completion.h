@@ -25,6 +25,11 @@ public:
     void on_ready(std::function<void(const Value&)> cb);
 
 private:
+    friend class RefStore; // counts a stored value's bytes once, whichever comes first
+    enum Counting : std::uint8_t { NotYet, Counted, Uncounted };
+    std::atomic<Counting> counted_ { NotYet };
+    std::size_t counted_bytes_ = 0;
+
     mutable std::mutex m_;
     Condition cv_;
     std::atomic<bool> ready_ { false }; // value_ is final

@@ -410,7 +410,10 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
             pending_[id] = { done, pid };
     }
     hold_ref_args(args, pid); // before the call goes out, so the adds arrive first
-    auto f = std::make_unique<OutFrame>(128);
+    // A first segment sized for the common call (a short name, a few small arguments): capnp
+    // zeroes it, so a generous default costs more than the message.
+    auto f = std::make_unique<OutFrame>(
+        static_cast<unsigned>(24 + kernel.size() / 8 + 8 * args.size()));
     try {
         auto call = f->root().initCall();
         call.setKind(to_wire(kind));
@@ -535,6 +538,26 @@ void ProcessRuntime::complete_pending(std::uint64_t id, Value v)
     done->set(std::move(v));
 }
 
+void ProcessRuntime::complete_results(
+    capnp::List<wire::Result>::Reader results, const std::shared_ptr<const void>& owner)
+{
+    // One lock for the batch; the values are set (waking their waiters) outside it.
+    std::vector<std::shared_ptr<Completion>> done(results.size());
+    {
+        std::lock_guard g(m_);
+        for (unsigned i = 0; i < results.size(); ++i) {
+            auto it = pending_.find(results[i].getCallId());
+            if (it == pending_.end())
+                continue;
+            done[i] = std::move(it->second.done);
+            pending_.erase(it);
+        }
+    }
+    for (unsigned i = 0; i < results.size(); ++i)
+        if (done[i])
+            done[i]->set(decode_value(results[i].getValue(), owner));
+}
+
 void ProcessRuntime::fail_pending_to(Pid pid, const ErrorValue& e)
 {
     std::vector<std::shared_ptr<Completion>> failed;
@@ -560,11 +583,9 @@ void ProcessRuntime::accept_call(IncomingCall c)
     const KernelInfo* k = kernels_->find(c.kernel);
     if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
         std::lock_guard g(m_);
-        auto& e = store_[c.ref];
-        if (!e.value) {
+        auto& e = store_.get(c.ref);
+        if (!e.value)
             e.value = std::make_shared<Completion>();
-            e.created = std::chrono::steady_clock::now();
-        }
         if (++e.holders[c.caller] == 0)
             e.holders.erase(c.caller);
         c.slot = e.value; // where the result goes, without looking it up again
@@ -676,8 +697,10 @@ std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(
 
 void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 {
-    if (c.slot)
+    if (c.slot) {
         c.slot->set(v);
+        store_.count_value(*c.slot, value_bytes(v));
+    }
     if (c.kind == CallKind::Async)
         return;
     if (c.kind == CallKind::Do) {
@@ -717,8 +740,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBat
             request_ref(f.ref_, wire::FetchMode::VALUE, release, req);
             return req;
         }
-        const auto request = open_request(f.ref_.owner, req); // sent later, with the batch
-        batch->by_owner[f.ref_.owner].emplace_back(request.id, f.ref_.id, release);
+        batch->by_owner[f.ref_.owner].push_back({ req, f.ref_.id, release }); // sent later
     } catch (const Error&) {
         req->set(error_from_current_exception());
     }
@@ -729,14 +751,20 @@ void ProcessRuntime::send_fetch_batch(FetchBatch& batch)
 {
     constexpr std::size_t kChunk = 4096; // keeps each message small enough to start early
     for (auto& [owner, items] : batch.by_owner) {
+        // One lock and one range of call ids for the owner's whole batch.
+        const std::uint64_t first_id
+            = next_call_.fetch_add(items.size(), std::memory_order_relaxed);
         std::shared_ptr<Connection> conn;
         try {
             std::lock_guard g(m_);
             conn = connection_to_locked(owner);
+            pending_.reserve(pending_.size() + items.size());
+            for (std::size_t i = 0; i < items.size(); ++i)
+                pending_.emplace(first_id + i, PendingCall { items[i].done, owner });
         } catch (const Error&) {
             const auto e = error_from_current_exception();
-            for (auto& [id, ref, release] : items)
-                complete_pending(id, e);
+            for (auto& item : items)
+                item.done->set(e);
             continue;
         }
         for (std::size_t b = 0; b < items.size(); b += kChunk) {
@@ -744,9 +772,9 @@ void ProcessRuntime::send_fetch_batch(FetchBatch& batch)
             auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + n * 6));
             auto list = out->root().initFetchMany().initItems(static_cast<unsigned>(n));
             for (std::size_t i = 0; i < n; ++i) {
-                auto& [id, ref, release] = items[b + i];
+                const auto& [done, ref, release] = items[b + i];
                 auto r = list[static_cast<unsigned>(i)];
-                r.setCallId(id);
+                r.setCallId(first_id + b + i);
                 encode_ref_id(ref, r.initRef());
                 r.setMode(wire::FetchMode::VALUE);
                 r.setRelease(release);
@@ -846,8 +874,8 @@ ProcessRuntime::OpenRequest ProcessRuntime::open_request(Pid to, std::shared_ptr
 std::shared_ptr<Completion> ProcessRuntime::stored_value(const RefId& id) const
 {
     std::lock_guard g(m_);
-    auto it = store_.find(id);
-    return it == store_.end() ? nullptr : it->second.value;
+    const StoreEntry* e = store_.find(id);
+    return e ? e->value : nullptr;
 }
 
 std::shared_ptr<Completion> ProcessRuntime::request_ref(
@@ -912,26 +940,25 @@ void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 {
     std::shared_ptr<Completion> freed; // dropped outside the lock
     std::lock_guard g(m_);
-    auto it = store_.find(id);
-    if (it == store_.end()) {
+    freed = add_holder_locked(id, holder, delta);
+}
+
+std::shared_ptr<Completion> ProcessRuntime::add_holder_locked(
+    const RefId& id, Pid holder, int delta)
+{
+    StoreEntry* e = store_.find(id);
+    if (!e) {
         if (delta > 0) {
             // An add that overtook the call creating the value: keep the count for it.
-            auto& e = store_[id];
-            e.value = std::make_shared<Completion>();
-            e.created = std::chrono::steady_clock::now();
-            e.holders[holder] += delta;
+            auto& added = store_.get(id);
+            added.value = std::make_shared<Completion>();
+            added.holders[holder] += delta;
         }
-        return;
+        return nullptr;
     }
-    auto& e = it->second;
-    if ((e.holders[holder] += delta) == 0)
-        e.holders.erase(holder);
-    if (e.holders.empty()) {
-        freed = std::move(e.value);
-        if (e.channel)
-            e.channel->close(); // nobody can reach it any more: release its waiters
-        store_.erase(it);
-    }
+    if ((e->holders[holder] += delta) == 0)
+        e->holders.erase(holder);
+    return e->holders.empty() ? store_.erase(id) : nullptr;
 }
 
 // ---- incoming messages --------------------------------------------------------------------
@@ -979,8 +1006,7 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             handle_fetch_many(conn, from, msg.getFetchMany());
             break;
         case wire::Message::RESULTS:
-            for (auto r : msg.getResults())
-                complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner));
+            complete_results(msg.getResults(), frame.owner);
             break;
         case wire::Message::CHANNEL_OP:
             handle_channel_op(conn, from, msg.getChannelOp());
@@ -1093,36 +1119,126 @@ void ProcessRuntime::handle_fetch(
     });
 }
 
+// Results of one fetch_many that arrive after it: whatever is ready when the loop gets to them
+// goes back in one message, so a worker that lags behind its caller's fetch_all answers in
+// batches, not with a message (and a wake-up) per value.
+struct ProcessRuntime::LateResults {
+    LateResults(std::weak_ptr<Connection> c, Pid f)
+        : conn(std::move(c))
+        , from(f)
+    {
+    }
+    const std::weak_ptr<Connection> conn;
+    const Pid from;
+    std::mutex m;
+    std::vector<ReadyResult> ready;
+    bool posted = false; // a flush is on its way to the loop
+};
+
 void ProcessRuntime::handle_fetch_many(
     const std::shared_ptr<Connection>& conn, Pid from, wire::FetchMany::Reader r)
 {
-    // Values already there go back together; the rest are answered one by one when ready.
-    std::vector<std::pair<std::uint64_t, std::shared_ptr<Completion>>> ready;
-    std::vector<std::pair<RefId, bool>> released;
-    for (auto item : r.getItems()) {
-        const std::uint64_t id = item.getCallId();
-        const RefId ref = decode_ref_id(item.getRef());
-        auto slot = stored_value(ref);
-        if (const Value* v = slot ? slot->peek() : nullptr) { // the loop never waits here
-            ready.emplace_back(id, slot);
-            released.emplace_back(ref, item.getRelease() && !v->is_error());
+    // One lock for the whole batch to find the values; the ready ones go back together at once.
+    const auto items = r.getItems();
+    std::vector<ReadyResult> ready;
+    std::vector<std::pair<unsigned, std::shared_ptr<Completion>>> later;
+    ready.reserve(items.size());
+    {
+        std::lock_guard g(m_);
+        for (unsigned i = 0; i < items.size(); ++i) {
+            const auto item = items[i];
+            const RefId ref = decode_ref_id(item.getRef());
+            const StoreEntry* e = store_.find(ref);
+            const Value* v = e && e->value ? e->value->peek() : nullptr; // never waits
+            if (v && item.getMode() == wire::FetchMode::VALUE)
+                ready.push_back({ item.getCallId(), e->value, ref, item.getRelease() });
+            else
+                later.emplace_back(i, e ? e->value : nullptr);
+        }
+    }
+    std::shared_ptr<LateResults> late;
+    auto self = shared_from_this();
+    for (auto& [i, slot] : later) {
+        const auto item = items[i];
+        if (!slot || item.getMode() != wire::FetchMode::VALUE) {
+            handle_fetch(conn, from, item); // freed already, or a probe or wait
             continue;
         }
-        handle_fetch(conn, from, item); // missing, or not ready yet
+        if (!late)
+            late = std::make_shared<LateResults>(conn, from);
+        ReadyResult rr { item.getCallId(), nullptr, decode_ref_id(item.getRef()),
+            item.getRelease() };
+        std::weak_ptr<Completion> weak = slot; // the callback lives in the slot: no cycle
+        slot->on_ready([self, late, rr, weak](const Value&) mutable {
+            if ((rr.value = weak.lock()))
+                self->add_late_result(late, std::move(rr));
+        });
     }
-    if (ready.empty())
-        return;
-    auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + ready.size() * 8));
-    auto list = out->root().initResults(static_cast<unsigned>(ready.size()));
-    for (std::size_t i = 0; i < ready.size(); ++i) {
-        list[static_cast<unsigned>(i)].setCallId(ready[i].first);
-        encode_value(*ready[i].second->peek(), list[static_cast<unsigned>(i)].initValue(), *out);
+    if (!ready.empty())
+        send_results(*conn, from, ready);
+}
+
+void ProcessRuntime::add_late_result(const std::shared_ptr<LateResults>& late, ReadyResult r)
+{
+    {
+        std::lock_guard g(late->m);
+        late->ready.push_back(std::move(r));
+        if (late->posted)
+            return;
+        late->posted = true;
     }
-    out->finish();
-    conn->send(std::move(out));
-    for (auto& [ref, release] : released)
-        if (release)
-            add_holder(ref, from, -1);
+    loop_.post([self = shared_from_this(), late] {
+        std::vector<ReadyResult> batch;
+        {
+            std::lock_guard g(late->m);
+            batch.swap(late->ready);
+            late->posted = false;
+        }
+        if (auto c = late->conn.lock())
+            self->send_results(*c, late->from, batch);
+    });
+}
+
+void ProcessRuntime::send_results(Connection& conn, Pid from, std::vector<ReadyResult>& results)
+{
+    // Frames stay well under the limit; a value too big for any frame gets its own, which
+    // frame_for_result turns into an error naming the limit.
+    const std::size_t budget = opts_.limits.max_frame_bytes / 2;
+    std::vector<RefId> released;
+    for (std::size_t first = 0; first < results.size();) {
+        std::size_t last = first, bytes = 0;
+        while (last < results.size()) {
+            const std::size_t b = value_bytes(*results[last].value->peek()) + 64;
+            if (last > first && bytes + b > budget)
+                break;
+            bytes += b;
+            ++last;
+        }
+        if (last == first + 1 && bytes > budget) {
+            conn.send(frame_for_result(results[first].call_id, *results[first].value->peek()));
+        } else {
+            auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + (last - first) * 8));
+            auto list = out->root().initResults(static_cast<unsigned>(last - first));
+            for (std::size_t i = first; i < last; ++i) {
+                auto item = list[static_cast<unsigned>(i - first)];
+                item.setCallId(results[i].call_id);
+                encode_value(*results[i].value->peek(), item.initValue(), *out);
+            }
+            out->finish();
+            conn.send(std::move(out));
+        }
+        for (std::size_t i = first; i < last; ++i)
+            if (results[i].release && !results[i].value->peek()->is_error())
+                released.push_back(results[i].ref);
+        first = last;
+    }
+    results.clear();
+    std::vector<std::shared_ptr<Completion>> freed; // dropped outside the lock
+    freed.reserve(released.size());
+    std::lock_guard g(m_);
+    for (const RefId& ref : released)
+        if (auto v = add_holder_locked(ref, from, -1))
+            freed.push_back(std::move(v));
 }
 
 void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
@@ -1139,8 +1255,8 @@ void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, 
 std::shared_ptr<Channel<Value>> ProcessRuntime::local_channel(const RefId& id)
 {
     std::lock_guard g(m_);
-    auto it = store_.find(id);
-    return it == store_.end() ? nullptr : it->second.channel;
+    const StoreEntry* e = store_.find(id);
+    return e ? e->channel : nullptr;
 }
 
 RemoteRef ProcessRuntime::create_channel(std::size_t capacity, Pid owner)
@@ -1150,11 +1266,9 @@ RemoteRef ProcessRuntime::create_channel(std::size_t capacity, Pid owner)
     const RemoteRef r { RefKind::Channel, new_ref_id(), owner };
     if (owner == myid()) {
         std::lock_guard g(m_);
-        auto& e = store_[r.id];
-        e.kind = RefKind::Channel;
-        e.channel = std::make_shared<Channel<Value>>(capacity);
+        auto& e = store_.get(r.id);
+        store_.make_channel(r.id, e, capacity);
         e.value = std::make_shared<Completion>();
-        e.created = std::chrono::steady_clock::now();
         e.holders[myid()] += 1;
         return r;
     }
@@ -1226,13 +1340,10 @@ void ProcessRuntime::handle_channel_op(
     if (op == wire::ChannelOpKind::CREATE) {
         {
             std::lock_guard g(m_);
-            auto& e = store_[ref];
-            e.kind = RefKind::Channel;
-            if (!e.channel)
-                e.channel = std::make_shared<Channel<Value>>(r.getCapacity());
+            auto& e = store_.get(ref);
+            store_.make_channel(ref, e, r.getCapacity());
             if (!e.value)
                 e.value = std::make_shared<Completion>();
-            e.created = std::chrono::steady_clock::now();
             if (++e.holders[from] == 0)
                 e.holders.erase(from);
         }
@@ -1294,38 +1405,7 @@ std::vector<StoreEntryInfo> ProcessRuntime::store_table(
 {
     std::vector<StoreEntryInfo> out;
     const auto now = std::chrono::steady_clock::now();
-    std::lock_guard g(m_);
-    // The `max` smallest ids, kept in a bounded max-heap: no allocation grows with the store.
-    using Item = const std::pair<const RefId, StoreEntry>*;
-    const auto by_id = [](Item a, Item b) {
-        return a->first.whence != b->first.whence ? a->first.whence < b->first.whence
-                                                  : a->first.n < b->first.n;
-    };
-    std::vector<Item> all;
-    all.reserve(std::min(max, store_.size()));
-    bytes = 0;
-    for (const auto& kv : store_) {
-        // peek, not wait: a value whose setter still runs callbacks (which may take m_) is
-        // ready, and waiting for them here, holding m_, would deadlock.
-        if (const Value* v = kv.second.value ? kv.second.value->peek() : nullptr)
-            bytes += value_bytes(*v);
-        if (max == 0)
-            continue;
-        if (all.size() < max) {
-            all.push_back(&kv);
-            std::push_heap(all.begin(), all.end(), by_id);
-        } else if (by_id(&kv, all.front())) {
-            std::pop_heap(all.begin(), all.end(), by_id);
-            all.back() = &kv;
-            std::push_heap(all.begin(), all.end(), by_id);
-        }
-    }
-    entries = store_.size();
-    std::sort_heap(all.begin(), all.end(), by_id);
-    const auto n = all.size();
-    out.reserve(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto& [id, e] = *all[i];
+    const auto describe = [&](const RefId& id, const StoreEntry& e) {
         StoreEntryInfo info;
         info.id = id;
         info.kind = e.kind;
@@ -1337,13 +1417,26 @@ std::vector<StoreEntryInfo> ProcessRuntime::store_table(
             info.length = st.length;
             info.capacity = st.capacity;
         } else if (const Value* v = e.value ? e.value->peek() : nullptr) {
+            // peek, not wait: a value whose setter still runs callbacks (which may take m_) is
+            // ready, and waiting for them here, holding m_, would deadlock.
             info.state = v->is_error() ? "error" : "ready";
             info.bytes = value_bytes(*v);
         } else {
             info.state = "pending";
         }
         out.push_back(std::move(info));
+    };
+    {
+        // Cost independent of the store's size: the sampler calls this ten times a second.
+        std::lock_guard g(m_);
+        out.reserve(std::min(max, store_.size()));
+        store_.for_each_oldest(max, describe);
+        entries = store_.size();
+        bytes = store_.bytes();
     }
+    std::sort(out.begin(), out.end(), [](const StoreEntryInfo& a, const StoreEntryInfo& b) {
+        return a.id.whence != b.id.whence ? a.id.whence < b.id.whence : a.id.n < b.id.n;
+    });
     return out;
 }
 
@@ -1351,15 +1444,10 @@ std::vector<ChannelSample> ProcessRuntime::channel_samples() const
 {
     std::vector<ChannelSample> out;
     std::lock_guard g(m_);
-    for (const auto& [id, e] : store_) {
-        if (!e.channel)
-            continue;
+    store_.for_each_channel([&](const RefId& id, const StoreEntry& e) {
         const auto st = e.channel->stats();
         out.push_back(
             { id, st.length, st.capacity, st.waiting_putters, st.waiting_takers, st.closed });
-    }
-    std::sort(out.begin(), out.end(), [](auto& a, auto& b) {
-        return a.id.whence != b.id.whence ? a.id.whence < b.id.whence : a.id.n < b.id.n;
     });
     return out;
 }
@@ -1515,17 +1603,7 @@ void ProcessRuntime::peer_exited(Pid pid, const std::string& reason)
         conns = p.all;
         p.out.reset();
         // A dead process holds nothing.
-        for (auto it = store_.begin(); it != store_.end();) {
-            it->second.holders.erase(pid);
-            if (it->second.holders.empty()) {
-                if (it->second.channel)
-                    it->second.channel->close();
-                freed.push_back(std::move(it->second.value));
-                it = store_.erase(it);
-            } else {
-                ++it;
-            }
-        }
+        store_.drop_holder(pid, freed);
         if (myid() == 1)
             for (auto& [other, ps] : peers_)
                 if (other != pid && !ps.exited && ps.out)

@@ -6,6 +6,7 @@
 #include "connection.h"
 #include "event_loop.h"
 #include "handshake.h"
+#include "ref_store.h"
 #include "scheduler.h"
 #include "weft.capnp.h"
 #include "weft/channel.h"
@@ -57,15 +58,6 @@ public:
     std::shared_ptr<Completion> inflight_; // a fetch on its way, shared by concurrent fetchers
 };
 
-// A value owned by this process and who holds references to it (counted per holder).
-struct StoreEntry {
-    std::shared_ptr<Completion> value;
-    std::shared_ptr<Channel<Value>> channel; // for a RemoteChannel's store
-    std::map<Pid, int> holders;
-    RefKind kind = RefKind::Future;
-    std::chrono::steady_clock::time_point created;
-};
-
 struct PeerState {
     std::string host;
     std::string tcp_address;
@@ -110,7 +102,12 @@ public:
     // The two halves of fetch, so many fetches can be on the wire at once.
     // With `batch`, the request is added to it (per owner) instead of sent; send_fetch_batch sends.
     struct FetchBatch {
-        std::map<Pid, std::vector<std::tuple<std::uint64_t, RefId, bool>>> by_owner;
+        struct Item {
+            std::shared_ptr<Completion> done;
+            RefId ref;
+            bool release = false;
+        };
+        std::map<Pid, std::vector<Item>> by_owner; // call ids are taken when it is sent
     };
     std::shared_ptr<Completion> start_fetch(FutureState& f, FetchBatch* batch = nullptr);
     void send_fetch_batch(FetchBatch& batch);
@@ -187,6 +184,14 @@ private:
         std::shared_ptr<Completion> done;
         Pid target = 0;
     };
+    // A fetched value that is ready, on its way back in a `results` message.
+    struct ReadyResult {
+        std::uint64_t call_id = 0;
+        std::shared_ptr<Completion> value;
+        RefId ref;
+        bool release = false; // the asker's hold goes once the value is sent (unless an error)
+    };
+    struct LateResults; // a fetch_many's values that were not ready when it arrived
 
     std::shared_ptr<Completion> start_call(
         CallKind kind, std::string_view kernel, Pid pid, List args, RefId ref, PoolKind pool);
@@ -216,6 +221,10 @@ private:
     void handle_fetch(const std::shared_ptr<Connection>& conn, Pid from, wire::FetchRef::Reader r);
     void handle_fetch_many(
         const std::shared_ptr<Connection>& conn, Pid from, wire::FetchMany::Reader r);
+    // Sends ready values in as few `results` messages as the frame limit allows, then drops the
+    // holds they release.
+    void send_results(Connection& conn, Pid from, std::vector<ReadyResult>& results);
+    void add_late_result(const std::shared_ptr<LateResults>& late, ReadyResult r);
     void answer_fetch(Connection& conn, Pid from, std::uint64_t id, const RefId& ref,
         wire::FetchMode mode, bool release, const Value& v);
     void handle_ref_ops(Pid from, wire::RefOps::Reader r);
@@ -226,7 +235,11 @@ private:
     void send_ref_ops(Pid owner, const std::vector<std::pair<RefId, Pid>>& ops, bool add);
     void send_ref_op(Pid owner, const RefId& id, Pid holder, bool add);
     void complete_pending(std::uint64_t id, Value v);
+    void complete_results(
+        capnp::List<wire::Result>::Reader results, const std::shared_ptr<const void>& owner);
     std::shared_ptr<Completion> stored_value(const RefId& id) const;
+    // add_holder with m_ held; returns the value when that freed it, to drop after unlocking.
+    std::shared_ptr<Completion> add_holder_locked(const RefId& id, Pid holder, int delta);
     // A new request to process `to`: its id, what its answer completes, and the connection.
     struct OpenRequest {
         std::uint64_t id;
@@ -258,7 +271,7 @@ private:
     mutable std::mutex m_;
     std::map<Pid, PeerState> peers_;
     std::unordered_map<std::uint64_t, PendingCall> pending_;
-    std::unordered_map<RefId, StoreEntry> store_;
+    RefStore store_;
     std::atomic<std::uint64_t> next_call_ { 1 };
     std::atomic<std::uint64_t> next_ref_ { 1 };
     std::atomic<std::size_t> round_robin_ { 0 };
