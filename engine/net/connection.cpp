@@ -132,6 +132,50 @@ bool Connection::send(std::unique_ptr<OutFrame> frame, bool bypass_gate)
     return true;
 }
 
+bool Connection::send_batchable(std::unique_ptr<OutFrame> frame)
+{
+    if (loop_.on_loop_thread())
+        return send(std::move(frame));
+    std::unique_lock lk(wm_);
+    if (closed_.load(std::memory_order_relaxed))
+        return false;
+    const auto now = std::chrono::steady_clock::now();
+    const bool burst = now - last_user_send_ < kBurstGap;
+    if (!burst || !gate_open_ || t_corked) {
+        lk.unlock();
+        return send(std::move(frame));
+    }
+    last_user_send_ = now;
+    frames_sent_.fetch_add(1, std::memory_order_relaxed);
+    outq_.push_back(std::move(frame));
+    if (writing_ || blocked_)
+        return true;
+    if (outq_.size() >= kBatchFrames) {
+        writing_ = true;
+        flush_locked(lk);
+        return true;
+    }
+    if (!lazy_flush_armed_ && !flush_posted_) {
+        lazy_flush_armed_ = true;
+        lk.unlock();
+        arm_lazy_flush();
+    }
+    return true;
+}
+
+void Connection::arm_lazy_flush()
+{
+    loop_.post([self = shared_from_this()] {
+        self->loop_.add_task(self->loop_.timer().afterDelay(1 * kj::MILLISECONDS).then([self] {
+            {
+                std::lock_guard g(self->wm_);
+                self->lazy_flush_armed_ = false;
+            }
+            self->flush_now();
+        }));
+    });
+}
+
 void Connection::flush_now()
 {
     std::unique_lock lk(wm_);

@@ -44,6 +44,12 @@ public:
     // Any thread. Returns false when the connection is closed (the frame is dropped).
     // While the gate is closed (during the handshake) only `bypass_gate` frames go out.
     bool send(std::unique_ptr<OutFrame> frame, bool bypass_gate = false);
+    // For a frame nobody waits on (an asynchronous call): during a user thread's burst such
+    // frames are written by the sender in batches of kBatchFrames, and a partial batch by the
+    // loop within a few milliseconds, or at once by the next frame that is not batchable (a
+    // caller about to wait for an answer sends one).
+    bool send_batchable(std::unique_ptr<OutFrame> frame);
+    static constexpr std::size_t kBatchFrames = 256;
     void open_gate();
     void close(std::string reason); // any thread; on_close runs on the loop thread
     // Reads and dispatches whatever has arrived, on the calling thread, unless another thread is
@@ -58,6 +64,7 @@ private:
     struct Io;
     void flush_locked(std::unique_lock<std::mutex>& lk);
     void flush_now(); // writes what is queued unless a writer is active or the socket is full
+    void arm_lazy_flush();
     void arm_writable();
     void resume_writing();
     kj::Promise<void> read_loop(bool wait_for_edge);
@@ -85,6 +92,7 @@ private:
     bool gate_open_ = false;
     bool corked_ = false; // queued during a read burst; flushed at its end
     bool flush_posted_ = false; // the loop will flush a user thread's burst
+    bool lazy_flush_armed_ = false; // the loop will flush a partial batch soon
     std::chrono::steady_clock::time_point last_user_send_;
     std::atomic<bool> closed_ { false };
 

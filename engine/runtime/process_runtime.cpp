@@ -435,7 +435,9 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         pending_.erase(id);
         throw;
     }
-    if (!conn->send(std::move(f))) {
+    // Nobody waits on an asynchronous call's frame: in a burst it goes out with the next ones.
+    const bool sent = answered ? conn->send(std::move(f)) : conn->send_batchable(std::move(f));
+    if (!sent) {
         // The connection is gone. If the peer's end is already known, fail now; otherwise the
         // call stays pending and fails with the exact reason once it is known.
         std::shared_ptr<Completion> failed;
@@ -946,19 +948,14 @@ void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 std::shared_ptr<Completion> ProcessRuntime::add_holder_locked(
     const RefId& id, Pid holder, int delta)
 {
-    StoreEntry* e = store_.find(id);
-    if (!e) {
-        if (delta > 0) {
-            // An add that overtook the call creating the value: keep the count for it.
-            auto& added = store_.get(id);
-            added.value = std::make_shared<Completion>();
-            added.holders[holder] += delta;
-        }
-        return nullptr;
-    }
-    if ((e->holders[holder] += delta) == 0)
-        e->holders.erase(holder);
-    return e->holders.empty() ? store_.erase(id) : nullptr;
+    if (delta < 0)
+        return store_.add_holds(id, holder, delta); // a remove for a freed value is a no-op
+    StoreEntry& e = store_.get(id);
+    if (!e.value) // an add that overtook the call creating the value: keep the count for it
+        e.value = std::make_shared<Completion>();
+    if ((e.holders[holder] += delta) == 0)
+        e.holders.erase(holder);
+    return nullptr;
 }
 
 // ---- incoming messages --------------------------------------------------------------------
@@ -1138,22 +1135,28 @@ struct ProcessRuntime::LateResults {
 void ProcessRuntime::handle_fetch_many(
     const std::shared_ptr<Connection>& conn, Pid from, wire::FetchMany::Reader r)
 {
-    // One lock for the whole batch to find the values; the ready ones go back together at once.
+    // One lock for the whole batch to find the values and drop the holds they release (`ready`
+    // keeps them alive until sent); the ready ones go back together at once.
     const auto items = r.getItems();
     std::vector<ReadyResult> ready;
     std::vector<std::pair<unsigned, std::shared_ptr<Completion>>> later;
+    std::vector<std::shared_ptr<Completion>> freed; // dropped outside the lock
     ready.reserve(items.size());
     {
         std::lock_guard g(m_);
         for (unsigned i = 0; i < items.size(); ++i) {
             const auto item = items[i];
             const RefId ref = decode_ref_id(item.getRef());
-            const StoreEntry* e = store_.find(ref);
+            StoreEntry* e = store_.find(ref);
             const Value* v = e && e->value ? e->value->peek() : nullptr; // never waits
-            if (v && item.getMode() == wire::FetchMode::VALUE)
-                ready.push_back({ item.getCallId(), e->value, ref, item.getRelease() });
-            else
+            if (!v || item.getMode() != wire::FetchMode::VALUE) {
                 later.emplace_back(i, e ? e->value : nullptr);
+                continue;
+            }
+            ready.push_back({ item.getCallId(), e->value, ref, false });
+            if (item.getRelease() && !v->is_error())
+                if (auto gone = add_holder_locked(ref, from, -1))
+                    freed.push_back(std::move(gone));
         }
     }
     std::shared_ptr<LateResults> late;

@@ -73,26 +73,23 @@ public:
             channels_.insert(id);
         }
     }
-    // Removes the entry; returns its value so the caller can drop it outside the lock.
-    std::shared_ptr<Completion> erase(const RefId& id)
+    // Adds `delta` holds of `holder` to an existing entry, erasing it when no hold is left;
+    // returns the erased entry's value (to drop outside the lock). One lookup.
+    std::shared_ptr<Completion> add_holds(const RefId& id, Pid holder, int delta)
     {
         auto it = map_.find(id);
         if (it == map_.end())
             return nullptr;
-        StoreEntry& e = it->second;
-        (e.older_ ? e.older_->newer_ : oldest_) = e.newer_;
-        (e.newer_ ? e.newer_->older_ : newest_) = e.older_;
-        if (e.channel) {
-            e.channel->close(); // nobody can reach it any more: release its waiters
-            channels_.erase(id);
-        }
-        auto v = std::move(e.value);
-        if (v
-            && v->counted_.exchange(Completion::Uncounted, std::memory_order_acq_rel)
-                == Completion::Counted)
-            bytes_.fetch_sub(v->counted_bytes_, std::memory_order_relaxed);
-        map_.erase(it);
-        return v;
+        auto& holders = it->second.holders;
+        if ((holders[holder] += delta) == 0)
+            holders.erase(holder);
+        return holders.empty() ? erase(it) : nullptr;
+    }
+    // Removes the entry; returns its value so the caller can drop it outside the lock.
+    std::shared_ptr<Completion> erase(const RefId& id)
+    {
+        auto it = map_.find(id);
+        return it == map_.end() ? nullptr : erase(it);
     }
     void clear()
     {
@@ -146,13 +143,33 @@ public:
     }
 
 private:
+    using Map = std::unordered_map<RefId, StoreEntry>;
+    std::shared_ptr<Completion> erase(Map::iterator it)
+    {
+        const RefId& id = it->first;
+        StoreEntry& e = it->second;
+        (e.older_ ? e.older_->newer_ : oldest_) = e.newer_;
+        (e.newer_ ? e.newer_->older_ : newest_) = e.older_;
+        if (e.channel) {
+            e.channel->close(); // nobody can reach it any more: release its waiters
+            channels_.erase(id);
+        }
+        auto v = std::move(e.value);
+        if (v
+            && v->counted_.exchange(Completion::Uncounted, std::memory_order_acq_rel)
+                == Completion::Counted)
+            bytes_.fetch_sub(v->counted_bytes_, std::memory_order_relaxed);
+        map_.erase(it);
+        return v;
+    }
+
     struct ById {
         bool operator()(const RefId& a, const RefId& b) const
         {
             return a.whence != b.whence ? a.whence < b.whence : a.n < b.n;
         }
     };
-    std::unordered_map<RefId, StoreEntry> map_;
+    Map map_;
     StoreEntry* oldest_ = nullptr;
     StoreEntry* newest_ = nullptr;
     std::set<RefId, ById> channels_;

@@ -221,7 +221,9 @@ private slots:
         qInfo("timeline, 1M spans: apply %lld ms, paint %lld ms, %d bars drawn", applyMs, paintMs,
             v.spansInView());
         QVERIFY(v.spansInView() > 1000);
-        QVERIFY2(applyMs + paintMs < 100, "a frame must fit well within 100 ms");
+        // The figure is the line above (~25 ms); this bound only catches a painter that goes
+        // back to drawing every span (seconds), with room for a loaded 2-core CI machine.
+        QVERIFY2(applyMs + paintMs < 400, "a frame of a 1M-span run must not take seconds");
     }
 
     void exports()
