@@ -12,8 +12,8 @@ namespace weft::detail {
 
 namespace {
 constexpr std::size_t kMaxIov = 512; // a burst of small frames goes out in few syscalls
-// A user thread's send this soon after its previous one is part of a burst: it is queued and the
-// loop writes the whole burst at once, instead of one system call per message.
+// A user thread's batchable send this soon after its previous one is part of a burst: it is
+// queued, and written with others in one system call.
 constexpr auto kBurstGap = std::chrono::microseconds(20);
 
 // Connections that queued frames while the loop thread handles a read burst; written at its end.
@@ -115,18 +115,8 @@ bool Connection::send(std::unique_ptr<OutFrame> frame, bool bypass_gate)
         }
         return true;
     }
-    if (!loop_.on_loop_thread()) {
-        const auto now = std::chrono::steady_clock::now();
-        const bool burst = now - last_user_send_ < kBurstGap;
-        last_user_send_ = now;
-        if (burst) {
-            if (!flush_posted_) {
-                flush_posted_ = true;
-                loop_.post([self = shared_from_this()] { self->flush_now(); });
-            }
-            return true;
-        }
-    }
+    // Someone usually waits for this frame's answer: it goes out now, from this thread.
+    // (Asynchronous calls, which nobody waits on, batch through send_batchable.)
     writing_ = true;
     flush_locked(lk);
     return true;
@@ -155,7 +145,7 @@ bool Connection::send_batchable(std::unique_ptr<OutFrame> frame)
         flush_locked(lk);
         return true;
     }
-    if (!lazy_flush_armed_ && !flush_posted_) {
+    if (!lazy_flush_armed_) {
         lazy_flush_armed_ = true;
         lk.unlock();
         arm_lazy_flush();
@@ -180,7 +170,6 @@ void Connection::flush_now()
 {
     std::unique_lock lk(wm_);
     corked_ = false;
-    flush_posted_ = false;
     if (writing_ || blocked_ || outq_.empty())
         return;
     writing_ = true;
@@ -283,6 +272,10 @@ void Connection::resume_writing()
 kj::Promise<void> Connection::read_loop(bool wait_for_edge)
 {
     auto next = [this]() -> kj::Promise<void> {
+        edge_skipped_.store(true);
+        if (pollers_.load() > 0)
+            return read_loop(true); // the poller reads; the last one's scope drains what is left
+        edge_skipped_.store(false);
         switch (drain_input()) {
         case DrainResult::Closed:
             return kj::READY_NOW;
@@ -304,17 +297,37 @@ void Connection::poll_input()
     std::unique_lock rl(rm_, std::try_to_lock);
     if (!rl || closed() || !on_frame_)
         return;
-    // Read until EAGAIN like the loop does, so its edge-triggered watch never misses data.
-    while (drain_locked(std::size_t(-1)) == DrainResult::Budget) { }
+    // Read until the socket is empty (EAGAIN, or a short read: see drain_locked). Whatever
+    // arrives later raises a new edge for the loop, which reads (or finds nothing) itself.
+    while (drain_locked(std::size_t(-1), true) == DrainResult::Budget) { }
+}
+
+Connection::PollScope::PollScope(Connection& c)
+    : c_(c)
+{
+    c_.pollers_.fetch_add(1);
+}
+
+Connection::PollScope::~PollScope()
+{
+    if (c_.pollers_.fetch_sub(1) == 1 && c_.edge_skipped_.exchange(false))
+        c_.loop_.post([self = c_.shared_from_this()] {
+            while (!self->closed() && self->drain_input() == DrainResult::Budget) { }
+        });
 }
 
 Connection::DrainResult Connection::drain_input()
 {
     std::lock_guard rl(rm_);
-    return drain_locked(kReadBudget);
+    // A short read shows the socket empty unless the peer also closed it, which this edge may
+    // have reported along with the last data: then read on, to the end.
+    bool at_end = true;
+    KJ_IF_MAYBE (e, io_->observer.atEndHint())
+        at_end = *e;
+    return drain_locked(kReadBudget, !at_end);
 }
 
-Connection::DrainResult Connection::drain_locked(std::size_t read_budget)
+Connection::DrainResult Connection::drain_locked(std::size_t read_budget, bool short_read_empties)
 {
     std::vector<std::shared_ptr<Connection>> corked;
     t_corked = &corked;
@@ -359,6 +372,10 @@ Connection::DrainResult Connection::drain_locked(std::size_t read_budget)
                     return DrainResult::Closed;
             }
             flush_corked();
+            // A stream socket that gave less than asked for is empty now (epoll(7)): skipping
+            // the read that would say EAGAIN saves a system call per message.
+            if (short_read_empties && static_cast<std::size_t>(n) < space.size())
+                return DrainResult::WouldBlock;
             if (static_cast<std::size_t>(n) >= budget)
                 return DrainResult::Budget;
             budget -= static_cast<std::size_t>(n);

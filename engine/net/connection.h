@@ -55,6 +55,19 @@ public:
     // Reads and dispatches whatever has arrived, on the calling thread, unless another thread is
     // reading. A thread waiting for a reply calls it to skip the I/O thread's wake-up.
     void poll_input();
+    // While a PollScope lives, the loop leaves reading to the polling thread (it would only race
+    // it for the frame and then have to wake it); an edge it skipped is drained when the last
+    // scope ends.
+    class PollScope {
+    public:
+        explicit PollScope(Connection& c);
+        ~PollScope();
+        PollScope(const PollScope&) = delete;
+        PollScope& operator=(const PollScope&) = delete;
+
+    private:
+        Connection& c_;
+    };
 
     [[nodiscard]] bool closed() const { return closed_.load(std::memory_order_acquire); }
     [[nodiscard]] const std::string& description() const { return description_; }
@@ -70,7 +83,7 @@ private:
     kj::Promise<void> read_loop(bool wait_for_edge);
     enum class DrainResult { Closed, WouldBlock, Budget };
     DrainResult drain_input();
-    DrainResult drain_locked(std::size_t read_budget);
+    DrainResult drain_locked(std::size_t read_budget, bool short_read_empties);
     void close_now(const std::string& reason);
 
     EventLoop& loop_;
@@ -91,10 +104,11 @@ private:
     bool blocked_ = false; // the socket said EAGAIN; the loop resumes when writable
     bool gate_open_ = false;
     bool corked_ = false; // queued during a read burst; flushed at its end
-    bool flush_posted_ = false; // the loop will flush a user thread's burst
     bool lazy_flush_armed_ = false; // the loop will flush a partial batch soon
     std::chrono::steady_clock::time_point last_user_send_;
     std::atomic<bool> closed_ { false };
+    std::atomic<int> pollers_ { 0 };
+    std::atomic<bool> edge_skipped_ { false };
 
     std::atomic<std::uint64_t> frames_sent_ { 0 }, bytes_sent_ { 0 };
     std::atomic<std::uint64_t> frames_received_ { 0 }, bytes_received_ { 0 };

@@ -503,6 +503,7 @@ void ProcessRuntime::await_reply(Completion& done, Pid pid)
         return;
     const auto deadline
         = std::chrono::steady_clock::now() + std::chrono::microseconds(kReplyPollMicros);
+    Connection::PollScope polling(*conn);
     while (!done.ready() && std::chrono::steady_clock::now() < deadline) {
         conn->poll_input();
         if (!done.ready())
