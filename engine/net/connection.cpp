@@ -131,11 +131,11 @@ bool Connection::send_batchable(std::unique_ptr<OutFrame> frame)
         return false;
     const auto now = std::chrono::steady_clock::now();
     const bool burst = now - last_user_send_ < kBurstGap;
+    last_user_send_ = now;
     if (!burst || !gate_open_ || t_corked) {
         lk.unlock();
         return send(std::move(frame));
     }
-    last_user_send_ = now;
     frames_sent_.fetch_add(1, std::memory_order_relaxed);
     outq_.push_back(std::move(frame));
     if (writing_ || blocked_)
