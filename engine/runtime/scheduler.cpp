@@ -89,12 +89,11 @@ public:
     }
     ~Task()
     {
-        // An idle task leaves its loop; one suspended in a wait is unwound by ~fiber.
-        if (fiber_ && finished_) {
-            retire_ = true;
-            resume();
-        } else if (fiber_) {
-            // Still suspended in a wait: Boost unwinds it on its own stack.
+        // Idle or suspended in a wait, the task is unwound on its own stack by ~fiber (Boost
+        // throws forced_unwind there). Its loop never returns: a return would leave its frames
+        // after the switch back to the thread, and ThreadSanitizer would pop them off the
+        // thread's shadow stack, one frame too many per retired task, until it underflows.
+        if (fiber_) {
 #ifdef WEFT_TSAN
             void* here = __tsan_get_current_fiber();
             __tsan_switch_to_fiber(tsan_fiber_, 0);
@@ -181,7 +180,7 @@ private:
 #ifdef WEFT_ASAN
         __sanitizer_finish_switch_fiber(nullptr, &thread_bottom_, &thread_size_);
 #endif
-        while (!retire_) {
+        for (;;) { // left only by forced_unwind, from ~Task
             if (fn_) {
                 try {
                     fn_();
@@ -198,19 +197,10 @@ private:
             finished_ = true;
             switch_out();
         }
-        auto back = std::move(sink_);
-#ifdef WEFT_TSAN
-        __tsan_switch_to_fiber(thread_fiber_, 0);
-#endif
-#ifdef WEFT_ASAN
-        __sanitizer_start_switch_fiber(nullptr, thread_bottom_, thread_size_); // for good
-#endif
-        return back;
     }
 
     PoolScheduler* pool_;
     boost::context::fiber sink_;
-    bool retire_ = false;
     void* stack_bottom_ = nullptr;
     std::size_t stack_size_ = 0;
 #ifdef WEFT_ASAN
