@@ -222,8 +222,11 @@ private slots:
             v.spansInView());
         QVERIFY(v.spansInView() > 1000);
         // The figure is the line above (~25 ms); this bound only catches a painter that goes
-        // back to drawing every span (seconds), with room for a loaded 2-core CI machine.
+        // back to drawing every span (seconds), with room for a loaded 2-core CI machine. Debug
+        // and sanitizer builds run the painter 20-40x slower, so they only log the figure.
+#if defined(NDEBUG) && !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
         QVERIFY2(applyMs + paintMs < 400, "a frame of a 1M-span run must not take seconds");
+#endif
     }
 
     void exports()
