@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Builds Weft with ThreadSanitizer in build-tsan/ and runs the runtime suites (engine and cluster
-# labels) under it. Fails if a test fails or TSan reports anything.
+# labels) under it. Fails if a test fails or if TSan reports anything, in the test process or in
+# any worker it started (every process writes its reports under one directory).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/installer/bootstrap.sh" >/dev/null
 if [[ ! -f $root/build-tsan/build.ninja ]]; then
-  cmake -S "$root" -B "$root/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DWEFT_SANITIZE_THREAD=ON
+  cmake -S "$root" -B "$root/build-tsan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DWEFT_SANITIZE_THREAD=ON >/dev/null
 fi
-cmake --build "$root/build-tsan" --parallel "$(nproc)"
-export TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 suppressions=$root/tests/tsan.supp"
-ctest --test-dir "$root/build-tsan" -L 'engine|cluster' -E weft_bench_smoke --output-on-failure -j2
+cmake --build "$root/build-tsan" --parallel "$(nproc)" | tail -n 1
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+# die_after_fork=0: QProcess forks the multi-threaded test and the child execs at once.
+export TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 die_after_fork=0 \
+suppressions=$root/tests/tsan.supp log_path=$reports/report"
+status=0
+ctest --test-dir "$root/build-tsan" -L 'engine|cluster' -E weft_bench_smoke --output-on-failure \
+  -j2 || status=$?
+if compgen -G "$reports/report*" >/dev/null; then
+  echo "tsan-check: ThreadSanitizer reported:"
+  cat "$reports"/report*
+  exit 1
+fi
+exit "$status"
