@@ -111,12 +111,6 @@ public:
     [[nodiscard]] std::size_t size() const { return map_.size(); }
     [[nodiscard]] std::uint64_t bytes() const { return bytes_.load(std::memory_order_relaxed); }
 
-    // Every entry, in no order.
-    template <class F> void for_each(F&& f) const
-    {
-        for (const auto& [id, e] : map_)
-            f(id, e);
-    }
     // At most `max` entries, the oldest first.
     template <class F> void for_each_oldest(std::size_t max, F&& f) const
     {
