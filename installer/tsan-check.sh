@@ -16,8 +16,10 @@ trap 'rm -rf "$reports"' EXIT
 export TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 die_after_fork=0 \
 suppressions=$root/tests/tsan.supp log_path=$reports/report"
 status=0
+# One suite at a time: TSan slows everything 5-15x, and two at once starve the telemetry test's
+# busy worker of the CPU it measures.
 ctest --test-dir "$root/build-tsan" -L 'engine|cluster' -E weft_bench_smoke --output-on-failure \
-  -j2 || status=$?
+  || status=$?
 if compgen -G "$reports/report*" >/dev/null; then
   echo "tsan-check: ThreadSanitizer reported:"
   cat "$reports"/report*

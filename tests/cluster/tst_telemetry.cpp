@@ -94,7 +94,9 @@ private slots:
         float peak = 0;
         find(*s, 2)->points.for_each(
             [&](const ProcessPoint& p) { peak = std::max(peak, p.cpu_percent); });
-        QVERIFY2(peak > 50, qPrintable(QString::number(peak)));
+        // ~100 % in an optimised build; an idle worker samples under 5 %. Under ThreadSanitizer
+        // on a loaded 2-core machine the busy worker got only 33-40 %.
+        QVERIFY2(peak > 25, qPrintable(QString::number(peak)));
     }
 
     void channels_and_store()
