@@ -591,8 +591,6 @@ void ProcessRuntime::accept_call(IncomingCall c)
     if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
         std::lock_guard g(m_);
         auto& e = store_.get(c.ref);
-        if (!e.value)
-            e.value = std::make_shared<Completion>();
         if (++e.holders[c.caller] == 0)
             e.holders.erase(c.caller);
         c.slot = e.value; // where the result goes, without looking it up again
@@ -947,20 +945,7 @@ void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 {
     std::shared_ptr<Completion> freed; // dropped outside the lock
     std::lock_guard g(m_);
-    freed = add_holder_locked(id, holder, delta);
-}
-
-std::shared_ptr<Completion> ProcessRuntime::add_holder_locked(
-    const RefId& id, Pid holder, int delta)
-{
-    if (delta < 0)
-        return store_.add_holds(id, holder, delta); // a remove for a freed value is a no-op
-    StoreEntry& e = store_.get(id);
-    if (!e.value) // an add that overtook the call creating the value: keep the count for it
-        e.value = std::make_shared<Completion>();
-    if ((e.holders[holder] += delta) == 0)
-        e.holders.erase(holder);
-    return nullptr;
+    freed = store_.add_holds(id, holder, delta);
 }
 
 // ---- incoming messages --------------------------------------------------------------------
@@ -1160,7 +1145,7 @@ void ProcessRuntime::handle_fetch_many(
             }
             ready.push_back({ item.getCallId(), e->value, ref, false });
             if (item.getRelease() && !v->is_error())
-                if (auto gone = add_holder_locked(ref, from, -1))
+                if (auto gone = store_.add_holds(ref, from, -1))
                     freed.push_back(std::move(gone));
         }
     }
@@ -1245,7 +1230,7 @@ void ProcessRuntime::send_results(Connection& conn, Pid from, std::vector<ReadyR
     freed.reserve(released.size());
     std::lock_guard g(m_);
     for (const RefId& ref : released)
-        if (auto v = add_holder_locked(ref, from, -1))
+        if (auto v = store_.add_holds(ref, from, -1))
             freed.push_back(std::move(v));
 }
 
@@ -1276,7 +1261,6 @@ RemoteRef ProcessRuntime::create_channel(std::size_t capacity, Pid owner)
         std::lock_guard g(m_);
         auto& e = store_.get(r.id);
         store_.make_channel(r.id, e, capacity);
-        e.value = std::make_shared<Completion>();
         e.holders[myid()] += 1;
         return r;
     }
@@ -1350,8 +1334,6 @@ void ProcessRuntime::handle_channel_op(
             std::lock_guard g(m_);
             auto& e = store_.get(ref);
             store_.make_channel(ref, e, r.getCapacity());
-            if (!e.value)
-                e.value = std::make_shared<Completion>();
             if (++e.holders[from] == 0)
                 e.holders.erase(from);
         }

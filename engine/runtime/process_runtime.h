@@ -238,8 +238,6 @@ private:
     void complete_results(
         capnp::List<wire::Result>::Reader results, const std::shared_ptr<const void>& owner);
     std::shared_ptr<Completion> stored_value(const RefId& id) const;
-    // add_holder with m_ held; returns the value when that freed it, to drop after unlocking.
-    std::shared_ptr<Completion> add_holder_locked(const RefId& id, Pid holder, int delta);
     // A new request to process `to`: its id, what its answer completes, and the connection.
     struct OpenRequest {
         std::uint64_t id;

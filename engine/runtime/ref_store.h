@@ -50,12 +50,13 @@ public:
         auto it = map_.find(id);
         return it == map_.end() ? nullptr : &it->second;
     }
-    // The entry for `id`, created (as the newest) if missing.
+    // The entry for `id`, created (as the newest, with a value still to come) if missing.
     StoreEntry& get(const RefId& id)
     {
         auto [it, added] = map_.try_emplace(id);
         StoreEntry& e = it->second;
         if (added) {
+            e.value = std::make_shared<Completion>();
             e.id_ = &it->first;
             e.created = std::chrono::steady_clock::now();
             e.older_ = newest_;
@@ -73,13 +74,17 @@ public:
             channels_.insert(id);
         }
     }
-    // Adds `delta` holds of `holder` to an existing entry, erasing it when no hold is left;
-    // returns the erased entry's value (to drop outside the lock). One lookup.
+    // Adds `delta` holds of `holder`, erasing the entry when no hold is left; returns the erased
+    // entry's value (to drop outside the lock). An add for an id not stored yet (it overtook the
+    // call that makes the value) creates the entry; a remove for a freed one does nothing.
     std::shared_ptr<Completion> add_holds(const RefId& id, Pid holder, int delta)
     {
         auto it = map_.find(id);
-        if (it == map_.end())
+        if (it == map_.end()) {
+            if (delta > 0)
+                get(id).holders[holder] += delta;
             return nullptr;
+        }
         auto& holders = it->second.holders;
         if ((holders[holder] += delta) == 0)
             holders.erase(holder);

@@ -41,13 +41,13 @@ inline void cpu_relax()
 #endif
 }
 
-// Every switch between a thread and a task goes through this one function, and ThreadSanitizer
-// sees no frame inside it: it is not instrumented, and flatten inlines Boost's resume into it
-// (what is left is the jump itself, in assembly). A frame entered before the jump on one context
-// and left after it on the other would be pushed on one TSan shadow stack and popped off
-// another, and under heavy park/wake traffic a shadow stack underflowed (a SEGV inside TSan's
-// stack depot).
-[[gnu::noinline, gnu::flatten, gnu::no_sanitize_thread]] boost::context::fiber jump(
+// Every switch between a thread and a task goes through this one function, on both sides, and
+// it is not instrumented itself. Boost's resume() stays out of line (and instrumented), but both
+// sides make the same call after telling ThreadSanitizer: its frame is pushed on the context
+// switched to, and popped there when that side's own call returns. Switches whose frames
+// differed on the two sides pushed on one TSan shadow stack and popped off another, until one
+// underflowed (a SEGV inside TSan's stack depot).
+[[gnu::noinline, gnu::no_sanitize_thread]] boost::context::fiber jump(
     boost::context::fiber&& to, [[maybe_unused]] void* tsan_context)
 {
 #ifdef WEFT_TSAN
