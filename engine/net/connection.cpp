@@ -4,7 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <system_error>
 #include <unistd.h>
 #include <utility>
 
@@ -22,12 +24,29 @@ thread_local std::vector<std::shared_ptr<Connection>>* t_corked = nullptr;
 constexpr std::size_t kReadBudget = 8 * 1024 * 1024;
 } // namespace
 
+// The loop watches input all the time, and output only while a write waits for room, through a
+// descriptor of its own (epoll keeps one entry per descriptor). An AF_UNIX socket reports
+// "writable" each time the peer reads a message: a loop that watched for that all the time woke
+// for every frame it sent, and on a small machine that wake-up took the core a waiting caller
+// or an idle worker thread was about to read the answer on.
 struct Connection::Io {
-    Io(kj::UnixEventPort& port, int fd)
-        : observer(port, fd, kj::UnixEventPort::FdObserver::OBSERVE_READ_WRITE)
+    using Observer = kj::UnixEventPort::FdObserver;
+    Io(kj::UnixEventPort& event_port, int input_fd, int output_fd)
+        : port(event_port)
+        , out_fd(output_fd)
+        , reader(event_port, input_fd, Observer::OBSERVE_READ)
     {
     }
-    kj::UnixEventPort::FdObserver observer;
+    kj::Promise<void> when_writable()
+    {
+        if (writer == nullptr)
+            writer = kj::heap<Observer>(port, out_fd, Observer::OBSERVE_WRITE);
+        return KJ_ASSERT_NONNULL(writer)->whenBecomesWritable();
+    }
+    kj::UnixEventPort& port;
+    int out_fd;
+    Observer reader;
+    kj::Maybe<kj::Own<Observer>> writer; // while a write waits for room
     kj::Maybe<kj::Promise<void>> reading;
     kj::Maybe<kj::Promise<void>> write_wait;
 };
@@ -35,9 +54,15 @@ struct Connection::Io {
 Connection::Connection(EventLoop& loop, int fd, std::string description, WireLimits limits)
     : loop_(loop)
     , fd_(fd)
+    , out_fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0))
     , description_(std::move(description))
     , decoder_(limits)
 {
+    if (out_fd_ < 0) {
+        const int err = errno;
+        ::close(fd_);
+        throw std::system_error(err, std::generic_category(), "dup of a socket");
+    }
 }
 
 Connection::~Connection()
@@ -46,6 +71,7 @@ Connection::~Connection()
     if (io_ && !loop_.on_loop_thread())
         (void)io_.release();
     io_.reset();
+    ::close(out_fd_);
     ::close(fd_);
 }
 
@@ -61,7 +87,7 @@ void Connection::start(
     on_frame_ = std::move(on_frame);
     on_close_ = std::move(on_close);
     on_error_ = std::move(on_error);
-    io_ = std::make_unique<Io>(loop_.port(), fd_);
+    io_ = std::make_unique<Io>(loop_.port(), fd_, out_fd_);
     if (connecting) {
         {
             std::lock_guard g(wm_);
@@ -69,13 +95,14 @@ void Connection::start(
         }
         auto self = shared_from_this();
         io_->write_wait
-            = io_->observer.whenBecomesWritable()
+            = io_->when_writable()
                   .then([this, self] {
                       if (int err = socket_error(fd_); err != 0) {
                           close_now(std::string("connect failed: ") + std::strerror(err));
                           return;
                       }
                       resume_writing();
+                      stop_watching_output();
                   })
                   .eagerlyEvaluate(nullptr);
     }
@@ -249,12 +276,31 @@ void Connection::arm_writable()
         if (!io_)
             return;
         io_->write_wait = nullptr;
-        io_->write_wait = io_->observer.whenBecomesWritable()
-                              .then([this, self] { resume_writing(); })
+        io_->write_wait = io_->when_writable()
+                              .then([this, self] {
+                                  resume_writing();
+                                  stop_watching_output();
+                              })
                               .eagerlyEvaluate(nullptr);
         // The socket may have drained before we started watching: try once now.
         resume_writing();
     });
+}
+
+void Connection::stop_watching_output()
+{
+    // Runs inside write_wait's continuation, which must not destroy itself: on a later turn.
+    loop_.add_task(kj::evalLater([this, self = shared_from_this()] {
+        {
+            std::lock_guard g(wm_);
+            if (blocked_)
+                return; // waiting for room again: a newer write_wait uses the observer
+        }
+        if (io_) {
+            io_->write_wait = nullptr;
+            io_->writer = nullptr;
+        }
+    }));
 }
 
 void Connection::resume_writing()
@@ -288,18 +334,20 @@ kj::Promise<void> Connection::read_loop(bool wait_for_edge)
         return read_loop(false);
     };
     if (wait_for_edge)
-        return io_->observer.whenBecomesReadable().then(kj::mv(next));
+        return io_->reader.whenBecomesReadable().then(kj::mv(next));
     return kj::evalLater(kj::mv(next));
 }
 
-void Connection::poll_input()
+bool Connection::poll_input()
 {
     std::unique_lock rl(rm_, std::try_to_lock);
     if (!rl || closed() || !on_frame_)
-        return;
+        return false;
+    const auto before = frames_received_.load(std::memory_order_relaxed);
     // Read until the socket is empty (EAGAIN, or a short read: see drain_locked). Whatever
     // arrives later raises a new edge for the loop, which reads (or finds nothing) itself.
     while (drain_locked(std::size_t(-1), true) == DrainResult::Budget) { }
+    return frames_received_.load(std::memory_order_relaxed) != before;
 }
 
 Connection::PollScope::PollScope(Connection& c)
@@ -310,10 +358,19 @@ Connection::PollScope::PollScope(Connection& c)
 
 Connection::PollScope::~PollScope()
 {
-    if (c_.pollers_.fetch_sub(1) == 1 && c_.edge_skipped_.exchange(false))
-        c_.loop_.post([self = c_.shared_from_this()] {
-            while (!self->closed() && self->drain_input() == DrainResult::Budget) { }
-        });
+    if (c_.pollers_.fetch_sub(1) != 1 || !c_.edge_skipped_.exchange(false))
+        return;
+    // The loop skipped an edge: what it announced may still be unread. Read it here rather
+    // than wake the loop for it (an eventfd write and two context switches per wait). A reader
+    // holding the lock may already be past its last read, so then the loop must do it.
+    if (std::unique_lock rl(c_.rm_, std::try_to_lock); rl) {
+        if (!c_.closed() && c_.on_frame_)
+            while (c_.drain_locked(std::size_t(-1), true) == DrainResult::Budget) { }
+        return;
+    }
+    c_.loop_.post([self = c_.shared_from_this()] {
+        while (!self->closed() && self->drain_input() == DrainResult::Budget) { }
+    });
 }
 
 Connection::DrainResult Connection::drain_input()
@@ -322,7 +379,7 @@ Connection::DrainResult Connection::drain_input()
     // A short read shows the socket empty unless the peer also closed it, which this edge may
     // have reported along with the last data: then read on, to the end.
     bool at_end = true;
-    KJ_IF_MAYBE (e, io_->observer.atEndHint())
+    KJ_IF_MAYBE (e, io_->reader.atEndHint())
         at_end = *e;
     return drain_locked(kReadBudget, !at_end);
 }

@@ -53,8 +53,9 @@ public:
     void open_gate();
     void close(std::string reason); // any thread; on_close runs on the loop thread
     // Reads and dispatches whatever has arrived, on the calling thread, unless another thread is
-    // reading. A thread waiting for a reply calls it to skip the I/O thread's wake-up.
-    void poll_input();
+    // reading. A thread waiting for a reply calls it to skip the I/O thread's wake-up. True when
+    // it dispatched at least one frame.
+    bool poll_input();
     // While a PollScope lives, the loop leaves reading to the polling thread (it would only race
     // it for the frame and then have to wake it); an edge it skipped is drained when the last
     // scope ends.
@@ -80,6 +81,7 @@ private:
     void arm_lazy_flush();
     void arm_writable();
     void resume_writing();
+    void stop_watching_output(); // loop thread, once the socket took what waited
     kj::Promise<void> read_loop(bool wait_for_edge);
     enum class DrainResult { Closed, WouldBlock, Budget };
     DrainResult drain_input();
@@ -88,6 +90,7 @@ private:
 
     EventLoop& loop_;
     int fd_;
+    int out_fd_; // a duplicate of fd_: the loop watches it while a write waits for room (Io)
     std::string description_;
     FrameDecoder decoder_;
     std::unique_ptr<Io> io_; // loop thread only
