@@ -65,14 +65,53 @@ FutureState::~FutureState()
 
 // ---- construction -------------------------------------------------------------------------
 
+// A worker's idle pool thread reads the master connection while it spins: a request that comes
+// within the spin is answered without waking a thread. For that stretch it holds a PollScope:
+// the I/O thread leaves the connection's input to it instead of racing it for each frame.
+class ProcessRuntime::MasterPoller final : public IdleWork {
+public:
+    explicit MasterPoller(ProcessRuntime& rt)
+        : rt_(rt)
+    {
+    }
+    bool begin() override
+    {
+        if (taken_.exchange(true, std::memory_order_acquire))
+            return false;
+        {
+            std::lock_guard g(rt_.poll_m_);
+            conn_ = rt_.master_conn_;
+        }
+        if (!conn_) {
+            taken_.store(false, std::memory_order_release);
+            return false;
+        }
+        scope_.emplace(*conn_);
+        return true;
+    }
+    bool poll() override { return conn_->poll_input(); }
+    void end() override
+    {
+        scope_.reset();
+        conn_.reset();
+        taken_.store(false, std::memory_order_release);
+    }
+
+private:
+    ProcessRuntime& rt_;
+    std::atomic<bool> taken_ { false };
+    // Only the thread that took the work touches these.
+    std::shared_ptr<Connection> conn_;
+    std::optional<Connection::PollScope> scope_;
+};
+
 ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelRegistry> kernels)
     : opts_(std::move(options))
     , kernels_(std::move(kernels))
     , pid_(opts_.pid)
     , sched_(std::make_unique<Scheduler>(opts_.threads.default_threads, opts_.threads.interactive,
           // A worker's idle pool threads read requests from the master themselves.
-          opts_.pid != 1 ? std::function<void()>([this] { poll_master(); })
-                         : std::function<void()>()))
+          opts_.pid != 1 ? std::make_shared<MasterPoller>(*this) : nullptr))
 {
     loop_.run_sync([this] {
         loop_.add_stop_hook([this] {
@@ -95,19 +134,6 @@ ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelReg
 ProcessRuntime::~ProcessRuntime() noexcept
 {
     shutdown();
-}
-
-void ProcessRuntime::poll_master()
-{
-    std::shared_ptr<Connection> c;
-    {
-        std::unique_lock g(poll_m_, std::try_to_lock);
-        if (!g)
-            return;
-        c = master_conn_;
-    }
-    if (c)
-        c->poll_input();
 }
 
 void ProcessRuntime::shutdown()
@@ -316,9 +342,16 @@ void ProcessRuntime::attach(Pid peer, const std::shared_ptr<Connection>& conn)
     }
     std::weak_ptr<Connection> weak = conn;
     auto self = shared_from_this();
-    conn->set_frame_handler([self, weak, peer](InFrame&& f) {
-        if (auto c = weak.lock())
-            self->on_message(c, peer, std::move(f));
+    const bool from_master = peer == 1 && myid() != 1;
+    conn->set_frame_handler([self, weak, peer, from_master](InFrame&& f) {
+        auto c = weak.lock();
+        if (!c)
+            return;
+        self->on_message(c, peer, std::move(f));
+        // The I/O thread read this request because no pool thread was polling: get one
+        // polling, so that the next request, likely soon, wakes nobody.
+        if (from_master && self->loop_.on_loop_thread())
+            self->sched_->pool(PoolKind::Default).wake_idle_worker();
     });
     conn->open_gate();
 }

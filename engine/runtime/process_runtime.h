@@ -259,6 +259,7 @@ private:
     RuntimeOptions opts_;
     std::shared_ptr<KernelRegistry> kernels_;
     std::atomic<Pid> pid_;
+    class MasterPoller;
     // Before sched_: its idle threads read these from the moment it starts.
     std::mutex poll_m_;
     std::shared_ptr<Connection> master_conn_; // a worker's connection from the master
@@ -284,7 +285,6 @@ private:
     std::mutex telemetry_m_;
     std::function<void(Pid, Value, std::int64_t)> telemetry_sink_;
     std::function<void(std::uint32_t)> telemetry_interval_cb_;
-    void poll_master();
     std::mutex log_m_;
     std::function<void(const std::string&)> log_cb_;
 };

@@ -62,14 +62,21 @@ thread_local PoolScheduler* t_pool = nullptr;
 
 // Spins briefly, then yields its core (on a small machine the thread that will wake us may be
 // waiting for that core), until `pred` holds or the spin window closes.
-template <class Pred> bool spin_until(Pred pred)
+// `poll` does useful work while spinning and says whether it did any; when it did, the window
+// starts afresh.
+template <class Pred, class Poll> bool spin_until(Pred pred, Poll poll)
 {
     if (kSpin.count() <= 0)
         return pred();
-    const auto deadline = std::chrono::steady_clock::now() + kSpin;
+    auto deadline = std::chrono::steady_clock::now() + kSpin;
     for (unsigned i = 1;; ++i) {
         if (pred())
             return true;
+        if (poll()) {
+            i = 0;
+            deadline = std::chrono::steady_clock::now() + kSpin;
+            continue;
+        }
         if (i < 64) {
             cpu_relax();
             continue;
@@ -78,6 +85,11 @@ template <class Pred> bool spin_until(Pred pred)
         if (std::chrono::steady_clock::now() >= deadline)
             return pred();
     }
+}
+
+template <class Pred> bool spin_until(Pred pred)
+{
+    return spin_until(pred, [] { return false; });
 }
 
 } // namespace
@@ -413,11 +425,11 @@ void TimerThread::run()
 // ---- PoolScheduler ------------------------------------------------------------------------
 
 PoolScheduler::PoolScheduler(PoolKind kind, int threads, int first_thread_index,
-    TimerThread& timers, Scheduler& owner, std::function<void()> idle_poll)
+    TimerThread& timers, Scheduler& owner, std::shared_ptr<IdleWork> idle_work)
     : kind_(kind)
     , timers_(timers)
     , owner_(owner)
-    , idle_poll_(std::move(idle_poll))
+    , idle_work_(std::move(idle_work))
 {
     pinned_.resize(static_cast<std::size_t>(threads));
     threads_.reserve(threads);
@@ -534,21 +546,23 @@ bool PoolScheduler::pop(int slot, Item& out)
     auto& mine = pinned_[static_cast<std::size_t>(slot)];
     std::unique_lock lk(m_);
     auto nothing = [&] { return queue_.empty() && mine.empty(); };
-    if (nothing() && !stop_) {
+    while (nothing() && !stop_) {
         lk.unlock();
-        spin_until([this] {
-            if (queued_.load(std::memory_order_acquire) > 0)
-                return true;
-            if (idle_poll_)
-                idle_poll_();
-            return queued_.load(std::memory_order_acquire) > 0;
-        });
+        spinning_.fetch_add(1, std::memory_order_relaxed);
+        const bool polls = idle_work_ && idle_work_->begin();
+        spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; },
+            [&] { return polls && idle_work_->poll(); });
+        if (polls)
+            idle_work_->end();
+        spinning_.fetch_sub(1, std::memory_order_relaxed);
         lk.lock();
-        while (nothing() && !stop_) {
-            ++sleeping_;
-            cv_.wait(lk);
-            --sleeping_;
-        }
+        if (!nothing() || stop_)
+            break;
+        ++sleeping_;
+        cv_.wait(lk, [&] { return !nothing() || stop_ || poked_; });
+        --sleeping_;
+        if (!std::exchange(poked_, false))
+            break;
     }
     auto& from = !mine.empty() ? mine : queue_;
     if (from.empty())
@@ -557,6 +571,19 @@ bool PoolScheduler::pop(int slot, Item& out)
     from.pop_front();
     queued_.fetch_sub(1, std::memory_order_relaxed);
     return true;
+}
+
+void PoolScheduler::wake_idle_worker()
+{
+    if (spinning_.load(std::memory_order_relaxed) > 0)
+        return;
+    {
+        std::lock_guard g(m_);
+        if (sleeping_ == 0 || poked_)
+            return;
+        poked_ = true;
+    }
+    cv_.notify_one();
 }
 
 void PoolScheduler::run_thread(int slot, int index)
@@ -615,13 +642,14 @@ PoolStats PoolScheduler::stats() const
 
 // ---- Scheduler ----------------------------------------------------------------------------
 
-Scheduler::Scheduler(int default_threads, int interactive_threads, std::function<void()> idle_poll)
+Scheduler::Scheduler(
+    int default_threads, int interactive_threads, std::shared_ptr<IdleWork> idle_work)
 {
     const int total = 1 + std::max(1, default_threads) + std::max(0, interactive_threads);
     for (int i = 0; i < total; ++i)
         rings_.push_back(std::make_unique<SpanRing>());
     default_ = std::make_unique<PoolScheduler>(
-        PoolKind::Default, std::max(1, default_threads), 1, timers_, *this, std::move(idle_poll));
+        PoolKind::Default, std::max(1, default_threads), 1, timers_, *this, std::move(idle_work));
     if (interactive_threads > 0)
         interactive_ = std::make_unique<PoolScheduler>(
             PoolKind::Interactive, interactive_threads, 1 + default_->nthreads(), timers_, *this);

@@ -72,14 +72,26 @@ struct PoolStats {
     std::uint64_t completed = 0;
 };
 
+// Work an idle pool thread does while it spins, before it sleeps: a worker reads its master
+// connection there, so a request that comes within the spin needs no thread woken.
+class IdleWork {
+public:
+    virtual ~IdleWork() = default;
+    // A thread starts spinning. True if it takes the work: it then calls poll() until end().
+    // One thread at a time takes it.
+    virtual bool begin() = 0;
+    // True when it served something, which starts the spin window afresh: a thread that answers
+    // requests itself goes on answering them while they keep coming.
+    virtual bool poll() = 0;
+    virtual void end() = 0;
+};
+
 // A named pool of OS threads running tasks from one run queue. Threads that find the queue
 // empty spin briefly before sleeping, which keeps hand-offs fast on a busy cluster.
 class PoolScheduler final {
 public:
-    // `idle_poll` is called by idle threads while they spin, before they sleep (a worker polls
-    // its master connection there, so a request that comes within the spin needs no wake-up).
     PoolScheduler(PoolKind kind, int threads, int first_thread_index, TimerThread& timers,
-        Scheduler& owner, std::function<void()> idle_poll = {});
+        Scheduler& owner, std::shared_ptr<IdleWork> idle_work = {});
     ~PoolScheduler(); // finishes queued tasks, then joins its threads
     PoolScheduler(const PoolScheduler&) = delete;
     PoolScheduler& operator=(const PoolScheduler&) = delete;
@@ -101,6 +113,10 @@ public:
 
     void note_blocked(int delta) { blocked_.fetch_add(delta, std::memory_order_relaxed); }
 
+    // If no thread is spinning, wakes a sleeping one to spin (and do the idle work) once more:
+    // work that arrived another way (the I/O thread read a request) is likely to be followed.
+    void wake_idle_worker();
+
 private:
     // A runnable unit: a woken task, or new work that gets a fiber only when a thread starts it,
     // so a long queue costs no stacks.
@@ -121,7 +137,9 @@ private:
     Scheduler& owner_;
     mutable std::mutex m_;
     std::condition_variable cv_;
-    const std::function<void()> idle_poll_; // fixed before the threads start
+    const std::shared_ptr<IdleWork> idle_work_; // fixed before the threads start
+    std::atomic<int> spinning_ { 0 };
+    bool poked_ = false; // a sleeping thread is to spin once more (wake_idle_worker)
     std::deque<Item> queue_;
     std::vector<std::deque<Item>> pinned_; // per thread
     std::atomic<std::size_t> queued_ { 0 };
@@ -139,7 +157,8 @@ private:
 // A process's pools (default and interactive) and its timer thread.
 class Scheduler final {
 public:
-    Scheduler(int default_threads, int interactive_threads, std::function<void()> idle_poll = {});
+    Scheduler(
+        int default_threads, int interactive_threads, std::shared_ptr<IdleWork> idle_work = {});
     ~Scheduler();
     PoolScheduler& pool(PoolKind k);
     [[nodiscard]] bool has_pool(PoolKind k) const;

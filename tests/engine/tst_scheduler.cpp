@@ -93,6 +93,102 @@ private slots:
         all.wait();
         QCOMPARE(n.load(), 100000);
     }
+
+    // Idle work (a worker polling its master connection): one idle thread at a time does it,
+    // while it serves something it keeps at it, and wake_idle_worker gets a sleeper doing it.
+    void idleWorkRunsOnOneSpinningThreadAtATime()
+    {
+        auto work = std::make_shared<CountingWork>();
+        Scheduler s(2, 0, work);
+        QTRY_VERIFY(work->polls.load() > 0);
+        QTRY_VERIFY(work->quiet_for(50ms)); // both threads asleep after their spin
+        QCOMPARE(work->strays.load(), 0);
+        QCOMPARE(work->begins.load(), work->ends.load());
+    }
+
+    void servingSomethingKeepsTheThreadPolling()
+    {
+        auto work = std::make_shared<CountingWork>();
+        Scheduler s(1, 0, work);
+        QTRY_VERIFY(work->polls.load() > 0);
+        QTRY_VERIFY(work->quiet_for(50ms));
+        // 100 ms of "requests": far beyond one spin window (WEFT_SPIN_US, 30 us by default).
+        work->busy_until = std::chrono::steady_clock::now() + 100ms;
+        const int begins = work->begins.load();
+        s.pool(PoolKind::Default).wake_idle_worker();
+        QTRY_VERIFY(work->begins.load() == begins + 1);
+        QTRY_VERIFY(std::chrono::steady_clock::now() > work->busy_until.load());
+        QTRY_VERIFY(work->quiet_for(50ms));
+        QCOMPARE(work->begins.load(), begins + 1); // one stretch, not a stretch per request
+        // It served throughout, not just for one spin window.
+        const double served_ms = (work->last_served_ns.load() - work->first_served_ns.load()) / 1e6;
+        QVERIFY2(served_ms > 80, std::to_string(served_ms).c_str());
+    }
+
+    void wakeIdleWorkerSpinsASleepingThreadAgain()
+    {
+        auto work = std::make_shared<CountingWork>();
+        Scheduler s(2, 0, work);
+        QTRY_VERIFY(work->polls.load() > 0);
+        QTRY_VERIFY(work->quiet_for(50ms));
+        const int begins = work->begins.load();
+        const int polls = work->polls.load();
+        s.pool(PoolKind::Default).wake_idle_worker();
+        QTRY_VERIFY(work->begins.load() == begins + 1);
+        QTRY_VERIFY(work->polls.load() > polls);
+        // A task still runs normally afterwards.
+        Completion done;
+        s.pool(PoolKind::Default).spawn([&] { done.set(Value(true)); });
+        QVERIFY(done.wait().as_bool());
+    }
+
+private:
+    // Takes the work only when nobody holds it (as a worker's MasterPoller does), and counts
+    // calls from a thread that does not hold it: the scheduler must make none.
+    struct CountingWork final : IdleWork {
+        std::atomic<int> begins { 0 }, ends { 0 }, polls { 0 }, served { 0 }, strays { 0 };
+        std::atomic<bool> taken { false };
+        std::atomic<std::thread::id> holder {};
+        std::atomic<std::chrono::steady_clock::time_point> busy_until {};
+        std::atomic<std::int64_t> last_poll_ns { 0 }, first_served_ns { 0 }, last_served_ns { 0 };
+        bool begin() override
+        {
+            if (taken.exchange(true))
+                return false;
+            holder = std::this_thread::get_id();
+            begins.fetch_add(1);
+            return true;
+        }
+        bool poll() override
+        {
+            if (holder.load() != std::this_thread::get_id())
+                strays.fetch_add(1);
+            polls.fetch_add(1);
+            const auto now = std::chrono::steady_clock::now();
+            last_poll_ns = now.time_since_epoch().count();
+            if (now < busy_until.load()) {
+                if (served.fetch_add(1) == 0)
+                    first_served_ns = last_poll_ns.load();
+                last_served_ns = last_poll_ns.load();
+                return true;
+            }
+            return false;
+        }
+        void end() override
+        {
+            if (holder.load() != std::this_thread::get_id())
+                strays.fetch_add(1);
+            holder = std::thread::id();
+            ends.fetch_add(1);
+            taken.store(false);
+        }
+        bool quiet_for(std::chrono::milliseconds d) const
+        {
+            const auto last = std::chrono::steady_clock::time_point(
+                std::chrono::steady_clock::duration(last_poll_ns.load()));
+            return std::chrono::steady_clock::now() - last > d;
+        }
+    };
 };
 
 QTEST_GUILESS_MAIN(TestScheduler)
