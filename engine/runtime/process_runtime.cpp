@@ -1115,17 +1115,20 @@ void ProcessRuntime::handle_fetch(
     const RefId ref = decode_ref_id(r.getRef());
     const auto mode = r.getMode();
     const bool release = r.getRelease();
-    auto slot = stored_value(ref);
-    if (!slot) {
-        conn->send(frame_for_result(id,
-            make_error("InvalidStateException",
-                "reference (" + std::to_string(ref.whence) + ", " + std::to_string(ref.n)
-                    + ") is not stored on " + who(myid()) + " (already freed)")));
+    if (mode == wire::FetchMode::PROBE) {
+        auto slot = stored_value(ref);
+        conn->send(frame_for_result(id, Value(slot && slot->ready())));
         return;
     }
-    if (mode == wire::FetchMode::PROBE) {
-        conn->send(frame_for_result(id, Value(slot->ready())));
-        return;
+    // A reference we have not heard of yet is one whose call (or whose holder's add) is still on
+    // its way here on another connection: the fetcher got it from a process that sent both
+    // before passing it on, but messages on different connections race. As Julia's lookup_ref
+    // does, make the entry now; the call fills it in. (Ids are never reused, and a process
+    // fetches only what it holds, so a freed id is never asked for.)
+    std::shared_ptr<Completion> slot;
+    {
+        std::lock_guard g(m_);
+        slot = store_.get(ref).value;
     }
     if (slot->ready()) {
         answer_fetch(*conn, from, id, ref, mode, release, slot->wait());
@@ -1170,10 +1173,14 @@ void ProcessRuntime::handle_fetch_many(
         for (unsigned i = 0; i < items.size(); ++i) {
             const auto item = items[i];
             const RefId ref = decode_ref_id(item.getRef());
-            StoreEntry* e = store_.find(ref);
-            const Value* v = e && e->value ? e->value->peek() : nullptr; // never waits
-            if (!v || item.getMode() != wire::FetchMode::VALUE) {
-                later.emplace_back(i, e ? e->value : nullptr);
+            if (item.getMode() != wire::FetchMode::VALUE) {
+                later.emplace_back(i, nullptr);
+                continue;
+            }
+            StoreEntry* e = &store_.get(ref); // not heard of yet: see handle_fetch
+            const Value* v = e->value->peek(); // never waits
+            if (!v) {
+                later.emplace_back(i, e->value);
                 continue;
             }
             ready.push_back({ item.getCallId(), e->value, ref, false });
@@ -1186,8 +1193,8 @@ void ProcessRuntime::handle_fetch_many(
     auto self = shared_from_this();
     for (auto& [i, slot] : later) {
         const auto item = items[i];
-        if (!slot || item.getMode() != wire::FetchMode::VALUE) {
-            handle_fetch(conn, from, item); // freed already, or a probe or wait
+        if (!slot) {
+            handle_fetch(conn, from, item); // a probe or a wait
             continue;
         }
         if (!late)

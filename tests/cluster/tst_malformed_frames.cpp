@@ -1,5 +1,7 @@
-// A real weft-worker, driven over its socket by this test acting as the master: corrupt messages
-// get a clear error and affect nothing else on the connection or in the process.
+// A real weft-worker, driven over its socket by this test acting as the master, which can send
+// what a real master seldom or never does: corrupt messages get a clear error and affect nothing
+// else on the connection or in the process; a fetch that overtook the call making its value
+// waits for it.
 
 #include "codec.h"
 #include "connection.h"
@@ -27,13 +29,15 @@ private:
     std::condition_variable cv;
     std::map<std::uint64_t, Value> results;
 
-    std::unique_ptr<OutFrame> call(
-        std::uint64_t id, const std::string& kernel, List args, unsigned kind = 1)
+    std::unique_ptr<OutFrame> call(std::uint64_t id, const std::string& kernel, List args,
+        unsigned kind = 1, std::optional<RefId> ref = {})
     {
         auto f = std::make_unique<OutFrame>();
         auto c = f->root().initCall();
         c.setKind(static_cast<wire::CallKind>(kind));
         c.setCallId(id);
+        if (ref)
+            encode_ref_id(*ref, c.initRef());
         c.setKernel(kernel);
         c.setPool("default");
         auto a = c.initArgs(static_cast<unsigned>(args.size()));
@@ -83,11 +87,13 @@ private slots:
                     capnp::SegmentArrayMessageReader reader(
                         { f.segments.data(), f.segments.size() });
                     auto msg = reader.getRoot<wire::Message>();
-                    if (!msg.isResult())
-                        return;
                     std::lock_guard g2(m);
-                    results[msg.getResult().getCallId()]
-                        = decode_value(msg.getResult().getValue(), f.owner);
+                    if (msg.isResult())
+                        results[msg.getResult().getCallId()]
+                            = decode_value(msg.getResult().getValue(), f.owner);
+                    if (msg.isResults())
+                        for (auto one : msg.getResults())
+                            results[one.getCallId()] = decode_value(one.getValue(), f.owner);
                     cv.notify_all();
                 });
                 conn->open_gate();
@@ -154,6 +160,43 @@ private slots:
                                      .contains("malformed message from process 1"),
             5000);
         QCOMPARE(worker.state(), QProcess::Running);
+    }
+
+    // Worker 2 may ask worker 3 for a Future that the master made on 3 and passed to 2: the
+    // master sent the call first, but on another connection, and 2's fetch can get there before
+    // it. The owner waits for the call (Julia's lookup_ref), where it used to say "freed".
+    void fetchThatOvertakesItsCallWaitsForIt()
+    {
+        const RefId ref { 1, 900001 }, ref2 { 1, 900002 };
+        auto fetch = std::make_unique<OutFrame>();
+        {
+            auto r = fetch->root().initFetchRef();
+            r.setCallId(20);
+            encode_ref_id(ref, r.initRef());
+            r.setMode(wire::FetchMode::VALUE);
+            fetch->finish();
+        }
+        conn->send(std::move(fetch));
+        auto many = std::make_unique<OutFrame>();
+        {
+            auto items = many->root().initFetchMany().initItems(1);
+            items[0].setCallId(21);
+            encode_ref_id(ref2, items[0].initRef());
+            items[0].setMode(wire::FetchMode::VALUE);
+            many->finish();
+        }
+        conn->send(std::move(many));
+        conn->send(call(22, "add", { 0, 0 })); // a round trip: both fetches have been read
+        QCOMPARE(result(22).as_int(), 0);
+        {
+            std::lock_guard g(m);
+            QCOMPARE(results.count(20), std::size_t(0)); // waiting, not "freed"
+            QCOMPARE(results.count(21), std::size_t(0));
+        }
+        conn->send(call(23, "add", { 42, 0 }, 0, ref)); // async: stored under the ref
+        conn->send(call(24, "add", { 43, 0 }, 0, ref2));
+        QCOMPARE(result(20).as_int(), 42);
+        QCOMPARE(result(21).as_int(), 43);
     }
 };
 
