@@ -194,6 +194,23 @@ std::pair<double, double> floor_and_value_us(bool tcp, int n, const std::functio
         for (int i = 0; i < n / kRounds; ++i)
             values.push_back(one());
     }
+    // The spread shows what a median hides: round trips on a small machine are often bimodal,
+    // and which mode wins moves the median.
+    if (std::getenv("WEFT_BENCH_VERBOSE")) {
+        const auto spread = [](std::vector<double> v) {
+            std::sort(v.begin(), v.end());
+            std::string s;
+            char buf[16];
+            for (double q : { 0.1, 0.25, 0.5, 0.75, 0.9 }) {
+                std::snprintf(
+                    buf, sizeof buf, " %.1f", v[static_cast<std::size_t>(q * (v.size() - 1))]);
+                s += buf;
+            }
+            return s;
+        };
+        std::fprintf(stderr, "  p10 p25 p50 p75 p90: floor%s; value%s\n", spread(floors).c_str(),
+            spread(values).c_str());
+    }
     return { median(floors), median(values) };
 }
 
