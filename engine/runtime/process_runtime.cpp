@@ -17,6 +17,9 @@
 namespace weft::detail {
 
 namespace {
+// What fetch, wait and isready say about a Future whose hold finalize() gave up before it had
+// a value here: the owner may have freed it (and, asked anyway, would wait for it forever).
+constexpr const char* kFinalized = "this Future's value was already released (finalize)";
 
 std::string demangled_current_exception_type()
 {
@@ -768,6 +771,11 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBat
             return nullptr;
         if (f.inflight_)
             return f.inflight_; // someone asked already: wait for the same answer
+        if (f.released_) { // finalized: the owner may have freed it, and would wait for it
+            req = std::make_shared<Completion>();
+            req->set(make_error("InvalidStateException", kFinalized));
+            return req;
+        }
         f.inflight_ = req = std::make_shared<Completion>();
         release = !f.released_;
     }
@@ -846,7 +854,7 @@ const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<
     // The value lives here.
     auto slot = stored_value(f.ref_.id);
     if (!slot)
-        throw InvalidStateException("this Future's value was already released (finalize)");
+        throw InvalidStateException(kFinalized);
     const Value& v = checked(slot->wait());
     std::lock_guard g(f.m_);
     if (!f.cached_) {
@@ -874,9 +882,14 @@ void ProcessRuntime::wait(FutureState& f)
     if (f.ref_.owner == myid()) {
         auto slot = stored_value(f.ref_.id);
         if (!slot)
-            throw InvalidStateException("this Future's value was already released (finalize)");
+            throw InvalidStateException(kFinalized);
         checked(slot->wait());
         return;
+    }
+    {
+        std::lock_guard g(f.m_);
+        if (f.released_)
+            throw InvalidStateException(kFinalized);
     }
     auto got = request_ref(f.ref_, wire::FetchMode::WAIT, false);
     await_reply(*got, f.ref_.owner);
@@ -893,6 +906,11 @@ bool ProcessRuntime::isready(FutureState& f)
     if (f.ref_.owner == myid()) {
         auto slot = stored_value(f.ref_.id);
         return slot && slot->ready();
+    }
+    {
+        std::lock_guard g(f.m_);
+        if (f.released_)
+            throw InvalidStateException(kFinalized);
     }
     auto got = request_ref(f.ref_, wire::FetchMode::PROBE, false);
     await_reply(*got, f.ref_.owner);

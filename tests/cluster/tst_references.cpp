@@ -75,6 +75,35 @@ private slots:
         QTRY_VERIFY(!holds(c->store_table(3), f.ref().id));
     }
 
+    // The owner frees what nobody holds; asking it afterwards would wait for a value that never
+    // comes (an owner waits for values it has not heard of: see tst_malformed_frames). The
+    // handle knows it let go, and says so.
+    void aFinalizedFutureSaysSoInsteadOfWaiting()
+    {
+        Future f = c->remotecall("echo", 3, 7);
+        f.wait();
+        f.finalize();
+        QTRY_VERIFY(!holds(c->store_table(3), f.ref().id));
+        for (auto use : { +[](Future& x) { (void)x.fetch(); }, +[](Future& x) { x.wait(); },
+                 +[](Future& x) { (void)x.isready(); },
+                 +[](Future& x) { (void)fetch_all({ x }); } }) {
+            try {
+                use(f);
+                QFAIL("no exception");
+            } catch (const InvalidStateException& e) {
+                QVERIFY2(
+                    std::string(e.what()).find("already released (finalize)") != std::string::npos,
+                    e.what());
+            }
+        }
+        // A Future fetched before it was finalized keeps its value.
+        Future g = c->remotecall("echo", 3, 8);
+        QCOMPARE(g.fetch().as_int(), 8);
+        g.finalize();
+        QCOMPARE(g.fetch().as_int(), 8);
+        QCOMPARE(c->remotecall_fetch("echo", 3, 9).as_int(), 9);
+    }
+
     void aFailedFetchKeepsTheValue()
     {
         Future bad = c->remotecall("fail", 2, "no");
