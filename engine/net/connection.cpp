@@ -340,8 +340,15 @@ kj::Promise<void> Connection::read_loop(bool wait_for_edge)
 
 bool Connection::poll_input()
 {
+    return read_here().value_or(false);
+}
+
+std::optional<bool> Connection::read_here()
+{
     std::unique_lock rl(rm_, std::try_to_lock);
-    if (!rl || closed() || !on_frame_)
+    if (!rl)
+        return std::nullopt;
+    if (closed() || !on_frame_)
         return false;
     const auto before = frames_received_.load(std::memory_order_relaxed);
     // Read until the socket is empty (EAGAIN, or a short read: see drain_locked). Whatever
@@ -363,11 +370,8 @@ Connection::PollScope::~PollScope()
     // The loop skipped an edge: what it announced may still be unread. Read it here rather
     // than wake the loop for it (an eventfd write and two context switches per wait). A reader
     // holding the lock may already be past its last read, so then the loop must do it.
-    if (std::unique_lock rl(c_.rm_, std::try_to_lock); rl) {
-        if (!c_.closed() && c_.on_frame_)
-            while (c_.drain_locked(std::size_t(-1), true) == DrainResult::Budget) { }
+    if (c_.read_here().has_value())
         return;
-    }
     c_.loop_.post([self = c_.shared_from_this()] {
         while (!self->closed() && self->drain_input() == DrainResult::Budget) { }
     });

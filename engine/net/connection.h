@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 namespace weft::detail {
@@ -86,6 +87,9 @@ private:
     enum class DrainResult { Closed, WouldBlock, Budget };
     DrainResult drain_input();
     DrainResult drain_locked(std::size_t read_budget, bool short_read_empties);
+    // Reads what has arrived on the calling thread, unless another thread holds the read lock:
+    // then nullopt. Otherwise whether it dispatched a frame.
+    std::optional<bool> read_here();
     void close_now(const std::string& reason);
 
     EventLoop& loop_;

@@ -886,11 +886,7 @@ void ProcessRuntime::wait(FutureState& f)
         checked(slot->wait());
         return;
     }
-    {
-        std::lock_guard g(f.m_);
-        if (f.released_)
-            throw InvalidStateException(kFinalized);
-    }
+    throw_if_finalized(f);
     auto got = request_ref(f.ref_, wire::FetchMode::WAIT, false);
     await_reply(*got, f.ref_.owner);
     checked(got->wait());
@@ -907,14 +903,17 @@ bool ProcessRuntime::isready(FutureState& f)
         auto slot = stored_value(f.ref_.id);
         return slot && slot->ready();
     }
-    {
-        std::lock_guard g(f.m_);
-        if (f.released_)
-            throw InvalidStateException(kFinalized);
-    }
+    throw_if_finalized(f);
     auto got = request_ref(f.ref_, wire::FetchMode::PROBE, false);
     await_reply(*got, f.ref_.owner);
     return checked(got->wait()).as_bool();
+}
+
+void ProcessRuntime::throw_if_finalized(FutureState& f)
+{
+    std::lock_guard g(f.m_);
+    if (f.released_ && !f.cached_)
+        throw InvalidStateException(kFinalized);
 }
 
 ProcessRuntime::OpenRequest ProcessRuntime::open_request(Pid to, std::shared_ptr<Completion> into)

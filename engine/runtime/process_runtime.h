@@ -112,6 +112,8 @@ public:
     std::shared_ptr<Completion> start_fetch(FutureState& f, FetchBatch* batch = nullptr);
     void send_fetch_batch(FetchBatch& batch);
     const Value& finish_fetch(FutureState& f, const std::shared_ptr<Completion>& req);
+    // finalize() gave up its hold before it had a value: the owner may have freed it.
+    static void throw_if_finalized(FutureState& f);
     void wait(FutureState& f);
     bool isready(FutureState& f);
     void release(FutureState& f);

@@ -575,8 +575,9 @@ bool PoolScheduler::pop(int slot, Item& out)
 
 void PoolScheduler::wake_idle_worker()
 {
-    if (spinning_.load(std::memory_order_relaxed) > 0)
-        return;
+    if (spinning_.load(std::memory_order_relaxed) > 0
+        || sleeping_.load(std::memory_order_relaxed) == 0)
+        return; // someone polls already, or every thread is busy
     {
         std::lock_guard g(m_);
         if (sleeping_ == 0 || poked_)

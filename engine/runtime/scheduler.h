@@ -143,7 +143,9 @@ private:
     std::deque<Item> queue_;
     std::vector<std::deque<Item>> pinned_; // per thread
     std::atomic<std::size_t> queued_ { 0 };
-    int sleeping_ = 0;
+    // Changed under m_; read without it by wake_idle_worker, which runs for every frame the I/O
+    // thread reads from the master and should not take the lock each time.
+    std::atomic<int> sleeping_ { 0 };
     bool stop_ = false;
     std::atomic<int> busy_ { 0 };
     std::atomic<std::int64_t> blocked_ { 0 };
