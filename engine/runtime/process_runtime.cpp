@@ -764,7 +764,6 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
 std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBatch* batch)
 {
     std::shared_ptr<Completion> req;
-    bool release;
     {
         std::lock_guard g(f.m_);
         if (f.cached_ || f.ref_.owner == myid())
@@ -777,16 +776,16 @@ std::shared_ptr<Completion> ProcessRuntime::start_fetch(FutureState& f, FetchBat
             return req;
         }
         f.inflight_ = req = std::make_shared<Completion>();
-        release = !f.released_;
     }
-    // Ask the owner; it replies once the value is there and drops our hold unless it is an error.
-    // The answer completes `req` directly; finish_fetch caches it.
+    // Ask the owner; it replies once the value is there and drops our hold (we still have one:
+    // not finalized, not fetched) unless it is an error. The answer completes `req` directly;
+    // finish_fetch caches it.
     try {
         if (!batch) {
-            request_ref(f.ref_, wire::FetchMode::VALUE, release, req);
+            request_ref(f.ref_, wire::FetchMode::VALUE, true, req);
             return req;
         }
-        batch->by_owner[f.ref_.owner].push_back({ req, f.ref_.id, release }); // sent later
+        batch->by_owner[f.ref_.owner].push_back({ req, f.ref_.id }); // sent later
     } catch (const Error&) {
         req->set(error_from_current_exception());
     }
@@ -818,12 +817,12 @@ void ProcessRuntime::send_fetch_batch(FetchBatch& batch)
             auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + n * 6));
             auto list = out->root().initFetchMany().initItems(static_cast<unsigned>(n));
             for (std::size_t i = 0; i < n; ++i) {
-                const auto& [done, ref, release] = items[b + i];
+                const auto& [done, ref] = items[b + i];
                 auto r = list[static_cast<unsigned>(i)];
                 r.setCallId(first_id + b + i);
                 encode_ref_id(ref, r.initRef());
                 r.setMode(wire::FetchMode::VALUE);
-                r.setRelease(release);
+                r.setRelease(true); // see start_fetch
             }
             out->finish();
             conn->send(std::move(out));

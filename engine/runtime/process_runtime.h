@@ -105,7 +105,6 @@ public:
         struct Item {
             std::shared_ptr<Completion> done;
             RefId ref;
-            bool release = false;
         };
         std::map<Pid, std::vector<Item>> by_owner; // call ids are taken when it is sent
     };
