@@ -10,6 +10,7 @@
 #include "weft/threads.h"
 
 #include <algorithm>
+#include <cstdio>
 
 namespace weft {
 
@@ -63,8 +64,7 @@ void Cluster::interrupt(const std::vector<Pid>& pids)
 }
 
 struct Cluster::Callbacks : detail::ClusterCallbacks {
-    std::mutex telemetry_m;
-    std::vector<std::function<void(std::shared_ptr<const TelemetrySnapshot>)>> telemetry;
+    detail::CallbackList<std::shared_ptr<const TelemetrySnapshot>> telemetry;
 };
 
 Cluster::Cluster(ClusterOptions options)
@@ -80,6 +80,17 @@ Cluster::Cluster(ClusterOptions options)
     ro.limits.traversal_limit_words = options.max_frame_bytes / 8 + 1024;
     ro.topology = options.topology;
     runtime_ = std::make_shared<detail::ProcessRuntime>(ro, std::move(kernels));
+    runtime_->set_log([cbs = callbacks_.get()](const std::string& m) {
+        if (cbs->log.empty()) {
+            std::fprintf(stderr, "weft[process 1]: %s\n", m.c_str());
+            return;
+        }
+        // A throwing log callback is reported where it cannot throw again.
+        cbs->log.call(
+            "on_log",
+            [](const std::string& e) { std::fprintf(stderr, "weft[process 1]: %s\n", e.c_str()); },
+            m);
+    });
     TelemetryOptions to;
     to.interval = options.telemetry_interval;
     to.window = options.telemetry_window;
@@ -113,16 +124,11 @@ Cluster::Cluster(ClusterOptions options)
 
 void Cluster::publish_telemetry()
 {
-    std::vector<std::function<void(std::shared_ptr<const TelemetrySnapshot>)>> cbs;
-    {
-        std::lock_guard g(callbacks_->telemetry_m);
-        cbs = callbacks_->telemetry;
-    }
-    if (cbs.empty())
+    if (callbacks_->telemetry.empty())
         return;
-    auto snap = hub_->snapshot();
-    for (auto& cb : cbs)
-        cb(snap);
+    callbacks_->telemetry.call(
+        "on_telemetry", [rt = runtime_.get()](const std::string& m) { rt->log(m); },
+        hub_->snapshot());
 }
 
 void Cluster::set_telemetry_interval(std::chrono::milliseconds interval)
@@ -142,10 +148,11 @@ std::shared_ptr<const TelemetrySnapshot> Cluster::telemetry() const
     return hub_->snapshot();
 }
 
-void Cluster::on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb)
+CallbackId Cluster::on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb)
 {
-    std::lock_guard g(callbacks_->telemetry_m);
-    callbacks_->telemetry.push_back(std::move(cb));
+    const auto id = callbacks_->ids.next();
+    callbacks_->telemetry.add(id, std::move(cb));
+    return id;
 }
 
 Cluster::~Cluster()
@@ -160,6 +167,7 @@ Cluster::~Cluster()
     sampler_.reset();
     local_.reset();
     runtime_->shutdown();
+    runtime_->set_log(nullptr); // the callbacks go with this object; the runtime may not
 }
 
 std::vector<Pid> Cluster::addprocs(int n, Threads threads)
@@ -188,29 +196,42 @@ KernelRegistry& Cluster::kernels()
     return runtime_->kernels();
 }
 
-void Cluster::on_worker_added(std::function<void(const WorkerInfo&)> cb)
+CallbackId Cluster::on_worker_added(std::function<void(const WorkerInfo&)> cb)
 {
-    std::lock_guard g(callbacks_->m);
-    callbacks_->added.push_back(std::move(cb));
+    const auto id = callbacks_->ids.next();
+    callbacks_->added.add(id, std::move(cb));
+    return id;
 }
-void Cluster::on_worker_exiting(std::function<void(Pid)> cb)
+CallbackId Cluster::on_worker_exiting(std::function<void(Pid)> cb)
 {
-    std::lock_guard g(callbacks_->m);
-    callbacks_->exiting.push_back(std::move(cb));
+    const auto id = callbacks_->ids.next();
+    callbacks_->exiting.add(id, std::move(cb));
+    return id;
 }
-void Cluster::on_worker_exited(std::function<void(Pid, const std::string&)> cb)
+CallbackId Cluster::on_worker_exited(std::function<void(Pid, const std::string&)> cb)
 {
-    std::lock_guard g(callbacks_->m);
-    callbacks_->exited.push_back(std::move(cb));
+    const auto id = callbacks_->ids.next();
+    callbacks_->exited.add(id, std::move(cb));
+    return id;
 }
-void Cluster::on_output(std::function<void(Pid, const std::string&)> cb)
+CallbackId Cluster::on_output(std::function<void(Pid, const std::string&)> cb)
 {
-    std::lock_guard g(callbacks_->m);
-    callbacks_->output.push_back(std::move(cb));
+    const auto id = callbacks_->ids.next();
+    callbacks_->output.add(id, std::move(cb));
+    return id;
 }
-void Cluster::on_log(std::function<void(const std::string&)> cb)
+CallbackId Cluster::on_log(std::function<void(const std::string&)> cb)
 {
-    runtime_->set_log(std::move(cb));
+    const auto id = callbacks_->ids.next();
+    callbacks_->log.add(id, std::move(cb));
+    return id;
+}
+bool Cluster::remove_callback(CallbackId id)
+{
+    auto& c = *callbacks_;
+    // Ids are unique across the lists: at most one of these finds it.
+    return c.added.remove(id) || c.exiting.remove(id) || c.exited.remove(id) || c.output.remove(id)
+        || c.log.remove(id) || c.telemetry.remove(id);
 }
 
 std::vector<Pid> Cluster::workers() const

@@ -234,12 +234,15 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
                      .timer()
                      .afterDelay(opts_.worker_timeout.count() * kj::MILLISECONDS)
                      .then([this, w] {
-                         if (w->launch_finished)
-                             return;
-                         finish_launch(w,
-                             "did not become ready within "
-                                 + std::to_string(opts_.worker_timeout.count()) + " ms");
-                         ::kill(w->os_pid, SIGKILL);
+                         // finish_launch drops this promise: not from inside its own callback.
+                         rt_.loop().post([this, w] {
+                             if (w->launch_finished)
+                                 return;
+                             finish_launch(w,
+                                 "did not become ready within "
+                                     + std::to_string(opts_.worker_timeout.count()) + " ms");
+                             ::kill(w->os_pid, SIGKILL);
+                         });
                      })
                      .eagerlyEvaluate(nullptr);
 }
@@ -308,13 +311,7 @@ void LocalManager::on_line(
             }
             w->info.state = WorkerState::Running;
             finish_launch(w, "");
-            std::vector<std::function<void(const WorkerInfo&)>> cbs;
-            {
-                std::lock_guard g(cb_.m);
-                cbs = cb_.added;
-            }
-            for (auto& cb : cbs)
-                cb(w->info);
+            cb_.added.call("on_worker_added", log_fn(), w->info);
         });
         return;
     }
@@ -323,13 +320,12 @@ void LocalManager::on_line(
         if (w->stderr_tail.size() > 20)
             w->stderr_tail.pop_front();
     }
-    std::vector<std::function<void(Pid, const std::string&)>> cbs;
-    {
-        std::lock_guard g(cb_.m);
-        cbs = cb_.output;
-    }
-    for (auto& cb : cbs)
-        cb(pid, line);
+    cb_.output.call("on_output", log_fn(), pid, line);
+}
+
+std::function<void(const std::string&)> LocalManager::log_fn() const
+{
+    return [rt = &rt_](const std::string& m) { rt->log(m); };
 }
 
 void LocalManager::finish_launch(const std::shared_ptr<Worker>& w, const std::string& error)
@@ -378,13 +374,7 @@ void LocalManager::on_process_exit(const std::shared_ptr<Worker>& w)
             w, "exited during start-up: " + reason + (tail.empty() ? "" : "; stderr: " + tail));
     }
     rt_.peer_exited(w->info.pid, reason);
-    std::vector<std::function<void(Pid, const std::string&)>> cbs;
-    {
-        std::lock_guard g(cb_.m);
-        cbs = cb_.exited;
-    }
-    for (auto& cb : cbs)
-        cb(w->info.pid, reason);
+    cb_.exited.call("on_worker_exited", log_fn(), w->info.pid, reason);
     w->exited->set(Value(reason));
     // Observers are torn down on a later turn: we may be inside one of their continuations.
     rt_.loop().post([w] {
@@ -407,14 +397,8 @@ void LocalManager::remove(const std::vector<Pid>& pids, std::chrono::millisecond
                 ws.push_back(it->second);
         }
     }
-    std::vector<std::function<void(Pid)>> cbs;
-    {
-        std::lock_guard g(cb_.m);
-        cbs = cb_.exiting;
-    }
     for (auto& w : ws) {
-        for (auto& cb : cbs)
-            cb(w->info.pid);
+        cb_.exiting.call("on_worker_exiting", log_fn(), w->info.pid);
         rt_.loop().run_sync([&] {
             w->removing = true;
             if (w->info.state != WorkerState::Exited)

@@ -2,6 +2,7 @@
 // Starts weft-worker processes on this machine, hands them the cookie on stdin, forwards their
 // output, and learns how each one ended from the OS (a pidfd), so exit reasons are exact.
 
+#include "callback_list.h"
 #include "process_runtime.h"
 #include "weft/cluster.h"
 
@@ -13,14 +14,6 @@
 #include <vector>
 
 namespace weft::detail {
-
-struct ClusterCallbacks {
-    std::mutex m;
-    std::vector<std::function<void(const WorkerInfo&)>> added;
-    std::vector<std::function<void(Pid)>> exiting;
-    std::vector<std::function<void(Pid, const std::string&)>> exited;
-    std::vector<std::function<void(Pid, const std::string&)>> output;
-};
 
 class LocalManager final {
 public:
@@ -38,6 +31,7 @@ private:
     void on_line(const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout);
     void on_process_exit(const std::shared_ptr<Worker>& w);
     void finish_launch(const std::shared_ptr<Worker>& w, const std::string& error);
+    [[nodiscard]] std::function<void(const std::string&)> log_fn() const;
 
     ProcessRuntime& rt_;
     ClusterOptions opts_;

@@ -426,6 +426,14 @@ Connection::DrainResult Connection::drain_locked(std::size_t read_budget, bool s
                         on_error_(error);
                     continue;
                 }
+                if (st == FrameDecoder::Status::Corrupt) {
+                    // No way to find the next frame: end the connection, so that everything
+                    // waiting on it fails with this reason instead of waiting forever.
+                    if (on_error_)
+                        on_error_(error);
+                    close_now("unreadable stream: " + error);
+                    return DrainResult::Closed;
+                }
                 frames_received_.fetch_add(1, std::memory_order_relaxed);
                 on_frame_(std::move(frame));
                 frame = {};

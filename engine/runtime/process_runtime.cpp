@@ -1045,7 +1045,7 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             complete_results(msg.getResults(), frame.owner);
             break;
         case wire::Message::CHANNEL_OP:
-            handle_channel_op(conn, from, msg.getChannelOp());
+            handle_channel_op(conn, from, msg.getChannelOp(), frame.owner);
             break;
         case wire::Message::FETCH_REF:
             handle_fetch(conn, from, msg.getFetchRef());
@@ -1379,8 +1379,8 @@ Value ProcessRuntime::channel_op(const RemoteRef& r, wire::ChannelOpKind op, Val
     return checked(done->wait());
 }
 
-void ProcessRuntime::handle_channel_op(
-    const std::shared_ptr<Connection>& conn, Pid from, wire::ChannelOp::Reader r)
+void ProcessRuntime::handle_channel_op(const std::shared_ptr<Connection>& conn, Pid from,
+    wire::ChannelOp::Reader r, const std::shared_ptr<const void>& frame_owner)
 {
     const std::uint64_t id = r.getCallId();
     const RefId ref = decode_ref_id(r.getRef());
@@ -1408,7 +1408,8 @@ void ProcessRuntime::handle_channel_op(
         conn->send(frame_for_result(id, run_channel_op(ch, op, {})));
         return;
     }
-    Value v = decode_value(r.getValue(), nullptr);
+    // A put's value may wait in the channel long after this frame: its arrays keep the bytes.
+    Value v = decode_value(r.getValue(), frame_owner);
     // What can complete at once is answered here, on the I/O thread.
     try {
         if (op == wire::ChannelOpKind::PUT && ch->try_put(v)) {

@@ -214,8 +214,8 @@ private:
     void on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame);
     void on_connection_closed(
         const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
-    void handle_channel_op(
-        const std::shared_ptr<Connection>& conn, Pid from, wire::ChannelOp::Reader r);
+    void handle_channel_op(const std::shared_ptr<Connection>& conn, Pid from,
+        wire::ChannelOp::Reader r, const std::shared_ptr<const void>& frame_owner);
     Value run_channel_op(
         const std::shared_ptr<Channel<Value>>& ch, wire::ChannelOpKind op, Value v);
     std::shared_ptr<Channel<Value>> local_channel(const RefId& id);

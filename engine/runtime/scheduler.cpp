@@ -174,6 +174,8 @@ public:
     // Runs on the task: back to the scheduler of whichever thread runs us; returns when resumed.
     void switch_out()
     {
+        if (unwind_to_)
+            rethrow_unwind(); // being unwound: there is nothing to switch back to but the end
         auto back = std::move(sink_);
         void* tsan_to = nullptr;
 #ifdef WEFT_TSAN
@@ -182,7 +184,14 @@ public:
 #ifdef WEFT_ASAN
         __sanitizer_start_switch_fiber(&fiber_fake_, thread_bottom_, thread_size_);
 #endif
-        back = jump(std::move(back), tsan_to);
+        try {
+            back = jump(std::move(back), tsan_to);
+        } catch (const boost::context::detail::forced_unwind& u) {
+            // ~Task unwinds us. Remember where to: kernel code may swallow the exception with
+            // a catch (...), and then the loop (or the next switch) throws it again.
+            unwind_to_ = u.fctx;
+            throw;
+        }
 #ifdef WEFT_ASAN
         __sanitizer_finish_switch_fiber(fiber_fake_, &thread_bottom_, &thread_size_);
 #endif
@@ -222,14 +231,23 @@ private:
                     std::fprintf(stderr, "weft: task ended with an uncaught exception\n");
                 }
                 fn_ = nullptr;
+                if (unwind_to_)
+                    rethrow_unwind(); // a catch (...) in the task swallowed its unwinding
             }
             finished_ = true;
             switch_out();
         }
     }
 
+    [[noreturn]] void rethrow_unwind()
+    {
+        throw boost::context::detail::forced_unwind(
+            static_cast<boost::context::detail::fcontext_t>(unwind_to_));
+    }
+
     PoolScheduler* pool_;
     boost::context::fiber sink_;
+    void* unwind_to_ = nullptr; // set once ~Task has begun unwinding this fiber
     void* stack_bottom_ = nullptr;
     std::size_t stack_size_ = 0;
 #ifdef WEFT_ASAN
@@ -379,12 +397,20 @@ TimerThread::TimerThread()
 
 TimerThread::~TimerThread()
 {
+    stop();
+}
+
+void TimerThread::stop()
+{
+    std::vector<Entry> dropped; // their wake-ups point into task frames about to be unwound
     {
         std::lock_guard g(m_);
         stop_ = true;
+        dropped.swap(heap_);
     }
     cv_.notify_all();
-    thread_.join();
+    if (thread_.joinable())
+        thread_.join();
 }
 
 void TimerThread::at(std::chrono::steady_clock::time_point when, std::function<void()> fn)
@@ -392,6 +418,8 @@ void TimerThread::at(std::chrono::steady_clock::time_point when, std::function<v
     bool earliest;
     {
         std::lock_guard g(m_);
+        if (stop_)
+            return; // shutting down: the sleeper is unwound, never woken
         heap_.push_back({ when, seq_++, std::move(fn) });
         std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
         earliest = heap_.front().seq == seq_ - 1;
@@ -656,7 +684,12 @@ Scheduler::Scheduler(
             PoolKind::Interactive, interactive_threads, 1 + default_->nthreads(), timers_, *this);
 }
 
-Scheduler::~Scheduler() = default;
+Scheduler::~Scheduler()
+{
+    // First the timers: a sleeping task's wake-up points into its frame, which the pools unwind
+    // and free below. A wake-up firing after that would write to a freed stack.
+    timers_.stop();
+}
 
 PoolScheduler& Scheduler::pool(PoolKind k)
 {

@@ -42,6 +42,8 @@ class TimerThread final {
 public:
     TimerThread();
     ~TimerThread();
+    // Ends the thread and drops every pending wake-up without running it. Idempotent.
+    void stop();
     void at(std::chrono::steady_clock::time_point when, std::function<void()> fn);
 
 private:

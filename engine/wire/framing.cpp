@@ -129,7 +129,7 @@ FrameDecoder::Status FrameDecoder::next(InFrame& out, std::string& error)
             + std::to_string(limits_.max_segments) + "); the stream is corrupt";
         skip_ = std::size_t(-1);
         begin_ = end_ = 0;
-        return Status::Rejected;
+        return Status::Corrupt;
     }
     const std::size_t header = ((nseg + 2) & ~std::uint64_t(1)) * 4;
     if (have < header)

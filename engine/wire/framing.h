@@ -34,6 +34,16 @@ public:
     capnp::MallocMessageBuilder& builder() { return builder_; }
     // Keeps memory referenced by the message (an external array segment) alive until written.
     void keep_alive(std::shared_ptr<const void> p) { keep_.push_back(std::move(p)); }
+    // Whether one more array may go out as its own segment; past a cap it is copied into the
+    // message instead, so a frame never has more segments than a receiver accepts.
+    bool take_external_segment()
+    {
+        if (external_ >= kMaxExternalSegments)
+            return false;
+        ++external_;
+        return true;
+    }
+    static constexpr unsigned kMaxExternalSegments = 128; // WireLimits::max_segments is 512
     // Lays out the header and segments; call once, after the message is complete.
     void finish();
     [[nodiscard]] std::size_t total_bytes() const { return total_; }
@@ -49,6 +59,7 @@ private:
     std::vector<iovec> iov_heap_;
     std::span<const iovec> iov_;
     std::size_t total_ = 0;
+    unsigned external_ = 0;
 };
 
 // A complete received frame; `owner` keeps its bytes alive for values that view them.
@@ -68,9 +79,10 @@ public:
     std::span<std::byte> write_space();
     void commit(std::size_t n);
 
-    enum class Status { Frame, NeedMore, Rejected };
+    enum class Status { Frame, NeedMore, Rejected, Corrupt };
     // Frame: `out` holds the next frame. Rejected: the next frame broke a limit; `error` says how,
-    // and its bytes are being skipped. NeedMore: read more.
+    // and its bytes are being skipped. Corrupt: the header cannot be trusted, so no later frame
+    // can be found; the stream must be closed. NeedMore: read more.
     Status next(InFrame& out, std::string& error);
 
 private:

@@ -8,7 +8,10 @@
 
 #include <cerrno>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <signal.h>
 #include <thread>
 #include <vector>
@@ -58,6 +61,15 @@ inline bool all_gone(
             return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+}
+
+// The holders of `id` in a store table (empty when it is not stored).
+inline std::map<Pid, int> holders(const std::vector<StoreEntryInfo>& t, const RefId& id)
+{
+    for (auto& e : t)
+        if (e.id == id)
+            return e.holders;
+    return {};
 }
 
 // A cluster with `n` local workers, for a suite's initTestCase.

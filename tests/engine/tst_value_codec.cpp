@@ -48,7 +48,7 @@ Value round_trip(const Value& v, InFrame* keep = nullptr)
         auto st = dec.next(frame, error);
         if (st == FrameDecoder::Status::Frame)
             break;
-        if (st == FrameDecoder::Status::Rejected)
+        if (st == FrameDecoder::Status::Rejected || st == FrameDecoder::Status::Corrupt)
             throw std::runtime_error(error);
         if (fed == bytes.size())
             throw std::runtime_error("incomplete frame");

@@ -151,7 +151,7 @@ private slots:
         d.commit(sizeof header);
         InFrame f;
         std::string error;
-        QCOMPARE(d.next(f, error), FrameDecoder::Status::Rejected);
+        QCOMPARE(d.next(f, error), FrameDecoder::Status::Corrupt);
         QVERIFY2(error.find("corrupt") != std::string::npos, error.c_str());
     }
 

@@ -21,6 +21,9 @@ class ProcessSampler;
 
 struct TelemetrySnapshot;
 
+// Names a registered callback (see Cluster::remove_callback).
+enum class CallbackId : std::uint64_t {};
+
 // Threads of a process, like Julia's --threads N,M: N in `default`, M in `interactive`.
 struct Threads {
     int default_threads = 1;
@@ -86,14 +89,20 @@ public:
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
     [[nodiscard]] KernelRegistry& kernels(); // the master's own kernels (pid 1 runs calls too)
 
-    // Callbacks run on the engine's I/O thread: keep them short, never block in them.
-    void on_worker_added(std::function<void(const WorkerInfo&)> cb);
-    void on_worker_exiting(std::function<void(Pid)> cb);
-    void on_worker_exited(std::function<void(Pid, const std::string& reason)> cb);
+    // Callbacks run on the engine's I/O thread: keep them short, never block in them. Each
+    // returns an id for remove_callback. One that throws is caught and reported through on_log;
+    // the event, and the other callbacks, carry on as if it had returned.
+    CallbackId on_worker_added(std::function<void(const WorkerInfo&)> cb);
+    CallbackId on_worker_exiting(std::function<void(Pid)> cb);
+    CallbackId on_worker_exited(std::function<void(Pid, const std::string& reason)> cb);
     // Each line a worker prints (stdout or stderr), as Julia shows it: "From worker N: line".
-    void on_output(std::function<void(Pid, const std::string& line)> cb);
+    CallbackId on_output(std::function<void(Pid, const std::string& line)> cb);
     // Engine events worth a user's attention (a rejected connection, a malformed message).
-    void on_log(std::function<void(const std::string& message)> cb);
+    // Without any, they go to stderr.
+    CallbackId on_log(std::function<void(const std::string& message)> cb);
+    // Unregisters a callback: it is not called for events reported after this returns (a call
+    // already under way on another thread may finish). False if the id is unknown.
+    bool remove_callback(CallbackId id);
 
     // Telemetry: every process samples itself at this interval (0: off), on every worker at once.
     void set_telemetry_interval(std::chrono::milliseconds interval);
@@ -102,7 +111,7 @@ public:
     [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> telemetry() const;
     // Called with a new snapshot after each of the master's own samples (on the sampler's thread:
     // keep it short, e.g. hand the pointer to another thread).
-    void on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb);
+    CallbackId on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb);
 
     // Process API
     [[nodiscard]] Pid myid() const override { return 1; }
