@@ -61,7 +61,9 @@ RemoteRef Future::ref() const
 {
     if (!s_)
         throw InvalidStateException("empty Future");
-    return s_->ref_;
+    RemoteRef r = s_->ref_;
+    r.hold = s_; // a reference made from the handle holds the value like the handle does
+    return r;
 }
 
 std::vector<Value> fetch_all(const std::vector<Future>& futures)

@@ -4,38 +4,6 @@
 
 namespace weft {
 
-namespace detail {
-
-// One process's handle on a RemoteChannel: it holds a reference at the owner while it lives.
-class ChannelHandle final {
-public:
-    ChannelHandle(std::weak_ptr<ProcessRuntime> rt, RemoteRef ref)
-        : rt_(std::move(rt))
-        , ref_(ref)
-    {
-    }
-    ~ChannelHandle()
-    {
-        if (auto rt = rt_.lock())
-            rt->release_hold(ref_, rt->myid());
-    }
-    std::shared_ptr<ProcessRuntime> runtime() const
-    {
-        auto rt = rt_.lock();
-        if (!rt)
-            throw InvalidStateException(
-                "the process that made this RemoteChannel handle has shut down");
-        return rt;
-    }
-    const RemoteRef& ref() const { return ref_; }
-
-private:
-    std::weak_ptr<ProcessRuntime> rt_;
-    RemoteRef ref_;
-};
-
-} // namespace detail
-
 RemoteChannel RemoteChannel::create(Process& p, std::size_t capacity, Pid owner)
 {
     auto& rt = p.runtime_impl();
@@ -47,6 +15,9 @@ RemoteChannel RemoteChannel::attach(Process& p, const RemoteRef& ref)
 {
     if (ref.kind != RefKind::Channel)
         throw std::invalid_argument("not a RemoteChannel reference");
+    // A reference made here or received in a message carries this process's hold already.
+    if (auto h = std::dynamic_pointer_cast<detail::ChannelHandle>(ref.hold))
+        return RemoteChannel(std::move(h));
     auto& rt = p.runtime_impl();
     rt.add_hold(ref, rt.myid());
     return RemoteChannel(std::make_shared<detail::ChannelHandle>(rt.weak_from_this(), ref));
@@ -97,7 +68,9 @@ RemoteRef RemoteChannel::ref() const
 {
     if (!s_)
         throw InvalidStateException("empty RemoteChannel");
-    return s_->ref();
+    RemoteRef r = s_->ref();
+    r.hold = s_; // a reference made from the handle holds the channel like the handle does
+    return r;
 }
 
 RemoteChannel ConvertInContext<RemoteChannel>::from(Context& ctx, const Value& v)
@@ -112,6 +85,8 @@ Future ConvertInContext<Future>::from(Context& ctx, const Value& v)
         const RemoteRef& r = v.as_ref();
         if (r.kind != RefKind::Future)
             throw std::invalid_argument("expected a Future, got a RemoteChannel");
+        if (auto s = std::dynamic_pointer_cast<detail::FutureState>(r.hold))
+            return Future(std::move(s)); // the hold that came with the reference
         rt.add_hold(r, rt.myid());
         return Future(std::make_shared<detail::FutureState>(rt.weak_from_this(), r));
     }

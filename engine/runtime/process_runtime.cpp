@@ -66,6 +66,71 @@ FutureState::~FutureState()
         rt->release(*this);
 }
 
+ChannelHandle::~ChannelHandle()
+{
+    if (auto rt = rt_.lock())
+        rt->release_hold(ref_, rt->myid());
+}
+
+std::shared_ptr<ProcessRuntime> ChannelHandle::runtime() const
+{
+    auto rt = rt_.lock();
+    if (!rt)
+        throw InvalidStateException(
+            "the process that made this RemoteChannel handle has shut down");
+    return rt;
+}
+
+// ---- references inside values ----------------------------------------------------------------
+
+void ProcessRuntime::HoldingRefs::write(
+    const RemoteRef& r, wire::RemoteRef::Builder out, OutFrame& frame)
+{
+    encode_ref_address(r, out);
+    if (r.kind == RefKind::Future)
+        if (auto* fs = dynamic_cast<FutureState*>(r.hold.get())) {
+            std::lock_guard g(fs->m_);
+            // Fetched here: the value goes along, and the receiver needs no hold at the owner
+            // (which freed it, or will). Finalized: nothing to hold any more.
+            if (fs->cached_) {
+                encode_value(*fs->cached_, out.initCached(), frame, this);
+                return;
+            }
+            if (fs->released_) {
+                out.setReleased(true);
+                return;
+            }
+        }
+    frame.hold_for_receiver(r.id, r.owner);
+}
+
+RemoteRef ProcessRuntime::HoldingRefs::read(
+    wire::RemoteRef::Reader in, const std::shared_ptr<const void>& owner)
+{
+    RemoteRef r = decode_ref_address(in);
+    if (r.kind == RefKind::Channel) {
+        r.hold = std::make_shared<ChannelHandle>(rt_.weak_from_this(), r);
+        return r;
+    }
+    auto fs = std::make_shared<FutureState>(rt_.weak_from_this(), r);
+    if (in.hasCached()) {
+        fs->cached_ = decode_value(in.getCached(), owner, this);
+        fs->released_ = true;
+    } else if (in.getReleased()) {
+        fs->released_ = true;
+    }
+    r.hold = std::move(fs);
+    return r;
+}
+
+bool ProcessRuntime::send_to(
+    Connection& conn, Pid target, std::unique_ptr<OutFrame> f, bool batchable)
+{
+    for (const auto& [id, owner] : f->holds_for_receiver())
+        send_ref_op(owner, id, target, true);
+    return batchable ? conn.send_batchable(std::move(f)) : conn.send(std::move(f));
+}
+
 // ---- construction -------------------------------------------------------------------------
 
 // A worker's idle pool thread reads the master connection while it spins: a request that comes
@@ -359,27 +424,6 @@ void ProcessRuntime::attach(Pid peer, const std::shared_ptr<Connection>& conn)
     conn->open_gate();
 }
 
-void ProcessRuntime::hold_ref_args(const List& args, Pid target)
-{
-    for (const auto& a : args) {
-        if (a.kind() != Value::Kind::Ref)
-            continue;
-        // The target holds it until its call has used it: tell the owner before the reference
-        // can reach the target (for an owner that is the target, on the same connection).
-        const auto& r = a.as_ref();
-        send_ref_op(r.owner, r.id, target, true);
-    }
-}
-
-void ProcessRuntime::release_ref_args(const List& args)
-{
-    for (const auto& a : args) {
-        if (a.kind() != Value::Kind::Ref)
-            continue;
-        release_hold(a.as_ref(), myid());
-    }
-}
-
 void ProcessRuntime::send_ref_op(Pid owner, const RefId& id, Pid holder, bool add)
 {
     if (owner == myid()) {
@@ -420,7 +464,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
     if (shut_down_.load())
         throw ProcessExitedException(myid(), "this process is shutting down");
     if (pid == myid()) {
-        hold_ref_args(args, pid);
+        // References in the arguments keep their holds: the call shares this process's.
         IncomingCall c;
         c.kind = kind;
         c.ref = ref;
@@ -445,7 +489,6 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         if (answered)
             pending_[id] = { done, pid };
     }
-    hold_ref_args(args, pid); // before the call goes out, so the adds arrive first
     // A first segment sized for the common call (a short name, a few small arguments): capnp
     // zeroes it, so a generous default costs more than the message.
     auto f = std::make_unique<OutFrame>(
@@ -459,7 +502,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         call.setPool(pool == PoolKind::Interactive ? "interactive" : "default");
         auto wargs = call.initArgs(static_cast<unsigned>(args.size()));
         for (unsigned i = 0; i < args.size(); ++i)
-            encode_value(args[i], wargs[i], *f);
+            encode_value(args[i], wargs[i], *f, &refs_);
         f->finish();
         if (f->total_bytes() > opts_.limits.max_frame_bytes)
             throw Error("the call to " + std::string(kernel) + " on " + who(pid)
@@ -472,7 +515,7 @@ std::shared_ptr<Completion> ProcessRuntime::start_call(
         throw;
     }
     // Nobody waits on an asynchronous call's frame: in a burst it goes out with the next ones.
-    const bool sent = answered ? conn->send(std::move(f)) : conn->send_batchable(std::move(f));
+    const bool sent = send_to(*conn, pid, std::move(f), !answered);
     if (!sent) {
         // The connection is gone. If the peer's end is already known, fail now; otherwise the
         // call stays pending and fails with the exact reason once it is known.
@@ -598,7 +641,7 @@ void ProcessRuntime::complete_results(
     }
     for (unsigned i = 0; i < results.size(); ++i)
         if (done[i])
-            done[i]->set(decode_value(results[i].getValue(), owner));
+            done[i]->set(decode_value(results[i].getValue(), owner, &refs_));
 }
 
 void ProcessRuntime::fail_pending_to(Pid pid, const ErrorValue& e)
@@ -632,7 +675,6 @@ void ProcessRuntime::accept_call(IncomingCall c)
         c.slot = e.value; // where the result goes, without looking it up again
     }
     if (!k) {
-        release_ref_args(c.args);
         auto e = make_error("KernelNotFound",
             "kernel '" + c.kernel + "' is not loaded on " + who(myid()), c.kernel);
         reply(c, e);
@@ -643,8 +685,7 @@ void ProcessRuntime::accept_call(IncomingCall c)
     pool.spawn_labelled(k->label, [self, c = std::move(c), k]() mutable { self->run_call(c, *k); });
 }
 
-List ProcessRuntime::resolve_args(
-    const List& args, Pid caller, const std::vector<bool>& keeps, std::vector<bool>& settled)
+List ProcessRuntime::resolve_args(const List& args, Pid caller, const std::vector<bool>& keeps)
 {
     List out;
     out.reserve(args.size());
@@ -655,20 +696,22 @@ List ProcessRuntime::resolve_args(
             out.push_back(a);
             continue;
         }
-        const RemoteRef r = a.as_ref();
-        settled[i] = true; // fetched below, which drops the hold made for this call
+        const RemoteRef& r = a.as_ref();
+        if (auto fs = std::dynamic_pointer_cast<FutureState>(r.hold)) {
+            out.push_back(fetch(*fs)); // this process's hold, received with the call
+            continue;
+        }
+        // A bare address (a call this process made to itself with a hand-made reference).
         if (r.owner == myid()) {
             auto v = stored_value(r.id);
             if (!v)
                 throw InvalidStateException("Future(" + std::to_string(r.owner) + ", "
                     + std::to_string(r.id.whence) + ", " + std::to_string(r.id.n) + ") passed by "
                     + who(caller) + " was already freed");
-            const Value& got = v->wait();
-            add_holder(r.id, myid(), -1);
-            out.push_back(checked(got));
+            out.push_back(checked(v->wait()));
             continue;
         }
-        // Held on our behalf by the sender: fetch it, and the owner drops our hold.
+        add_hold(r, myid());
         FutureState tmp(weak_from_this(), r);
         out.push_back(fetch(tmp));
     }
@@ -680,11 +723,10 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
     Value result;
     const bool has_refs = std::any_of(
         c.args.begin(), c.args.end(), [](const Value& a) { return a.kind() == Value::Kind::Ref; });
-    std::vector<bool> settled(has_refs ? c.args.size() : 0, false);
     try {
         Context ctx(*this);
         if (has_refs)
-            result = k.fn(ctx, resolve_args(c.args, c.caller, k.keeps_ref, settled));
+            result = k.fn(ctx, resolve_args(c.args, c.caller, k.keeps_ref));
         else
             result = k.fn(ctx, c.args); // the common case: nothing to fetch, nothing to copy
     } catch (const RemoteException& e) {
@@ -711,20 +753,16 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
             "in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
         result = ev;
     }
-    // References the call held but did not fetch (handles, channels): their holds end with it.
-    for (std::size_t i = 0; i < settled.size(); ++i)
-        if (!settled[i] && c.args[i].kind() == Value::Kind::Ref)
-            release_hold(c.args[i].as_ref(), myid());
+    // The holds that came with the arguments end with the call (when `c` goes).
     reply(c, result);
 }
 
-std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(
-    std::uint64_t call_id, const Value& v) const
+std::unique_ptr<OutFrame> ProcessRuntime::frame_for_result(std::uint64_t call_id, const Value& v)
 {
     auto f = std::make_unique<OutFrame>(64);
     auto r = f->root().initResult();
     r.setCallId(call_id);
-    encode_value(v, r.initValue(), *f);
+    encode_value(v, r.initValue(), *f, &refs_);
     f->finish();
     if (f->total_bytes() > opts_.limits.max_frame_bytes) {
         auto e = make_error("ArgumentError",
@@ -756,7 +794,7 @@ void ProcessRuntime::reply(const IncomingCall& c, const Value& v)
         complete_pending(c.call_id, out);
         return;
     }
-    c.reply_conn->send(frame_for_result(c.call_id, out));
+    send_to(*c.reply_conn, c.caller, frame_for_result(c.call_id, out));
 }
 
 // ---- futures ------------------------------------------------------------------------------
@@ -994,6 +1032,11 @@ void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 {
     std::shared_ptr<Completion> freed; // dropped outside the lock
     std::lock_guard g(m_);
+    // A dead process holds nothing: an add for it that was still on its way (sent by a third
+    // process before the holder died) would never be matched by a remove.
+    if (delta > 0 && holder != myid())
+        if (auto it = peers_.find(holder); it != peers_.end() && it->second.exited)
+            return;
     freed = store_.add_holds(id, holder, delta);
 }
 
@@ -1029,13 +1072,13 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             c.reply_conn = conn;
             c.args.reserve(call.getArgs().size());
             for (auto a : call.getArgs())
-                c.args.push_back(decode_value(a, frame.owner));
+                c.args.push_back(decode_value(a, frame.owner, &refs_));
             accept_call(std::move(c));
             break;
         }
         case wire::Message::RESULT: {
             auto r = msg.getResult();
-            complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner));
+            complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner, &refs_));
             break;
         }
         case wire::Message::FETCH_MANY:
@@ -1264,17 +1307,18 @@ void ProcessRuntime::send_results(Connection& conn, Pid from, std::vector<ReadyR
             ++last;
         }
         if (last == first + 1 && bytes > budget) {
-            conn.send(frame_for_result(results[first].call_id, *results[first].value->peek()));
+            send_to(conn, from,
+                frame_for_result(results[first].call_id, *results[first].value->peek()));
         } else {
             auto out = std::make_unique<OutFrame>(static_cast<unsigned>(8 + (last - first) * 8));
             auto list = out->root().initResults(static_cast<unsigned>(last - first));
             for (std::size_t i = first; i < last; ++i) {
                 auto item = list[static_cast<unsigned>(i - first)];
                 item.setCallId(results[i].call_id);
-                encode_value(*results[i].value->peek(), item.initValue(), *out);
+                encode_value(*results[i].value->peek(), item.initValue(), *out, &refs_);
             }
             out->finish();
-            conn.send(std::move(out));
+            send_to(conn, from, std::move(out));
         }
         for (std::size_t i = first; i < last; ++i)
             if (results[i].release && !results[i].value->peek()->is_error())
@@ -1294,7 +1338,8 @@ void ProcessRuntime::answer_fetch(Connection& conn, Pid from, std::uint64_t id, 
     wire::FetchMode mode, bool release, const Value& v)
 {
     static const Value nil;
-    conn.send(frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? nil : v));
+    send_to(conn, from,
+        frame_for_result(id, (mode == wire::FetchMode::WAIT && !v.is_error()) ? nil : v));
     if (release && mode == wire::FetchMode::VALUE && !v.is_error())
         add_holder(ref, from, -1);
 }
@@ -1372,9 +1417,9 @@ Value ProcessRuntime::channel_op(const RemoteRef& r, wire::ChannelOpKind op, Val
     w.setCallId(id);
     encode_ref_id(r.id, w.initRef());
     w.setOp(op);
-    encode_value(v, w.initValue(), *f);
+    encode_value(v, w.initValue(), *f, &refs_);
     f->finish();
-    conn->send(std::move(f));
+    send_to(*conn, r.owner, std::move(f));
     await_reply(*done, r.owner);
     return checked(done->wait());
 }
@@ -1405,11 +1450,11 @@ void ProcessRuntime::handle_channel_op(const std::shared_ptr<Connection>& conn, 
         return;
     }
     if (op == wire::ChannelOpKind::ISREADY || op == wire::ChannelOpKind::CLOSE) {
-        conn->send(frame_for_result(id, run_channel_op(ch, op, {})));
+        send_to(*conn, from, frame_for_result(id, run_channel_op(ch, op, {})));
         return;
     }
     // A put's value may wait in the channel long after this frame: its arrays keep the bytes.
-    Value v = decode_value(r.getValue(), frame_owner);
+    Value v = decode_value(r.getValue(), frame_owner, &refs_);
     // What can complete at once is answered here, on the I/O thread.
     try {
         if (op == wire::ChannelOpKind::PUT && ch->try_put(v)) {
@@ -1418,7 +1463,7 @@ void ProcessRuntime::handle_channel_op(const std::shared_ptr<Connection>& conn, 
         }
         if (op == wire::ChannelOpKind::TAKE) {
             if (auto got = ch->try_take()) {
-                conn->send(frame_for_result(id, *got));
+                send_to(*conn, from, frame_for_result(id, *got));
                 return;
             }
         }
@@ -1430,14 +1475,14 @@ void ProcessRuntime::handle_channel_op(const std::shared_ptr<Connection>& conn, 
     auto self = shared_from_this();
     auto& pool = sched_->pool(
         sched_->has_pool(PoolKind::Interactive) ? PoolKind::Interactive : PoolKind::Default);
-    pool.spawn([self, conn, id, ch, op, v = std::move(v)]() mutable {
+    pool.spawn([self, conn, from, id, ch, op, v = std::move(v)]() mutable {
         Value result;
         try {
             result = self->run_channel_op(ch, op, std::move(v));
-        } catch (...) {
+        } catch (const std::exception&) {
             result = self->error_from_current_exception();
         }
-        conn->send(self->frame_for_result(id, result));
+        self->send_to(*conn, from, self->frame_for_result(id, result));
     });
 }
 

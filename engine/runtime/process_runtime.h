@@ -2,6 +2,7 @@
 // One process's engine state: its pools, its connections to peers, the calls it waits for, and
 // the store of values it owns with the processes that hold references to them.
 
+#include "codec.h"
 #include "completion.h"
 #include "connection.h"
 #include "event_loop.h"
@@ -40,15 +41,22 @@ struct RuntimeOptions {
 
 enum class CallKind : std::uint8_t { Async, Fetch, Wait, Do };
 
-// The shared state behind every copy of one Future handle in this process.
-class FutureState final {
+// The shared state behind every copy of one Future handle in this process: this process's hold
+// on the value, and the value once fetched.
+class FutureState final : public RefHold {
 public:
     FutureState(std::weak_ptr<ProcessRuntime> rt, RemoteRef ref)
         : rt_(std::move(rt))
-        , ref_(ref)
+        , ref_(address_of(std::move(ref)))
     {
     }
-    ~FutureState(); // releases this process's hold on the value, if it still has one
+    ~FutureState() override; // releases this process's hold on the value, if it still has one
+    // A reference carrying this state as its hold.
+    static RemoteRef address_of(RemoteRef r)
+    {
+        r.hold.reset(); // the state never holds itself
+        return r;
+    }
 
     const std::weak_ptr<ProcessRuntime> rt_;
     const RemoteRef ref_;
@@ -56,6 +64,23 @@ public:
     std::optional<Value> cached_;
     bool released_ = false;
     std::shared_ptr<Completion> inflight_; // a fetch on its way, shared by concurrent fetchers
+};
+
+// One process's hold on a RemoteChannel, shared by every handle and reference to it here.
+class ChannelHandle final : public RefHold {
+public:
+    ChannelHandle(std::weak_ptr<ProcessRuntime> rt, RemoteRef ref)
+        : rt_(std::move(rt))
+        , ref_(FutureState::address_of(std::move(ref)))
+    {
+    }
+    ~ChannelHandle() override;
+    std::shared_ptr<ProcessRuntime> runtime() const;
+    const RemoteRef& ref() const { return ref_; }
+
+private:
+    std::weak_ptr<ProcessRuntime> rt_;
+    RemoteRef ref_;
 };
 
 struct PeerState {
@@ -199,10 +224,25 @@ private:
     void accept_call(IncomingCall c);
     void run_call(IncomingCall& c, const KernelInfo& k);
     void reply(const IncomingCall& c, const Value& v);
-    List resolve_args(
-        const List& args, Pid caller, const std::vector<bool>& keeps, std::vector<bool>& settled);
-    void hold_ref_args(const List& args, Pid target);
-    void release_ref_args(const List& args);
+    List resolve_args(const List& args, Pid caller, const std::vector<bool>& keeps);
+    // Sends `f` to `target`, after telling the owners of the references it carries that
+    // `target` holds them (before the frame can reach it, so no owner frees a value on the way).
+    bool send_to(Connection& conn, Pid target, std::unique_ptr<OutFrame> f, bool batchable = false);
+    // Gives the references in outgoing values their receiver's hold, and those in incoming
+    // values this process's hold (RemoteRef's protocol).
+    class HoldingRefs final : public RefWriter, public RefReader {
+    public:
+        explicit HoldingRefs(ProcessRuntime& rt)
+            : rt_(rt)
+        {
+        }
+        void write(const RemoteRef& r, wire::RemoteRef::Builder out, OutFrame& frame) override;
+        RemoteRef read(
+            wire::RemoteRef::Reader in, const std::shared_ptr<const void>& owner) override;
+
+    private:
+        ProcessRuntime& rt_;
+    };
     RefId new_ref_id();
     Future make_future(RemoteRef r);
 
@@ -254,11 +294,12 @@ private:
     void fail_pending_to(Pid pid, const ErrorValue& e);
     ErrorValue make_error(std::string type, std::string message, std::string subject = {}) const;
     ErrorValue error_from_current_exception() const; // call inside a catch block
-    std::unique_ptr<OutFrame> frame_for_result(std::uint64_t call_id, const Value& v) const;
+    std::unique_ptr<OutFrame> frame_for_result(std::uint64_t call_id, const Value& v);
     void request_exit(const std::string& why);
 
     RuntimeOptions opts_;
     std::shared_ptr<KernelRegistry> kernels_;
+    HoldingRefs refs_ { *this };
     std::atomic<Pid> pid_;
     class MasterPoller;
     // Before sched_: its idle threads read these from the moment it starts.

@@ -75,13 +75,15 @@ public:
         }
     }
     // Adds `delta` holds of `holder`, erasing the entry when no hold is left; returns the erased
-    // entry's value (to drop outside the lock). An add for an id not stored yet (it overtook the
-    // call that makes the value) creates the entry; a remove for a freed one does nothing.
+    // entry's value (to drop outside the lock). Adds and removes come from different processes
+    // on different connections, so either may overtake the other, or the call that makes the
+    // value: a count may dip below zero for a while, and a change for an id not stored yet
+    // creates its entry. The entry goes only when every holder's count is back to zero.
     std::shared_ptr<Completion> add_holds(const RefId& id, Pid holder, int delta)
     {
         auto it = map_.find(id);
         if (it == map_.end()) {
-            if (delta > 0)
+            if (delta != 0)
                 get(id).holders[holder] += delta;
             return nullptr;
         }

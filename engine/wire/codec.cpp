@@ -51,7 +51,8 @@ void encode_array(const Array& a, wire::NdArray::Builder out, OutFrame& frame)
     const bool aligned = (reinterpret_cast<std::uintptr_t>(p) & 7) == 0;
     // Padding bytes up to the next word become visible on the wire: only arrays whose buffer is
     // a whole number of words (ours always are) may go out in place.
-    if (a.bytes() >= kZeroCopyArrayBytes && aligned && a.bytes() % 8 == 0) {
+    if (a.bytes() >= kZeroCopyArrayBytes && aligned && a.bytes() % 8 == 0
+        && frame.take_external_segment()) {
         frame.keep_alive(a.owner());
         out.adoptData(frame.builder().getOrphanage().referenceExternalData(
             capnp::Data::Reader(p, a.bytes())));
@@ -85,7 +86,20 @@ Array decode_array(wire::NdArray::Reader in, const std::shared_ptr<const void>& 
 
 } // namespace
 
-void encode_value(const Value& v, wire::Value::Builder out, OutFrame& frame)
+void encode_ref_address(const RemoteRef& x, wire::RemoteRef::Builder r)
+{
+    r.setKind(x.kind == RefKind::Future ? wire::RefKind::FUTURE : wire::RefKind::CHANNEL);
+    encode_ref_id(x.id, r.initId());
+    r.setOwner(x.owner);
+}
+
+RemoteRef decode_ref_address(wire::RemoteRef::Reader r)
+{
+    return RemoteRef { r.getKind() == wire::RefKind::FUTURE ? RefKind::Future : RefKind::Channel,
+        decode_ref_id(r.getId()), r.getOwner(), nullptr };
+}
+
+void encode_value(const Value& v, wire::Value::Builder out, OutFrame& frame, RefWriter* refs)
 {
     std::visit(
         [&](const auto& x) {
@@ -107,19 +121,18 @@ void encode_value(const Value& v, wire::Value::Builder out, OutFrame& frame)
             else if constexpr (std::is_same_v<T, List>) {
                 auto l = out.initList(static_cast<unsigned>(x.size()));
                 for (unsigned i = 0; i < x.size(); ++i)
-                    encode_value(x[i], l[i], frame);
+                    encode_value(x[i], l[i], frame, refs);
             } else if constexpr (std::is_same_v<T, Map>) {
                 auto m = out.initMap(static_cast<unsigned>(x.size()));
                 for (unsigned i = 0; i < x.size(); ++i) {
                     m[i].setKey(x[i].first);
-                    encode_value(x[i].second, m[i].initValue(), frame);
+                    encode_value(x[i].second, m[i].initValue(), frame, refs);
                 }
             } else if constexpr (std::is_same_v<T, RemoteRef>) {
-                auto r = out.initRef();
-                r.setKind(
-                    x.kind == RefKind::Future ? wire::RefKind::FUTURE : wire::RefKind::CHANNEL);
-                encode_ref_id(x.id, r.initId());
-                r.setOwner(x.owner);
+                if (refs)
+                    refs->write(x, out.initRef(), frame);
+                else
+                    encode_ref_address(x, out.initRef());
             } else if constexpr (std::is_same_v<T, ErrorValue>) {
                 encode_error(x, out.initError());
             }
@@ -127,7 +140,8 @@ void encode_value(const Value& v, wire::Value::Builder out, OutFrame& frame)
         v.storage());
 }
 
-Value decode_value(wire::Value::Reader in, const std::shared_ptr<const void>& owner)
+Value decode_value(
+    wire::Value::Reader in, const std::shared_ptr<const void>& owner, RefReader* refs)
 {
     switch (in.which()) {
     case wire::Value::NIL:
@@ -150,22 +164,18 @@ Value decode_value(wire::Value::Reader in, const std::shared_ptr<const void>& ow
         List l;
         l.reserve(in.getList().size());
         for (auto e : in.getList())
-            l.push_back(decode_value(e, owner));
+            l.push_back(decode_value(e, owner, refs));
         return l;
     }
     case wire::Value::MAP: {
         Map m;
         m.reserve(in.getMap().size());
         for (auto e : in.getMap())
-            m.emplace_back(std::string(e.getKey()), decode_value(e.getValue(), owner));
+            m.emplace_back(std::string(e.getKey()), decode_value(e.getValue(), owner, refs));
         return m;
     }
-    case wire::Value::REF: {
-        auto r = in.getRef();
-        return RemoteRef { r.getKind() == wire::RefKind::FUTURE ? RefKind::Future
-                                                                : RefKind::Channel,
-            decode_ref_id(r.getId()), r.getOwner() };
-    }
+    case wire::Value::REF:
+        return refs ? refs->read(in.getRef(), owner) : decode_ref_address(in.getRef());
     case wire::Value::ERROR:
         return decode_error(in.getError());
     }

@@ -3,6 +3,7 @@
 // buffers from which frames are decoded in place.
 
 #include "weft.capnp.h"
+#include "weft/value.h"
 
 #include <capnp/message.h>
 
@@ -13,6 +14,7 @@
 #include <span>
 #include <string>
 #include <sys/uio.h>
+#include <utility>
 #include <vector>
 
 namespace weft::detail {
@@ -44,6 +46,12 @@ public:
         return true;
     }
     static constexpr unsigned kMaxExternalSegments = 128; // WireLimits::max_segments is 512
+    // A reference (id, owner) in the message whose receiver must be made a holder first.
+    void hold_for_receiver(const RefId& id, Pid owner) { holds_.emplace_back(id, owner); }
+    [[nodiscard]] const std::vector<std::pair<RefId, Pid>>& holds_for_receiver() const
+    {
+        return holds_;
+    }
     // Lays out the header and segments; call once, after the message is complete.
     void finish();
     [[nodiscard]] std::size_t total_bytes() const { return total_; }
@@ -60,6 +68,7 @@ private:
     std::span<const iovec> iov_;
     std::size_t total_ = 0;
     unsigned external_ = 0;
+    std::vector<std::pair<RefId, Pid>> holds_;
 };
 
 // A complete received frame; `owner` keeps its bytes alive for values that view them.

@@ -33,6 +33,10 @@ struct RemoteRef {
   kind @0 :RefKind;
   id @1 :RefId;
   owner @2 :UInt32;         # where the value lives
+  # A Future already fetched by the sender travels with its value, and the receiver holds nothing
+  # at the owner (which may have freed it); one the sender finalized travels as released.
+  cached @3 :Value;
+  released @4 :Bool;
 }
 
 struct Error {

@@ -50,11 +50,36 @@ struct RefId {
 
 enum class RefKind : std::uint8_t { Future, Channel };
 
+// What keeps a remote value alive for one process: a Future's or a RemoteChannel's handle. Opaque
+// to users; copies of a RemoteRef share it.
+class RefHold {
+public:
+    virtual ~RefHold() = default;
+};
+
+// A reference to a remote value or channel. As a value it holds its referent like a handle does:
+// `hold` is this process's hold (a reference made from a Future or a RemoteChannel, or received
+// in a message, has one), and a reference sent to another process gives that process its own
+// hold before it leaves, as Julia's protocol adds the receiver as a client first. So a reference
+// inside a channel item, a list or a result keeps its value alive wherever it is.
 struct RemoteRef {
+    RemoteRef() = default;
+    RemoteRef(RefKind k, RefId i, Pid o, std::shared_ptr<RefHold> h = {})
+        : kind(k)
+        , id(i)
+        , owner(o)
+        , hold(std::move(h))
+    {
+    }
     RefKind kind = RefKind::Future;
     RefId id;
     Pid owner = 0;
-    friend bool operator==(const RemoteRef&, const RemoteRef&) = default;
+    std::shared_ptr<RefHold> hold; // empty: a bare address, which keeps nothing alive
+    // The same reference, whoever holds it.
+    friend bool operator==(const RemoteRef& a, const RemoteRef& b)
+    {
+        return a.kind == b.kind && a.id == b.id && a.owner == b.owner;
+    }
 };
 
 // An error carried as a value (a failed call's result).
