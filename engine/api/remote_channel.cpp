@@ -78,17 +78,22 @@ RemoteChannel ConvertInContext<RemoteChannel>::from(Context& ctx, const Value& v
     return RemoteChannel::attach(ctx.process(), v.as_ref());
 }
 
+Future Future::attach(Process& p, const RemoteRef& r)
+{
+    if (r.kind != RefKind::Future)
+        throw std::invalid_argument("expected a Future, got a RemoteChannel");
+    if (auto s = std::dynamic_pointer_cast<detail::FutureState>(r.hold))
+        return Future(std::move(s));
+    auto& rt = p.runtime_impl();
+    rt.add_hold(r, rt.myid());
+    return Future(std::make_shared<detail::FutureState>(rt.weak_from_this(), r));
+}
+
 Future ConvertInContext<Future>::from(Context& ctx, const Value& v)
 {
     auto& rt = ctx.process().runtime_impl();
     if (v.kind() == Value::Kind::Ref) {
-        const RemoteRef& r = v.as_ref();
-        if (r.kind != RefKind::Future)
-            throw std::invalid_argument("expected a Future, got a RemoteChannel");
-        if (auto s = std::dynamic_pointer_cast<detail::FutureState>(r.hold))
-            return Future(std::move(s)); // the hold that came with the reference
-        rt.add_hold(r, rt.myid());
-        return Future(std::make_shared<detail::FutureState>(rt.weak_from_this(), r));
+        return Future::attach(ctx.process(), v.as_ref());
     }
     // A value sent in place of an already-fetched Future: a Future that is ready here.
     auto s = std::make_shared<detail::FutureState>(

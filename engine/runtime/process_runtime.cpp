@@ -1030,7 +1030,7 @@ void ProcessRuntime::flush_removes(Pid owner)
 
 void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 {
-    std::shared_ptr<Completion> freed; // dropped outside the lock
+    ErasedEntry freed; // dropped outside the lock
     std::lock_guard g(m_);
     // A dead process holds nothing: an add for it that was still on its way (sent by a third
     // process before the holder died) would never be matched by a remove.
@@ -1225,7 +1225,7 @@ void ProcessRuntime::handle_fetch_many(
     const auto items = r.getItems();
     std::vector<ReadyResult> ready;
     std::vector<std::pair<unsigned, std::shared_ptr<Completion>>> later;
-    std::vector<std::shared_ptr<Completion>> freed; // dropped outside the lock
+    std::vector<ErasedEntry> freed; // dropped outside the lock
     ready.reserve(items.size());
     {
         std::lock_guard g(m_);
@@ -1326,7 +1326,7 @@ void ProcessRuntime::send_results(Connection& conn, Pid from, std::vector<ReadyR
         first = last;
     }
     results.clear();
-    std::vector<std::shared_ptr<Completion>> freed; // dropped outside the lock
+    std::vector<ErasedEntry> freed; // dropped outside the lock
     freed.reserve(released.size());
     std::lock_guard g(m_);
     for (const RefId& ref : released)
@@ -1684,7 +1684,7 @@ void ProcessRuntime::peer_exited(Pid pid, const std::string& reason)
 {
     std::vector<std::shared_ptr<Connection>> conns;
     std::vector<Pid> notify;
-    std::vector<std::shared_ptr<Completion>> freed;
+    std::vector<ErasedEntry> freed;
     {
         std::lock_guard g(m_);
         auto& p = peers_[pid];

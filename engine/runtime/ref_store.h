@@ -19,6 +19,14 @@
 
 namespace weft::detail {
 
+// What an erased entry leaves to destroy outside the runtime's lock: a value or a channel's items
+// may hold references, and dropping those takes that lock.
+struct ErasedEntry {
+    std::shared_ptr<Completion> value;
+    std::shared_ptr<Channel<Value>> channel;
+    explicit operator bool() const { return value || channel; }
+};
+
 struct StoreEntry {
     std::shared_ptr<Completion> value;
     std::shared_ptr<Channel<Value>> channel; // for a RemoteChannel's store
@@ -79,24 +87,24 @@ public:
     // on different connections, so either may overtake the other, or the call that makes the
     // value: a count may dip below zero for a while, and a change for an id not stored yet
     // creates its entry. The entry goes only when every holder's count is back to zero.
-    std::shared_ptr<Completion> add_holds(const RefId& id, Pid holder, int delta)
+    ErasedEntry add_holds(const RefId& id, Pid holder, int delta)
     {
         auto it = map_.find(id);
         if (it == map_.end()) {
             if (delta != 0)
                 get(id).holders[holder] += delta;
-            return nullptr;
+            return {};
         }
         auto& holders = it->second.holders;
         if ((holders[holder] += delta) == 0)
             holders.erase(holder);
-        return holders.empty() ? erase(it) : nullptr;
+        return holders.empty() ? erase(it) : ErasedEntry {};
     }
     // Removes the entry; returns its value so the caller can drop it outside the lock.
-    std::shared_ptr<Completion> erase(const RefId& id)
+    ErasedEntry erase(const RefId& id)
     {
         auto it = map_.find(id);
-        return it == map_.end() ? nullptr : erase(it);
+        return it == map_.end() ? ErasedEntry {} : erase(it);
     }
     void clear()
     {
@@ -132,7 +140,7 @@ public:
     }
     // Drops `pid` as a holder everywhere; entries left without holders are erased and their
     // values appended to `freed`.
-    void drop_holder(Pid pid, std::vector<std::shared_ptr<Completion>>& freed)
+    void drop_holder(Pid pid, std::vector<ErasedEntry>& freed)
     {
         for (StoreEntry* e = oldest_; e;) {
             StoreEntry* next = e->newer_;
@@ -145,15 +153,17 @@ public:
 
 private:
     using Map = std::unordered_map<RefId, StoreEntry>;
-    std::shared_ptr<Completion> erase(Map::iterator it)
+    ErasedEntry erase(Map::iterator it)
     {
         const RefId& id = it->first;
         StoreEntry& e = it->second;
         (e.older_ ? e.older_->newer_ : oldest_) = e.newer_;
         (e.newer_ ? e.newer_->older_ : newest_) = e.older_;
+        ErasedEntry out;
         if (e.channel) {
             e.channel->close(); // nobody can reach it any more: release its waiters
             channels_.erase(id);
+            out.channel = std::move(e.channel);
         }
         auto v = std::move(e.value);
         if (v
@@ -161,7 +171,8 @@ private:
                 == Completion::Counted)
             bytes_.fetch_sub(v->counted_bytes_, std::memory_order_relaxed);
         map_.erase(it);
-        return v;
+        out.value = std::move(v);
+        return out;
     }
 
     struct ById {

@@ -106,6 +106,51 @@ private slots:
         QCOMPARE(inner.take().as_int(), 42);
     }
 
+    // Found by tst_ref_model: a Future finalized by the master while a result on another
+    // process still holds a reference to it.
+    void finalizeKeepsWhatOthersHold_data()
+    {
+        QTest::addColumn<int>("owner");
+        QTest::addColumn<int>("holder");
+        for (int o = 1; o <= 3; ++o)
+            for (int h = 2; h <= 3; ++h)
+                QTest::addRow("owner %d, held in a result on %d", o, h) << o << h;
+    }
+    void finalizeKeepsWhatOthersHold()
+    {
+        QFETCH(int, owner);
+        QFETCH(int, holder);
+        Future f = c->remotecall("rand", Pid(owner), 4);
+        Future w = c->remotecall("echo", Pid(holder), List { f.ref() });
+        const RefId id = f.ref().id;
+        f.finalize(); // before either call may have run
+        w.wait();
+        QVERIFY(holds(c->store_table(Pid(owner)), id));
+        const Value v = c->remotecall_fetch("echo", Pid(holder), w.ref());
+        QCOMPARE(
+            c->remotecall_fetch("echo", 2, v.as_list().at(0)).as_array().size(), std::size_t(4));
+    }
+
+    void twoHandlesOnTheMaster_data()
+    {
+        QTest::addColumn<int>("holder");
+        QTest::newRow("result on 3") << 3;
+        QTest::newRow("result on 2") << 2;
+        QTest::newRow("result on the master") << 1;
+    }
+    void twoHandlesOnTheMaster()
+    {
+        QFETCH(int, holder);
+        Future f = c->remotecall("rand", 2, 4);
+        Future w = c->remotecall("echo", Pid(holder), List { f.ref() });
+        const Value v = c->remotecall_fetch("echo", 1, w.ref()); // w fetched on the master
+        Future second = Future::attach(*c, v.as_list().at(0).as_ref());
+        QVERIFY(second.ref().hold != f.ref().hold || holder == 1);
+        QCOMPARE(c->remotecall_fetch("echo", 1, f.ref()).as_array().size(), std::size_t(4));
+        QVERIFY(holds(c->store_table(2), f.ref().id) || holder == 1);
+        QCOMPARE(second.fetch().as_array().size(), std::size_t(4));
+    }
+
     // 3. addprocs hung forever when worker_timeout ran out before the worker said anything.
     void workerTimeoutFailsAddprocs()
     {

@@ -8,6 +8,8 @@
 
 namespace weft {
 
+class Process;
+
 namespace detail {
 class FutureState;
 }
@@ -19,6 +21,10 @@ public:
         : s_(std::move(s))
     {
     }
+
+    // A handle for a reference received as a value (in a channel item, a list, a result), like
+    // RemoteChannel::attach: it shares the hold the reference came with.
+    static Future attach(Process& p, const RemoteRef& ref);
 
     // The value; blocks (or suspends the task) until it is there. The first successful fetch
     // caches the value and releases the remote one: later fetches send nothing. A failed call
