@@ -61,7 +61,8 @@ public:
 // `hold` is this process's hold (a reference made from a Future or a RemoteChannel, or received
 // in a message, has one), and a reference sent to another process gives that process its own
 // hold before it leaves, as Julia's protocol adds the receiver as a client first. So a reference
-// inside a channel item, a list or a result keeps its value alive wherever it is.
+// inside a channel item, a list or a result keeps its value alive wherever it is. As in Julia,
+// a cycle across processes (a channel that holds itself through its items) is never freed.
 struct RemoteRef {
     RemoteRef() = default;
     RemoteRef(RefKind k, RefId i, Pid o, std::shared_ptr<RefHold> h = {})
