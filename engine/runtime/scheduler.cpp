@@ -189,6 +189,11 @@ public:
         } catch (const boost::context::detail::forced_unwind& u) {
             // ~Task unwinds us. Remember where to: kernel code may swallow the exception with
             // a catch (...), and then the loop (or the next switch) throws it again.
+#ifdef WEFT_ASAN
+            // We are on this fiber's stack now, as after any switch in: tell ASan, or it keeps
+            // the thread's bounds and later reports false overflows on that thread.
+            __sanitizer_finish_switch_fiber(fiber_fake_, &thread_bottom_, &thread_size_);
+#endif
             unwind_to_ = u.fctx;
             throw;
         }
@@ -218,6 +223,20 @@ private:
 #ifdef WEFT_ASAN
         __sanitizer_finish_switch_fiber(nullptr, &thread_bottom_, &thread_size_);
 #endif
+        try {
+            run_forever();
+        } catch (const boost::context::detail::forced_unwind&) {
+#ifdef WEFT_ASAN
+            // Boost switches back to ~Task's thread right after this: the fiber's last switch.
+            __sanitizer_start_switch_fiber(nullptr, thread_bottom_, thread_size_);
+#endif
+            throw;
+        }
+        return {}; // not reached: run_forever only ends by forced_unwind
+    }
+
+    [[noreturn]] void run_forever()
+    {
         for (;;) { // left only by forced_unwind, from ~Task
             if (fn_) {
                 try {

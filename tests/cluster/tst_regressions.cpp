@@ -212,11 +212,12 @@ private slots:
     //    removed.
     void throwingCallbackChangesNothing()
     {
-        auto o = test::options();
-        Cluster own(o);
+        // Declared before the cluster: its callbacks may run until it is gone.
         std::atomic<int> exited { 0 }, added { 0 };
         std::vector<std::string> logs;
         std::mutex logs_m;
+        auto o = test::options();
+        Cluster own(o);
         own.on_log([&](const std::string& m) {
             std::lock_guard g(logs_m);
             logs.push_back(m);
