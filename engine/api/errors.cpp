@@ -42,6 +42,24 @@ KernelNotFound::KernelNotFound(std::string kernel, Pid pid)
 {
 }
 
+namespace {
+std::string composite_message(const std::vector<CompositeException::Entry>& es)
+{
+    std::string m
+        = std::to_string(es.size()) + (es.size() == 1 ? " process" : " processes") + " failed:";
+    for (const auto& e : es)
+        m += "\n  " + (e.pid == 1 ? std::string("process 1") : "worker " + std::to_string(e.pid))
+            + ": " + e.message;
+    return m;
+}
+} // namespace
+
+CompositeException::CompositeException(std::vector<Entry> entries)
+    : Error(composite_message(entries))
+    , entries_(std::move(entries))
+{
+}
+
 void throw_error_value(const ErrorValue& e)
 {
     if (e.type == "KernelNotFound" && e.backtrace.empty())

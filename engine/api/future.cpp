@@ -46,7 +46,7 @@ void Future::finalize()
     if (!s_)
         return;
     if (auto rt = s_->rt_.lock())
-        rt->release(*s_);
+        rt->finalize(*s_);
 }
 
 const Value* Future::cached() const

@@ -133,21 +133,35 @@ Value distributed_reduce(Process& p, std::string_view reducer, std::string_view 
     if (hi <= lo)
         throw std::invalid_argument("distributed_reduce over an empty range");
     const auto ws = pool_of(p, o.workers);
-    const auto n = hi - lo;
-    const auto k = std::min<std::int64_t>(static_cast<std::int64_t>(ws.size()), n);
+    const auto chunks = detail::split_range(lo, hi, static_cast<std::int64_t>(ws.size()));
     std::vector<Future> parts;
-    parts.reserve(static_cast<std::size_t>(k));
-    for (std::int64_t c = 0; c < k; ++c) {
-        const auto b = lo + n * c / k, e = lo + n * (c + 1) / k;
-        parts.push_back(p.remotecall_args("weft.reduce_range", ws[static_cast<std::size_t>(c)],
-            make_args(std::string(reducer), std::string(mapper), b, e), o.call));
-    }
+    parts.reserve(chunks.size());
+    for (std::size_t c = 0; c < chunks.size(); ++c)
+        parts.push_back(p.remotecall_args("weft.reduce_range", ws[c],
+            make_args(std::string(reducer), std::string(mapper), chunks[c].first, chunks[c].second),
+            o.call));
     auto vals = fetch_all(parts);
     Context ctx(p);
     Value acc = std::move(vals.front());
     for (std::size_t i = 1; i < vals.size(); ++i)
         acc = detail::apply_reducer(ctx, reducer, acc, vals[i]);
     return acc;
+}
+
+std::vector<std::pair<std::int64_t, std::int64_t>> detail::split_range(
+    std::int64_t lo, std::int64_t hi, std::int64_t k)
+{
+    const auto n = hi - lo;
+    k = std::min(k, n);
+    std::vector<std::pair<std::int64_t, std::int64_t>> out;
+    if (k <= 0)
+        return out;
+    const auto each = n / k, extra = n % k;
+    for (std::int64_t c = 0; c < k; ++c) {
+        const auto b = lo + c * each + std::min(c, extra);
+        out.emplace_back(b, b + each + (c < extra ? 1 : 0));
+    }
+    return out;
 }
 
 std::map<Pid, Value> everywhere(Process& p, std::string_view kernel, const List& args)
@@ -157,10 +171,18 @@ std::map<Pid, Value> everywhere(Process& p, std::string_view kernel, const List&
     fs.reserve(ps.size());
     for (Pid q : ps)
         fs.push_back(p.remotecall_args(kernel, q, args));
-    auto vals = fetch_all(fs);
+    // Every answer first; then one CompositeException naming each process that failed.
     std::map<Pid, Value> out;
-    for (std::size_t i = 0; i < ps.size(); ++i)
-        out.emplace(ps[i], std::move(vals[i]));
+    std::vector<CompositeException::Entry> failed;
+    for (std::size_t i = 0; i < ps.size(); ++i) {
+        try {
+            out.emplace(ps[i], fs[i].fetch());
+        } catch (const std::exception& e) {
+            failed.push_back({ ps[i], std::current_exception(), e.what() });
+        }
+    }
+    if (!failed.empty())
+        throw CompositeException(std::move(failed));
     return out;
 }
 

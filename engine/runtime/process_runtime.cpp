@@ -721,6 +721,11 @@ List ProcessRuntime::resolve_args(const List& args, Pid caller, const std::vecto
 void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
 {
     Value result;
+    // The pattern kernels (weft.map_batch, weft.reduce_range) run the user's kernel: an error
+    // there is the user's, reported as if the user's kernel had been called directly.
+    const bool internal = k.name.rfind("weft.", 0) == 0;
+    const auto where
+        = [&](std::string line) { return internal ? "on " + who(myid()) : std::move(line); };
     const bool has_refs = std::any_of(
         c.args.begin(), c.args.end(), [](const Value& a) { return a.kind() == Value::Kind::Ref; });
     try {
@@ -731,26 +736,27 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
             result = k.fn(ctx, c.args); // the common case: nothing to fetch, nothing to copy
     } catch (const RemoteException& e) {
         auto ev = e.captured();
-        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
+        ev.backtrace.push_back(where("in kernel '" + k.name + "' on " + who(myid())));
         result = ev;
     } catch (const KernelNotFound& e) {
         ErrorValue ev { "KernelNotFound", e.what(), e.pid(), {}, e.kernel() };
-        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
+        if (!internal) // a pattern's missing kernel is the caller's typed KernelNotFound
+            ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
         result = ev;
     } catch (const ProcessExitedException& e) {
         ErrorValue ev { "ProcessExitedException", e.reason(), e.pid(), {}, {} };
-        ev.backtrace.push_back("in kernel '" + k.name + "' on " + who(myid()));
+        ev.backtrace.push_back(where("in kernel '" + k.name + "' on " + who(myid())));
         result = ev;
     } catch (const std::exception& e) {
-        auto ev = make_error(demangled_current_exception_type(), e.what(), k.name);
+        auto ev = make_error(demangled_current_exception_type(), e.what(), internal ? "" : k.name);
         ev.backtrace.push_back(
-            "in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
+            where("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller)));
         result = ev;
     } catch (...) {
-        auto ev
-            = make_error(demangled_current_exception_type(), "a non-standard exception", k.name);
+        auto ev = make_error(
+            demangled_current_exception_type(), "a non-standard exception", internal ? "" : k.name);
         ev.backtrace.push_back(
-            "in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller));
+            where("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller)));
         result = ev;
     }
     // The holds that came with the arguments end with the call (when `c` goes).
@@ -994,6 +1000,21 @@ void ProcessRuntime::release(FutureState& f)
         f.released_ = true;
     }
     release_hold(f.ref_, myid());
+}
+
+void ProcessRuntime::finalize(FutureState& f)
+{
+    std::optional<Value> dropped; // destroyed outside the lock: it may hold references
+    bool release_now = false;
+    {
+        std::lock_guard g(f.m_);
+        dropped = std::move(f.cached_);
+        f.cached_.reset();
+        release_now = !f.released_;
+        f.released_ = true;
+    }
+    if (release_now)
+        release_hold(f.ref_, myid());
 }
 
 void ProcessRuntime::release_hold(const RemoteRef& r, Pid holder)

@@ -141,6 +141,8 @@ public:
     void wait(FutureState& f);
     bool isready(FutureState& f);
     void release(FutureState& f);
+    // Julia's finalize(f): releases the hold now and drops a fetched value too.
+    void finalize(FutureState& f);
     // Drops `holder`'s hold on a reference (batched to a remote owner).
     void release_hold(const RemoteRef& r, Pid holder);
     // Adds `holder` as a holder of a reference at its owner (sent at once).

@@ -92,12 +92,19 @@ private slots:
         }
         try {
             pmap(*c_, "no_such_kernel", items);
+            QFAIL("expected KernelNotFound");
+        } catch (const KernelNotFound& e) {
+            // The same typed error remotecall gives; nothing names pmap's internal kernel.
+            QCOMPARE(QString::fromStdString(e.kernel()), QString("no_such_kernel"));
+            QVERIFY(QString(e.what()).contains("'no_such_kernel' is not loaded on worker"));
+            QVERIFY(!QString(e.what()).contains("weft."));
+        }
+        try {
+            pmap(*c_, "fail", List { std::string("boom") });
             QFAIL("expected a RemoteException");
         } catch (const RemoteException& e) {
-            // As in Julia, an error inside the mapping is a RemoteException; it names the kernel
-            // and the worker that lacks it.
-            QCOMPARE(QString::fromStdString(e.type()), QString("KernelNotFound"));
-            QVERIFY(QString(e.what()).contains("'no_such_kernel' is not loaded on worker"));
+            for (const auto& line : e.captured().backtrace)
+                QVERIFY2(line.find("weft.") == std::string::npos, line.c_str());
         }
         // The cluster keeps working.
         QCOMPARE(pmap(*c_, "square", List { std::int64_t(4) })[0].as_int(), std::int64_t(16));
@@ -132,7 +139,31 @@ private slots:
         QCOMPARE(distributed_reduce(*c_, "add", "square", 1, 4).as_int(), std::int64_t(14));
         // Fewer items than workers.
         QCOMPARE(distributed_reduce(*c_, "+", "square", 3, 4).as_int(), std::int64_t(9));
-        QVERIFY_THROWS_EXCEPTION(RemoteException, distributed_reduce(*c_, "nope", "square", 0, 9));
+        QVERIFY_THROWS_EXCEPTION(KernelNotFound, distributed_reduce(*c_, "nope", "square", 0, 9));
+    }
+
+    // Julia's splitrange: the first chunks take the remainder (1:11 over 2 is 6, 5; over 3 it is
+    // 4, 4, 3).
+    void distributed_reduce_splits_like_julia()
+    {
+        using R = std::vector<std::pair<std::int64_t, std::int64_t>>;
+        QCOMPARE(detail::split_range(1, 12, 2), (R { { 1, 7 }, { 7, 12 } }));
+        QCOMPARE(detail::split_range(1, 12, 3), (R { { 1, 5 }, { 5, 9 }, { 9, 12 } }));
+        QCOMPARE(detail::split_range(0, 2, 3), (R { { 0, 1 }, { 1, 2 } }));
+        QCOMPARE(distributed_reduce(*c_, "+", "square", 1, 12).as_int(), std::int64_t(506));
+    }
+
+    void everywhere_collects_every_failure()
+    {
+        try {
+            everywhere(*c_, "fail", List { std::string("everyone fails") });
+            QFAIL("expected a CompositeException");
+        } catch (const CompositeException& e) {
+            QCOMPARE(e.entries().size(), c_->procs().size());
+            for (const auto& entry : e.entries())
+                QVERIFY(entry.message.find("everyone fails") != std::string::npos);
+            QVERIFY(QString(e.what()).contains("processes failed"));
+        }
     }
 
     void everywhere_runs_on_every_process()

@@ -33,6 +33,13 @@ private slots:
         }
     }
 
+    // Julia: fetch(Channel(0)) raises; there is nothing to look at without taking it.
+    void fetchOnAnUnbufferedChannelThrows()
+    {
+        Channel<int> c(0);
+        QVERIFY_EXCEPTION_THROWN(c.fetch(), InvalidStateException);
+    }
+
     void iterationEndsWhenClosedAndDrained()
     {
         Channel<int> c(10);

@@ -111,10 +111,13 @@ public:
             s.putters.notify_one();
         return v;
     }
-    // fetch: waits for a value and returns it without removing it.
+    // fetch: waits for a value and returns it without removing it. An unbuffered channel has
+    // nothing to look at without taking it, so fetch on one throws, as in Julia.
     T fetch() const
     {
         State& s = *s_;
+        if (s.capacity == 0)
+            throw InvalidStateException("fetch is not supported on an unbuffered channel");
         std::unique_lock lk(s.m);
         if (!wait_for_item(lk))
             throw InvalidStateException("Channel is closed.");

@@ -3,6 +3,7 @@
 
 #include "weft/value.h"
 
+#include <exception>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -83,6 +84,22 @@ public:
 class ConnectionError : public Error {
 public:
     using Error::Error;
+};
+
+// Several calls failed at once (everywhere on several processes), like Julia's
+// CompositeException: one entry per failing process, each its own typed exception.
+class CompositeException : public Error {
+public:
+    struct Entry {
+        Pid pid = 0;
+        std::exception_ptr error;
+        std::string message;
+    };
+    explicit CompositeException(std::vector<Entry> entries);
+    [[nodiscard]] const std::vector<Entry>& entries() const { return entries_; }
+
+private:
+    std::vector<Entry> entries_;
 };
 
 // Turns an error value received from a process into the matching typed exception and throws it.

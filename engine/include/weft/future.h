@@ -33,7 +33,9 @@ public:
     // Waits for the call to finish; throws if it failed.
     void wait() const;
     [[nodiscard]] bool isready() const;
-    // Releases the remote value now instead of when the last copy of this handle goes.
+    // Releases the remote value now instead of when the last copy of this handle goes, and
+    // drops a fetched value too, as Julia's finalize(f) does: every later fetch, wait or isready
+    // throws InvalidStateException, and a value fetch() returned must not be used any more.
     void finalize();
 
     // The fetched value, or nullptr before a successful fetch.
