@@ -151,6 +151,28 @@ private slots:
         QCOMPARE(second.fetch().as_array().size(), std::size_t(4));
     }
 
+    // The shape the model test's open failure involves: a value stored on the master holding
+    // a channel reference, passed to workers, which fetch it from the master.
+    void masterOwnedResultPassedToWorkers()
+    {
+        for (int round = 0; round < 200; ++round) {
+            RefId id;
+            Future m;
+            {
+                auto ch = RemoteChannel::create(*c, 4, 3);
+                id = ch.ref().id;
+                m = c->remotecall("echo", 1, List { ch.ref() });
+                m.wait();
+            }
+            for (Pid w : { Pid(2), Pid(3) }) { // a third process, and the channel's owner
+                const Value v = c->remotecall_fetch("echo", w, m.ref());
+                QVERIFY2(holds(c->store_table(3), id),
+                    qPrintable(QString("round %1, after echo on %2").arg(round).arg(w)));
+                QCOMPARE(v.as_list().at(0).as_ref().id, id);
+            }
+        }
+    }
+
     // 3. addprocs hung forever when worker_timeout ran out before the worker said anything.
     void workerTimeoutFailsAddprocs()
     {
