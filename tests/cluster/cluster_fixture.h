@@ -6,6 +6,7 @@
 
 #include <QtTest>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <map>
@@ -61,6 +62,12 @@ inline bool all_gone(
             return false;
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
+}
+
+// Whether a store table holds `id`.
+inline bool holds(const std::vector<StoreEntryInfo>& t, const RefId& id)
+{
+    return std::any_of(t.begin(), t.end(), [&](auto& e) { return e.id == id; });
 }
 
 // The holders of `id` in a store table (empty when it is not stored).

@@ -20,11 +20,6 @@ Array marked_array(std::size_t n, double first)
     return Array::from(std::move(v));
 }
 
-bool holds(const std::vector<StoreEntryInfo>& t, const RefId& id)
-{
-    return std::any_of(t.begin(), t.end(), [&](auto& e) { return e.id == id; });
-}
-
 } // namespace
 
 class TestRegressions : public QObject {
@@ -83,7 +78,7 @@ private slots:
         } // the master's handle goes
         // Worker 3 (whose channel holds it) is the holder now; worker 2 must not free it.
         QTRY_VERIFY(!test::holders(c->store_table(2), id).count(1));
-        QVERIFY(holds(c->store_table(2), id));
+        QVERIFY(test::holds(c->store_table(2), id));
         const Value item = ch.take();
         const RemoteRef r = item.as_list().at(0).as_ref();
         QCOMPARE(r.id, id);
@@ -101,7 +96,7 @@ private slots:
             outer.put(inner.ref());
         }
         QTRY_VERIFY(!test::holders(c->store_table(2), inner_id).count(1));
-        QVERIFY(holds(c->store_table(2), inner_id));
+        QVERIFY(test::holds(c->store_table(2), inner_id));
         auto inner = RemoteChannel::attach(*c, outer.take().as_ref());
         QCOMPARE(inner.take().as_int(), 42);
     }
@@ -125,7 +120,7 @@ private slots:
         const RefId id = f.ref().id;
         f.finalize(); // before either call may have run
         w.wait();
-        QVERIFY(holds(c->store_table(Pid(owner)), id));
+        QVERIFY(test::holds(c->store_table(Pid(owner)), id));
         const Value v = c->remotecall_fetch("echo", Pid(holder), w.ref());
         QCOMPARE(
             c->remotecall_fetch("echo", 2, v.as_list().at(0)).as_array().size(), std::size_t(4));
@@ -147,7 +142,7 @@ private slots:
         Future second = Future::attach(*c, v.as_list().at(0).as_ref());
         QVERIFY(second.ref().hold != f.ref().hold || holder == 1);
         QCOMPARE(c->remotecall_fetch("echo", 1, f.ref()).as_array().size(), std::size_t(4));
-        QVERIFY(holds(c->store_table(2), f.ref().id) || holder == 1);
+        QVERIFY(test::holds(c->store_table(2), f.ref().id) || holder == 1);
         QCOMPARE(second.fetch().as_array().size(), std::size_t(4));
     }
 
@@ -166,7 +161,7 @@ private slots:
             }
             for (Pid w : { Pid(2), Pid(3) }) { // a third process, and the channel's owner
                 const Value v = c->remotecall_fetch("echo", w, m.ref());
-                QVERIFY2(holds(c->store_table(3), id),
+                QVERIFY2(test::holds(c->store_table(3), id),
                     qPrintable(QString("round %1, after echo on %2").arg(round).arg(w)));
                 QCOMPARE(v.as_list().at(0).as_ref().id, id);
             }
