@@ -15,12 +15,7 @@ RemoteChannel RemoteChannel::attach(Process& p, const RemoteRef& ref)
 {
     if (ref.kind != RefKind::Channel)
         throw std::invalid_argument("not a RemoteChannel reference");
-    // A reference made here or received in a message carries this process's hold already.
-    if (auto h = std::dynamic_pointer_cast<detail::ChannelHandle>(ref.hold))
-        return RemoteChannel(std::move(h));
-    auto& rt = p.runtime_impl();
-    rt.add_hold(ref, rt.myid());
-    return RemoteChannel(std::make_shared<detail::ChannelHandle>(rt.weak_from_this(), ref));
+    return RemoteChannel(detail::handle_for<detail::ChannelHandle>(p.runtime_impl(), ref));
 }
 
 namespace {
@@ -82,11 +77,7 @@ Future Future::attach(Process& p, const RemoteRef& r)
 {
     if (r.kind != RefKind::Future)
         throw std::invalid_argument("expected a Future, got a RemoteChannel");
-    if (auto s = std::dynamic_pointer_cast<detail::FutureState>(r.hold))
-        return Future(std::move(s));
-    auto& rt = p.runtime_impl();
-    rt.add_hold(r, rt.myid());
-    return Future(std::make_shared<detail::FutureState>(rt.weak_from_this(), r));
+    return Future(detail::handle_for<detail::FutureState>(p.runtime_impl(), r));
 }
 
 Future ConvertInContext<Future>::from(Context& ctx, const Value& v)

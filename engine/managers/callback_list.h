@@ -3,9 +3,9 @@
 // thread, run on whichever thread reports the event. A throwing callback is caught and reported
 // through `on_error`; the others still run and the event carries on.
 
+#include "exception_name.h"
 #include "weft/cluster.h"
 
-#include <cxxabi.h>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -69,23 +69,12 @@ public:
             } catch (const std::exception& e) {
                 report(on_error, event, e.what());
             } catch (...) {
-                report(on_error, event, "an exception of type " + current_type());
+                report(on_error, event, "an exception of type " + current_exception_type());
             }
         }
     }
 
 private:
-    static std::string current_type()
-    {
-        auto* t = abi::__cxa_current_exception_type();
-        if (!t)
-            return "unknown";
-        int status = 0;
-        char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
-        std::string s = status == 0 && name ? name : t->name();
-        std::free(name);
-        return s;
-    }
     static void report(const std::function<void(const std::string&)>& on_error, const char* event,
         const std::string& what)
     {

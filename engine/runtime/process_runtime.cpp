@@ -1,6 +1,7 @@
 #include "process_runtime.h"
 
 #include "codec.h"
+#include "exception_name.h"
 #include "socket.h"
 #include "weft/errors.h"
 
@@ -9,7 +10,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
-#include <cxxabi.h>
 #include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -20,18 +20,6 @@ namespace {
 // What fetch, wait and isready say about a Future whose hold finalize() gave up before it had
 // a value here: the owner may have freed it (and, asked anyway, would wait for it forever).
 constexpr const char* kFinalized = "this Future's value was already released (finalize)";
-
-std::string demangled_current_exception_type()
-{
-    auto* t = abi::__cxa_current_exception_type();
-    if (!t)
-        return "unknown exception";
-    int status = 0;
-    char* name = abi::__cxa_demangle(t->name(), nullptr, nullptr, &status);
-    std::string s = status == 0 && name ? name : t->name();
-    std::free(name);
-    return s;
-}
 
 // How long a plain thread polls for its reply before it sleeps. WEFT_REPLY_POLL_US overrides it.
 const int kReplyPollMicros = [] {
@@ -265,9 +253,9 @@ ErrorValue ProcessRuntime::error_from_current_exception() const
     } catch (const InvalidStateException& e) {
         return make_error("InvalidStateException", e.what());
     } catch (const std::exception& e) {
-        return make_error(demangled_current_exception_type(), e.what());
+        return make_error(current_exception_type(), e.what());
     } catch (...) {
-        return make_error(demangled_current_exception_type(), "a non-standard exception");
+        return make_error(current_exception_type(), "a non-standard exception");
     }
 }
 
@@ -748,13 +736,13 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
         ev.backtrace.push_back(where("in kernel '" + k.name + "' on " + who(myid())));
         result = ev;
     } catch (const std::exception& e) {
-        auto ev = make_error(demangled_current_exception_type(), e.what(), internal ? "" : k.name);
+        auto ev = make_error(current_exception_type(), e.what(), internal ? "" : k.name);
         ev.backtrace.push_back(
             where("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller)));
         result = ev;
     } catch (...) {
         auto ev = make_error(
-            demangled_current_exception_type(), "a non-standard exception", internal ? "" : k.name);
+            current_exception_type(), "a non-standard exception", internal ? "" : k.name);
         ev.backtrace.push_back(
             where("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller)));
         result = ev;

@@ -83,6 +83,10 @@ private:
     RemoteRef ref_;
 };
 
+// The handle of type H (FutureState or ChannelHandle) for `r` in this process: the hold the
+// reference carries if it has one (made here, or received in a message), else a new hold.
+template <class H> std::shared_ptr<H> handle_for(ProcessRuntime& rt, const RemoteRef& r);
+
 struct PeerState {
     std::string host;
     std::string tcp_address;
@@ -332,5 +336,13 @@ private:
     std::mutex log_m_;
     std::function<void(const std::string&)> log_cb_;
 };
+
+template <class H> std::shared_ptr<H> handle_for(ProcessRuntime& rt, const RemoteRef& r)
+{
+    if (auto h = std::dynamic_pointer_cast<H>(r.hold))
+        return h;
+    rt.add_hold(r, rt.myid());
+    return std::make_shared<H>(rt.weak_from_this(), r);
+}
 
 } // namespace weft::detail

@@ -86,8 +86,7 @@ std::vector<Step> generate(std::uint64_t seed, int n)
 // One program run on a fresh cluster, checked step by step.
 class Run {
 public:
-    explicit Run(std::uint64_t seed)
-        : rng_(seed)
+    Run()
     {
         auto o = test::options();
         o.telemetry_interval = 0ms;
@@ -201,13 +200,6 @@ private:
     {
         objs_.push_back(std::move(o));
         return static_cast<int>(objs_.size() - 1);
-    }
-    int obj_of(const RemoteRef& r) const
-    {
-        for (std::size_t i = 0; i < objs_.size(); ++i)
-            if (objs_[i].id == r.id)
-                return static_cast<int>(i);
-        return -1;
     }
     // The references in a received value must name exactly the objects the model expects.
     std::string expect_refs(const Value& v, const std::vector<CRef>& want)
@@ -495,7 +487,6 @@ private:
                     + "]";
         return s + " <- root" + rs;
     }
-    std::mt19937_64 rng_;
     std::unique_ptr<Cluster> c_;
     std::vector<Obj> objs_;
     std::vector<Root> roots_;
@@ -510,8 +501,8 @@ int env_int(const char* name, int fallback)
 }
 
 // Greedy shrinking: drop chunks of steps while the program still fails.
-std::vector<Step> shrink(std::uint64_t seed, std::vector<Step> steps,
-    std::optional<std::size_t> failed_at, std::string& why)
+std::vector<Step> shrink(
+    std::vector<Step> steps, std::optional<std::size_t> failed_at, std::string& why)
 {
     if (failed_at) // nothing after the failing step matters
         steps.resize(*failed_at + 1);
@@ -524,7 +515,7 @@ std::vector<Step> shrink(std::uint64_t seed, std::vector<Step> steps,
             candidate.erase(candidate.begin() + static_cast<long>(at),
                 candidate.begin() + static_cast<long>(at + chunk));
             --budget;
-            std::string e = Run(seed).run(candidate);
+            std::string e = Run().run(candidate);
             if (!e.empty()) {
                 steps = std::move(candidate);
                 why = e;
@@ -566,14 +557,14 @@ private slots:
             std::optional<std::size_t> failed_at;
             std::string why;
             {
-                Run run(seed);
+                Run run;
                 why = run.run(program);
                 failed_at = run.failed_at;
             }
             if (why.empty())
                 return;
             qInfo("failed: %s; shrinking", why.c_str());
-            const auto small = shrink(seed, program, failed_at, why);
+            const auto small = shrink(program, failed_at, why);
             std::string list;
             for (auto& s : small)
                 list += std::string("\n  ") + op_name(s.op) + " " + std::to_string(s.a) + " "
