@@ -310,8 +310,9 @@ void LocalManager::on_line(
                 return;
             }
             w->info.state = WorkerState::Running;
-            finish_launch(w, "");
+            // Callbacks first: addprocs returns once every worker is announced.
             cb_.added.call("on_worker_added", log_fn(), w->info);
+            finish_launch(w, "");
         });
         return;
     }
