@@ -883,6 +883,7 @@ const Value& ProcessRuntime::finish_fetch(FutureState& f, const std::shared_ptr<
             return *f.cached_;
     }
     // The value lives here.
+    throw_if_finalized(f);
     auto slot = stored_value(f.ref_.id);
     if (!slot)
         throw InvalidStateException(kFinalized);
@@ -910,6 +911,7 @@ void ProcessRuntime::wait(FutureState& f)
         if (f.cached_)
             return;
     }
+    throw_if_finalized(f);
     if (f.ref_.owner == myid()) {
         auto slot = stored_value(f.ref_.id);
         if (!slot)
@@ -917,7 +919,6 @@ void ProcessRuntime::wait(FutureState& f)
         checked(slot->wait());
         return;
     }
-    throw_if_finalized(f);
     auto got = request_ref(f.ref_, wire::FetchMode::WAIT, false);
     await_reply(*got, f.ref_.owner);
     checked(got->wait());
@@ -930,11 +931,13 @@ bool ProcessRuntime::isready(FutureState& f)
         if (f.cached_)
             return true;
     }
+    // Finalized is finalized wherever the value lives: here it may linger while another process
+    // holds it, and asking would then answer for a value this handle gave up.
+    throw_if_finalized(f);
     if (f.ref_.owner == myid()) {
         auto slot = stored_value(f.ref_.id);
         return slot && slot->ready();
     }
-    throw_if_finalized(f);
     auto got = request_ref(f.ref_, wire::FetchMode::PROBE, false);
     await_reply(*got, f.ref_.owner);
     return checked(got->wait()).as_bool();

@@ -4,14 +4,16 @@
 // real cluster the test keeps which values are reachable; after every step each owner's store
 // table must hold everything reachable it owns, and at the end every table must be empty.
 //
-// A failure prints the seed and the shortest step list found that still fails.
-// Kills are on with WEFT_MODEL_KILLS=1: with them the model still finds a premature free (a
-// value the master owns freed after a worker that had held it was killed), reproduced by
-// tests/cluster/data/ref_model_kill.txt (WEFT_MODEL_PROGRAM=<file> replays a printed program).
-// WEFT_MODEL_SEED=<n> runs one seed; WEFT_MODEL_SEEDS and WEFT_MODEL_STEPS size the run (a soak:
-// WEFT_MODEL_SEEDS=50 WEFT_MODEL_STEPS=20000).
+// A failure prints the seed and the shortest step list found that still fails; the programs in
+// tests/cluster/data/ are such lists, replayed on every run. WEFT_MODEL_SEED=<n> runs one seed;
+// WEFT_MODEL_SEEDS and WEFT_MODEL_STEPS size the run (a soak: WEFT_MODEL_SEEDS=50
+// WEFT_MODEL_STEPS=20000); WEFT_MODEL_PROGRAM=<file> replays a printed program;
+// WEFT_MODEL_KILLS=0 leaves the workers alive; WEFT_MODEL_TRACE=1 prints every step;
+// WEFT_MODEL_SHRINK=<runs> shrinks a failure harder than the CI budget allows.
 
 #include "cluster_fixture.h"
+
+#include <QDir>
 
 #include <deque>
 #include <fstream>
@@ -55,6 +57,12 @@ std::vector<Step> read_program(const char* path)
     return out;
 }
 
+int env_int(const char* name, int fallback)
+{
+    const char* v = std::getenv(name);
+    return v && *v ? std::atoi(v) : fallback;
+}
+
 std::vector<Step> generate(std::uint64_t seed, int n)
 {
     std::mt19937_64 rng(seed);
@@ -62,7 +70,7 @@ std::vector<Step> generate(std::uint64_t seed, int n)
     const std::vector<std::pair<Op, int>> w { { Op::NewFuture, 14 }, { Op::NewChannel, 6 },
         { Op::Wrap, 14 }, { Op::Put, 14 }, { Op::Take, 10 }, { Op::Fetch, 10 }, { Op::EchoArg, 8 },
         { Op::Drop, 18 }, { Op::Finalize, 4 },
-        { Op::Kill, std::getenv("WEFT_MODEL_KILLS") ? 1 : 0 } };
+        { Op::Kill, env_int("WEFT_MODEL_KILLS", 1) ? 1 : 0 } };
     int total = 0;
     for (auto& [o, k] : w)
         total += k;
@@ -236,6 +244,9 @@ private:
                     done = true; // its owner was killed: nothing left to hold
                 }
             }
+            if (std::getenv("WEFT_MODEL_TRACE"))
+                qInfo("  received (%u, %llu)%s", r.id.whence,
+                    static_cast<unsigned long long>(r.id.n), done ? " (done)" : "");
             roots_.push_back(std::move(root));
             if (done)
                 spend(roots_.back());
@@ -269,6 +280,13 @@ private:
             const Pid p = pick_proc(s.a);
             List l = refs_of(from, p, objs);
             Future f = c_->remotecall("echo", p, l);
+            if (std::getenv("WEFT_MODEL_TRACE")) {
+                std::string in;
+                for (auto& x : l)
+                    in += " (" + std::to_string(x.as_ref().id.n) + ")";
+                qInfo("  wrap (%llu) on %u of%s", static_cast<unsigned long long>(f.ref().id.n), p,
+                    in.c_str());
+            }
             roots_.push_back({ f.ref(), add_obj({ f.ref().id, p, RefKind::Future, objs, {} }), f });
             return {};
         }
@@ -494,20 +512,18 @@ private:
     int kills_ = 0;
 };
 
-int env_int(const char* name, int fallback)
-{
-    const char* v = std::getenv(name);
-    return v && *v ? std::atoi(v) : fallback;
-}
-
 // Greedy shrinking: drop chunks of steps while the program still fails.
 std::vector<Step> shrink(
     std::vector<Step> steps, std::optional<std::size_t> failed_at, std::string& why)
 {
     if (failed_at) // nothing after the failing step matters
         steps.resize(*failed_at + 1);
-    int budget = 40; // runs, and a time limit, to stay within the test's watchdog
-    const auto until = std::chrono::steady_clock::now() + 150s;
+    // Runs, and a time limit, to stay within the test's watchdog (WEFT_MODEL_SHRINK=<runs>
+    // lifts both for a deeper shrink on demand).
+    const int deep
+        = std::getenv("WEFT_MODEL_SHRINK") ? std::atoi(std::getenv("WEFT_MODEL_SHRINK")) : 0;
+    int budget = deep > 0 ? deep : 40;
+    const auto until = std::chrono::steady_clock::now() + (deep > 0 ? 36000s : 150s);
     for (std::size_t chunk = steps.size() / 2; chunk >= 1 && budget > 0; chunk /= 2) {
         for (std::size_t at = 0; at + chunk <= steps.size() && budget > 0
              && std::chrono::steady_clock::now() < until;) {
@@ -544,16 +560,38 @@ private slots:
         for (int i = 0; i < env_int("WEFT_MODEL_SEEDS", 4); ++i)
             QTest::addRow("seed %d", i) << qulonglong(base + static_cast<std::uint64_t>(i));
     }
+    // The shrunk programs of earlier findings (tests/cluster/data/ref_model_*.txt).
+    void recordedPrograms_data()
+    {
+        QTest::addColumn<QString>("path");
+        const QDir dir(QStringLiteral(WEFT_MODEL_DATA_DIR));
+        const auto files = dir.entryList({ QStringLiteral("ref_model_*.txt") }, QDir::Files);
+        QVERIFY(!files.isEmpty());
+        for (const auto& f : files)
+            QTest::newRow(qPrintable(f)) << dir.filePath(f);
+    }
+    void recordedPrograms()
+    {
+        QFETCH(QString, path);
+        const auto program = read_program(qPrintable(path));
+        QVERIFY(!program.empty());
+        check(program, 0);
+    }
+
     void randomProgramsAgainstTheModel()
     {
         QFETCH(qulonglong, seed);
         const int steps = env_int("WEFT_MODEL_STEPS", 2500);
+        qInfo("reference model: seed %llu, %d steps (WEFT_MODEL_SEED=%llu reruns it)",
+            static_cast<unsigned long long>(seed), steps, static_cast<unsigned long long>(seed));
+        const char* file = std::getenv("WEFT_MODEL_PROGRAM");
+        check(file ? read_program(file) : generate(seed, steps), seed);
+    }
+
+private:
+    void check(const std::vector<Step>& program, qulonglong seed)
+    {
         {
-            qInfo("reference model: seed %llu, %d steps (WEFT_MODEL_SEED=%llu reruns it)",
-                static_cast<unsigned long long>(seed), steps,
-                static_cast<unsigned long long>(seed));
-            const char* file = std::getenv("WEFT_MODEL_PROGRAM");
-            const auto program = file ? read_program(file) : generate(seed, steps);
             std::optional<std::size_t> failed_at;
             std::string why;
             {

@@ -146,8 +146,35 @@ private slots:
         QCOMPARE(second.fetch().as_array().size(), std::size_t(4));
     }
 
-    // The shape the model test's open failure involves: a value stored on the master holding
-    // a channel reference, passed to workers, which fetch it from the master.
+    // Found by the model test: a finalized Future the master owned itself still answered
+    // isready() (false once freed) and fetch() (the value, while a worker kept it alive), where a
+    // worker-owned one throws. Finalized is finalized wherever the value lives.
+    void finalizedHandleThrowsWhereverTheValueLives_data()
+    {
+        QTest::addColumn<int>("owner");
+        QTest::newRow("owned by the master") << 1;
+        QTest::newRow("owned by a worker") << 2;
+    }
+    void finalizedHandleThrowsWhereverTheValueLives()
+    {
+        QFETCH(int, owner);
+        Future f = c->remotecall("rand", Pid(owner), 4);
+        f.wait();
+        Future w = c->remotecall("echo", 3, List { f.ref() }); // worker 3 keeps the value alive
+        w.wait();
+        f.finalize();
+        QVERIFY(test::holds(c->store_table(Pid(owner)), f.ref().id));
+        QVERIFY_THROWS_EXCEPTION(InvalidStateException, (void)f.isready());
+        QVERIFY_THROWS_EXCEPTION(InvalidStateException, f.wait());
+        QVERIFY_THROWS_EXCEPTION(InvalidStateException, (void)f.fetch());
+        // The copy worker 3 holds is its own handle, and still fetches.
+        const Value v = c->remotecall_fetch("echo", 3, w.ref());
+        Future copy = Future::attach(*c, v.as_list().at(0).as_ref());
+        QCOMPARE(copy.fetch().as_array().size(), std::size_t(4));
+    }
+
+    // A value stored on the master holding a channel reference, passed to workers, which fetch
+    // it from the master.
     void masterOwnedResultPassedToWorkers()
     {
         for (int round = 0; round < 200; ++round) {
