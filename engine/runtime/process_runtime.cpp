@@ -3,6 +3,7 @@
 #include "codec.h"
 #include "exception_name.h"
 #include "socket.h"
+#include "throw_trace.h"
 #include "weft/errors.h"
 
 #include <capnp/serialize.h>
@@ -714,6 +715,10 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
     const bool internal = k.name.rfind("weft.", 0) == 0;
     const auto where
         = [&](std::string line) { return internal ? "on " + who(myid()) : std::move(line); };
+    // Where the user's code threw, down to the kernel (a pattern's own frames are not theirs).
+    const auto kernel_frames = [] {
+        return last_throw_frames({ "ProcessRuntime::run_call", "map_batch", "reduce_range" });
+    };
     const bool has_refs = std::any_of(
         c.args.begin(), c.args.end(), [](const Value& a) { return a.kind() == Value::Kind::Ref; });
     try {
@@ -737,12 +742,14 @@ void ProcessRuntime::run_call(IncomingCall& c, const KernelInfo& k)
         result = ev;
     } catch (const std::exception& e) {
         auto ev = make_error(current_exception_type(), e.what(), internal ? "" : k.name);
+        ev.backtrace = kernel_frames();
         ev.backtrace.push_back(
             where("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller)));
         result = ev;
     } catch (...) {
         auto ev = make_error(
             current_exception_type(), "a non-standard exception", internal ? "" : k.name);
+        ev.backtrace = kernel_frames();
         ev.backtrace.push_back(
             where("in kernel '" + k.name + "' on " + who(myid()) + ", called by " + who(c.caller)));
         result = ev;
