@@ -77,7 +77,6 @@ Cluster::Cluster(ClusterOptions options)
     ro.threads = options.master_threads;
     ro.cookie = detail::Cookie::random();
     ro.limits.max_frame_bytes = options.max_frame_bytes;
-    ro.limits.traversal_limit_words = options.max_frame_bytes / 8 + 1024;
     ro.topology = options.topology;
     runtime_ = std::make_shared<detail::ProcessRuntime>(ro, std::move(kernels));
     runtime_->set_log([cbs = callbacks_.get()](const std::string& m) {

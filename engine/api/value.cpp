@@ -2,9 +2,21 @@
 
 #include <cstdlib>
 #include <new>
+#include <optional>
+#include <span>
 #include <sstream>
 
 namespace weft {
+
+namespace {
+std::string shape_text(std::span<const std::uint64_t> shape)
+{
+    std::string s = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i)
+        s += (i ? ", " : "") + std::to_string(shape[i]);
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+} // namespace
 
 std::size_t dtype_size(DType t)
 {
@@ -49,17 +61,28 @@ Array::Array(DType dtype, std::vector<std::uint64_t> shape, std::shared_ptr<cons
     , data_(data)
     , bytes_(bytes)
 {
-    if (size() * dtype_size(dtype_) != bytes_)
-        throw std::invalid_argument("array of shape with " + std::to_string(size()) + " "
-            + dtype_name(dtype_) + " elements cannot hold " + std::to_string(bytes_) + " bytes");
+    const auto need = bytes_for(dtype_, shape_);
+    if (!need || *need != bytes_)
+        throw std::invalid_argument("an array of shape " + shape_text(shape_) + " of "
+            + dtype_name(dtype_) + " cannot be held in " + std::to_string(bytes_) + " bytes");
+}
+
+std::optional<std::size_t> Array::bytes_for(DType dtype, std::span<const std::uint64_t> shape)
+{
+    std::size_t n = dtype_size(dtype);
+    for (auto d : shape)
+        if (__builtin_mul_overflow(n, d, &n))
+            return std::nullopt;
+    return n;
 }
 
 Array Array::zeros(DType dtype, std::vector<std::uint64_t> shape)
 {
-    std::size_t n = 1;
-    for (auto d : shape)
-        n *= d;
-    const std::size_t bytes = n * dtype_size(dtype);
+    const auto checked = bytes_for(dtype, shape);
+    if (!checked)
+        throw std::length_error("an array of shape " + shape_text(shape) + " of "
+            + dtype_name(dtype) + " has more bytes than memory can address");
+    const std::size_t bytes = *checked;
     // Word-aligned and padded to a whole word, so the buffer can become a message segment as is.
     const std::size_t padded = (bytes + 7) / 8 * 8;
     void* p = padded ? std::aligned_alloc(64, (padded + 63) / 64 * 64) : nullptr;

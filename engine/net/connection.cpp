@@ -56,7 +56,8 @@ Connection::Connection(EventLoop& loop, int fd, std::string description, WireLim
     , fd_(fd)
     , out_fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 0))
     , description_(std::move(description))
-    , decoder_(limits)
+    , decoder_(limits.before_handshake())
+    , limits_(limits)
 {
     if (out_fd_ < 0) {
         const int err = errno;
@@ -205,6 +206,7 @@ void Connection::flush_now()
 
 void Connection::open_gate()
 {
+    authenticated_.store(true, std::memory_order_release);
     std::unique_lock lk(wm_);
     gate_open_ = true;
     for (auto& f : held_)
@@ -418,13 +420,23 @@ Connection::DrainResult Connection::drain_locked(std::size_t read_budget, bool s
             InFrame frame;
             std::string error;
             for (;;) {
+                // The handshake's last frame opened the gate: the next frames may be large.
+                if (!full_limits_ && authenticated_.load(std::memory_order_acquire)) {
+                    decoder_.set_limits(limits_);
+                    full_limits_ = true;
+                }
                 auto st = decoder_.next(frame, error);
                 if (st == FrameDecoder::Status::NeedMore)
                     break;
                 if (st == FrameDecoder::Status::Rejected) {
+                    // Whatever the frame carried cannot be answered (its call id is in the
+                    // bytes skipped), so nobody may be left waiting on it: the connection ends
+                    // and every call pending on it fails with this reason. A peer that has not
+                    // proved it knows the cookie gets no more than a handshake's worth.
                     if (on_error_)
                         on_error_(error);
-                    continue;
+                    close_now(std::string(full_limits_ ? "" : "before the handshake: ") + error);
+                    return DrainResult::Closed;
                 }
                 if (st == FrameDecoder::Status::Corrupt) {
                     // No way to find the next frame: end the connection, so that everything

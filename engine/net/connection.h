@@ -35,8 +35,9 @@ public:
     Connection& operator=(const Connection&) = delete;
 
     // Loop thread. `connecting`: a non-blocking connect is in progress; `on_close` reports its
-    // failure. Frames go to `on_frame`; a frame rejected by the limits goes to `on_error` and the
-    // connection carries on.
+    // failure. Frames go to `on_frame`. Until open_gate() frames are held to the handshake's
+    // limits (WireLimits::before_handshake). A frame over the limits goes to `on_error`, and
+    // then the connection closes with the reason: its caller must not wait for an answer.
     void start(
         bool connecting, FrameHandler on_frame, CloseHandler on_close, ErrorHandler on_error);
     void set_frame_handler(FrameHandler h); // loop thread
@@ -96,7 +97,10 @@ private:
     int fd_;
     int out_fd_; // a duplicate of fd_: the loop watches it while a write waits for room (Io)
     std::string description_;
-    FrameDecoder decoder_;
+    FrameDecoder decoder_; // the handshake's small limits until the gate opens
+    WireLimits limits_; // the limits after the handshake
+    bool full_limits_ = false; // reader only
+    std::atomic<bool> authenticated_ { false };
     std::unique_ptr<Io> io_; // loop thread only
     FrameHandler on_frame_;
     CloseHandler on_close_;

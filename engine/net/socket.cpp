@@ -5,13 +5,19 @@
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
+#include <mutex>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <random>
+#include <signal.h>
+#include <string_view>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -26,18 +32,38 @@ constexpr int kSocketBuffer = 4 * 1024 * 1024;
     throw ConnectionError(what + ": " + std::strerror(err));
 }
 
+// "@NAME" is in the abstract namespace (kept for connecting to such peers); anything else is a
+// path, which file permissions protect.
 sockaddr_un unix_addr(const std::string& name, socklen_t& len)
 {
     sockaddr_un a {};
     a.sun_family = AF_UNIX;
-    // Abstract namespace: nothing on disk to clean up.
-    const std::string body = name.substr(name[0] == '@' ? 1 : 0);
+    const bool abstract = !name.empty() && name[0] == '@';
+    const std::string body = name.substr(abstract ? 1 : 0);
     if (body.size() + 1 > sizeof a.sun_path)
         throw ConnectionError("unix socket name too long: " + name);
-    a.sun_path[0] = '\0';
-    std::memcpy(a.sun_path + 1, body.data(), body.size());
-    len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + body.size());
+    std::memcpy(a.sun_path + (abstract ? 1 : 0), body.data(), body.size());
+    len = static_cast<socklen_t>(
+        offsetof(sockaddr_un, sun_path) + (abstract ? 1 : 0) + body.size() + (abstract ? 0 : 1));
     return a;
+}
+
+// A directory only this user can enter, or an error naming what is wrong with it.
+void check_private_dir(const std::string& dir)
+{
+    struct stat st { };
+    if (::lstat(dir.c_str(), &st) != 0)
+        fail("cannot use the socket directory " + dir, errno);
+    if (!S_ISDIR(st.st_mode))
+        throw ConnectionError("the socket directory " + dir + " is not a directory");
+    if (st.st_uid != ::geteuid())
+        throw ConnectionError("the socket directory " + dir + " belongs to uid "
+            + std::to_string(st.st_uid) + ", not to this user (uid " + std::to_string(::geteuid())
+            + ")");
+    if ((st.st_mode & 077) != 0)
+        throw ConnectionError("the socket directory " + dir + " is open to other users (mode "
+            + std::to_string((st.st_mode >> 6) & 7) + std::to_string((st.st_mode >> 3) & 7)
+            + std::to_string(st.st_mode & 7) + "); it must be 700");
 }
 
 void split_tcp(const std::string& hostport, std::string& host, std::string& port)
@@ -81,7 +107,7 @@ int connect_impl(const std::string& address, bool blocking)
         ::freeaddrinfo(res);
     } else {
         throw ConnectionError(
-            "unknown address kind: '" + address + "' (want tcp:HOST:PORT or unix:@NAME)");
+            "unknown address kind: '" + address + "' (want tcp:HOST:PORT or unix:PATH)");
     }
     if (rc < 0 && !(errno == EINPROGRESS && !blocking)) {
         int e = errno;
@@ -135,26 +161,76 @@ ListenSocket listen_tcp(const std::string& host, std::uint16_t port)
     }
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    return { fd, "tcp:" + host + ":" + std::to_string(ntohs(a.sin_port)) };
+    return { fd, "tcp:" + host + ":" + std::to_string(ntohs(a.sin_port)), {} };
 }
+
+std::string private_socket_dir()
+{
+    std::string dir;
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg && xdg[0] == '/')
+        dir = std::string(xdg) + "/weft";
+    else
+        dir = "/tmp/weft-" + std::to_string(::geteuid());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        fail("cannot create the socket directory " + dir, errno);
+    check_private_dir(dir);
+    return dir;
+}
+
+namespace {
+// Sockets left by processes that were killed (name-PID-N.sock): unlinked once per process.
+void remove_stale_sockets(const std::string& dir)
+{
+    DIR* d = ::opendir(dir.c_str());
+    if (!d)
+        return;
+    while (const dirent* e = ::readdir(d)) {
+        const std::string_view name = e->d_name;
+        if (name.size() < 5 || name.substr(name.size() - 5) != ".sock")
+            continue;
+        const auto last = name.rfind('-');
+        const auto before = last == std::string_view::npos ? last : name.rfind('-', last - 1);
+        if (before == std::string_view::npos)
+            continue;
+        const std::string pid(name.substr(before + 1, last - before - 1));
+        char* end = nullptr;
+        const long p = std::strtol(pid.c_str(), &end, 10);
+        if (p > 0 && end && *end == '\0' && ::kill(static_cast<pid_t>(p), 0) != 0 && errno == ESRCH)
+            ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+}
+} // namespace
 
 ListenSocket listen_unix(const std::string& name_hint)
 {
     static std::atomic<unsigned> counter { 0 };
-    std::random_device rd;
-    const std::string name = "@" + name_hint + "-" + std::to_string(::getpid()) + "-"
-        + std::to_string(counter++) + "-" + std::to_string(rd());
+    const std::string dir = private_socket_dir();
+    static std::once_flag swept;
+    std::call_once(swept, [&] { remove_stale_sockets(dir); });
+    const std::string path = dir + "/" + name_hint + "-" + std::to_string(::getpid()) + "-"
+        + std::to_string(counter++) + ".sock";
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0)
         fail("socket", errno);
     socklen_t len;
-    auto a = unix_addr(name, len);
+    auto a = unix_addr(path, len);
+    ::unlink(path.c_str()); // left by an earlier process with this pid
     if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) < 0 || ::listen(fd, 256) < 0) {
         int e = errno;
         ::close(fd);
-        fail("cannot listen on unix socket " + name, e);
+        fail("cannot listen on unix socket " + path, e);
     }
-    return { fd, "unix:" + name };
+    return { fd, "unix:" + path, path };
+}
+
+std::optional<std::uint32_t> peer_uid(int fd)
+{
+    ucred cred {};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0)
+        return std::nullopt;
+    return cred.uid;
 }
 
 int connect_socket(const std::string& address)

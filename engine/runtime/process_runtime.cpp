@@ -170,6 +170,8 @@ ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelReg
           // A worker's idle pool threads read requests from the master themselves.
           opts_.pid != 1 ? std::make_shared<MasterPoller>(*this) : nullptr))
 {
+    if (const char* ms = std::getenv("WEFT_HANDSHAKE_TIMEOUT_MS"); ms && std::atoi(ms) > 0)
+        opts_.limits.handshake_timeout_ms = static_cast<std::uint32_t>(std::atoi(ms));
     loop_.run_sync([this] {
         loop_.add_stop_hook([this] {
             std::vector<std::shared_ptr<Connection>> conns;
@@ -213,6 +215,9 @@ void ProcessRuntime::shutdown()
     for (int fd : listen_fds_)
         ::close(fd);
     listen_fds_.clear();
+    for (const auto& path : listen_paths_)
+        ::unlink(path.c_str());
+    listen_paths_.clear();
     std::lock_guard g(m_);
     peers_.clear();
     store_.clear();
@@ -653,15 +658,19 @@ void ProcessRuntime::fail_pending_to(Pid pid, const ErrorValue& e)
 
 // ---- running calls ------------------------------------------------------------------------
 
-void ProcessRuntime::accept_call(IncomingCall c)
+void ProcessRuntime::accept_call(IncomingCall c, std::optional<ErrorValue> failed)
 {
-    const KernelInfo* k = kernels_->find(c.kernel);
+    const KernelInfo* k = failed ? nullptr : kernels_->find(c.kernel);
     if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
         std::lock_guard g(m_);
         auto& e = store_.get(c.ref);
         if (++e.holders[c.caller] == 0)
             e.holders.erase(c.caller);
         c.slot = e.value; // where the result goes, without looking it up again
+    }
+    if (failed) {
+        reply(c, *failed);
+        return;
     }
     if (!k) {
         auto e = make_error("KernelNotFound",
@@ -1063,41 +1072,50 @@ void ProcessRuntime::add_holder(const RefId& id, Pid holder, int delta)
 
 void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame)
 {
-    std::uint64_t call_id = 0;
-    bool is_call = false;
+    // What a frame that cannot be acted on must still answer, as far as it could be read: no
+    // caller may wait forever on a frame that was dropped.
+    std::optional<IncomingCall> call_read; // a call's kind, id and result slot
+    std::uint64_t request_id = 0; // a request that expects a reply (fetch, channel op)
+    std::uint64_t result_id = 0; // a result for one of this process's calls
     try {
         capnp::ReaderOptions ro;
-        ro.traversalLimitInWords = opts_.limits.traversal_limit_words;
+        // Decoding may read each word of the frame a few times, never more: a small frame that
+        // declares a huge list of empty elements fails here instead of stalling this thread.
+        ro.traversalLimitInWords = frame.bytes / 8 * opts_.limits.traversal_words_per_word + 1024;
         ro.nestingLimit = opts_.limits.nesting_limit;
         capnp::SegmentArrayMessageReader reader(segments_of(frame), ro);
         auto msg = reader.getRoot<wire::Message>();
         switch (msg.which()) {
         case wire::Message::CALL: {
             auto call = msg.getCall();
-            is_call = true;
-            call_id = call.getCallId();
             IncomingCall c;
             c.kind = static_cast<CallKind>(call.getKind());
-            if (static_cast<unsigned>(c.kind) > static_cast<unsigned>(CallKind::Do))
-                throw std::invalid_argument("unknown call kind");
-            c.call_id = call_id;
+            c.call_id = call.getCallId();
             c.ref = decode_ref_id(call.getRef());
+            c.caller = from;
+            c.reply_conn = conn;
+            request_id = c.call_id; // answered as a fetch until its kind is known
+            if (static_cast<unsigned>(c.kind) > static_cast<unsigned>(CallKind::Do))
+                throw std::invalid_argument(
+                    "unknown call kind " + std::to_string(static_cast<unsigned>(call.getKind())));
+            call_read = c;
+            request_id = 0;
             c.kernel = call.getKernel();
             c.pool = std::string_view(call.getPool().cStr()) == "interactive"
                     && sched_->has_pool(PoolKind::Interactive)
                 ? PoolKind::Interactive
                 : PoolKind::Default;
-            c.caller = from;
-            c.reply_conn = conn;
             c.args.reserve(call.getArgs().size());
             for (auto a : call.getArgs())
                 c.args.push_back(decode_value(a, frame.owner, &refs_));
+            call_read.reset();
             accept_call(std::move(c));
             break;
         }
         case wire::Message::RESULT: {
             auto r = msg.getResult();
-            complete_pending(r.getCallId(), decode_value(r.getValue(), frame.owner, &refs_));
+            result_id = r.getCallId();
+            complete_pending(result_id, decode_value(r.getValue(), frame.owner, &refs_));
             break;
         }
         case wire::Message::FETCH_MANY:
@@ -1107,9 +1125,11 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             complete_results(msg.getResults(), frame.owner);
             break;
         case wire::Message::CHANNEL_OP:
+            request_id = msg.getChannelOp().getCallId();
             handle_channel_op(conn, from, msg.getChannelOp(), frame.owner);
             break;
         case wire::Message::FETCH_REF:
+            request_id = msg.getFetchRef().getCallId();
             handle_fetch(conn, from, msg.getFetchRef());
             break;
         case wire::Message::REF_OPS:
@@ -1168,22 +1188,40 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             break;
         }
         default:
-            log("unexpected message from " + who(from) + " (kind "
-                + std::to_string(unsigned(msg.which())) + ")");
+            throw std::invalid_argument(
+                "message of unknown kind " + std::to_string(unsigned(msg.which())));
         }
     } catch (const std::exception& e) {
-        const std::string why
-            = std::string("malformed message from ") + who(from) + ": " + e.what();
-        log(why);
-        if (is_call && call_id)
-            conn->send(frame_for_result(call_id, make_error("ArgumentError", why)));
+        reject_message(conn, std::string("malformed message from ") + who(from) + ": " + e.what(),
+            std::move(call_read), request_id, result_id);
     } catch (const kj::Exception& e) {
-        const std::string why
-            = "malformed message from " + who(from) + ": " + e.getDescription().cStr();
-        log(why);
-        if (is_call && call_id)
-            conn->send(frame_for_result(call_id, make_error("ArgumentError", why)));
+        reject_message(conn,
+            "malformed message from " + who(from) + ": " + e.getDescription().cStr(),
+            std::move(call_read), request_id, result_id);
     }
+}
+
+void ProcessRuntime::reject_message(const std::shared_ptr<Connection>& conn, const std::string& why,
+    std::optional<IncomingCall> call, std::uint64_t request_id, std::uint64_t result_id)
+{
+    log(why);
+    const auto err = make_error("ArgumentError", why);
+    if (call) { // its Future (or its caller) gets the error, as for an unknown kernel
+        accept_call(std::move(*call), err);
+        return;
+    }
+    if (request_id) {
+        conn->send(frame_for_result(request_id, err));
+        return;
+    }
+    if (result_id) { // our own call's answer could not be read: the call fails with why
+        complete_pending(result_id, err);
+        return;
+    }
+    // Nothing says who waits on it (a reference operation, a batch of results, an unknown
+    // kind): dropping it could leave someone waiting forever, so the connection ends with the
+    // reason, and every call pending on it fails.
+    conn->close(why);
 }
 
 void ProcessRuntime::handle_fetch(
@@ -1768,6 +1806,8 @@ std::vector<std::string> ProcessRuntime::listen()
     loop_.run_sync([&] {
         for (auto& s : socks) {
             listen_fds_.push_back(s.fd);
+            if (!s.path.empty())
+                listen_paths_.push_back(s.path);
             addrs.push_back(s.address);
             auto obs = std::make_unique<kj::UnixEventPort::FdObserver>(
                 loop_.port(), s.fd, kj::UnixEventPort::FdObserver::OBSERVE_READ);
@@ -1783,22 +1823,87 @@ std::vector<std::string> ProcessRuntime::listen()
 
 kj::Promise<void> ProcessRuntime::accept_loop(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp)
 {
-    return obs->whenBecomesReadable().then([this, obs, fd, tcp] {
-        for (;;) {
-            int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (c < 0)
-                break;
-            tune_socket(c, tcp);
-            accept_connection(c, tcp ? "tcp" : "unix");
+    return obs->whenBecomesReadable().then(
+        [this, obs, fd, tcp] { return accept_ready(obs, fd, tcp); });
+}
+
+// Accepts what is waiting. An error other than "nothing waiting" never stops the listener: out
+// of descriptors (EMFILE, ENFILE) or memory, it says so once and tries again shortly, until the
+// pressure is gone (the socket reports readable only for new connections, so it must retry).
+kj::Promise<void> ProcessRuntime::accept_ready(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp)
+{
+    const char* what = tcp ? "tcp" : "unix";
+    for (;;) {
+        const int c = ::accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (c < 0) {
+            const int err = errno;
+            if (err == EINTR || err == ECONNABORTED || err == EPROTO)
+                continue;
+            if (err == EAGAIN || err == EWOULDBLOCK)
+                return accept_loop(obs, fd, tcp);
+            accept_trouble(
+                std::string("accepting ") + what + " connections failed: " + std::strerror(err));
+            return loop_.timer().afterDelay(kAcceptRetry).then([this, obs, fd, tcp] {
+                return accept_ready(obs, fd, tcp);
+            });
         }
-        return accept_loop(obs, fd, tcp);
-    });
+        try {
+            tune_socket(c, tcp);
+            accept_connection(c, what); // owns `c` from here, even when it throws
+            accept_troubled_ = false;
+        } catch (const std::exception& e) {
+            accept_trouble(std::string("an incoming ") + what + " connection failed: " + e.what());
+            return loop_.timer().afterDelay(kAcceptRetry).then([this, obs, fd, tcp] {
+                return accept_ready(obs, fd, tcp);
+            });
+        }
+    }
+}
+
+void ProcessRuntime::accept_trouble(const std::string& why)
+{
+    if (std::exchange(accept_troubled_, true))
+        return;
+    log(why + "; still listening, retrying every " + std::to_string(kAcceptRetry / kj::MILLISECONDS)
+        + " ms");
+}
+
+void ProcessRuntime::note_rejection(const std::string& line)
+{
+    if (!rejections_.add(line))
+        return;
+    log(line);
+    auto self = shared_from_this();
+    loop_.add_task(loop_.timer().afterDelay(kRejectionWindow * kj::SECONDS).then([self] {
+        auto summary = self->rejections_.take_summary(std::chrono::seconds(kRejectionWindow));
+        if (!summary.empty())
+            self->log(summary);
+    }));
 }
 
 void ProcessRuntime::accept_connection(int fd, std::string what)
 {
+    // Same user only: another user's process on this host is turned away before it can cost
+    // anything (the socket's directory already keeps it out; this also covers TCP on loopback
+    // where the kernel knows the peer, and abstract addresses).
+    if (what == "unix")
+        if (auto uid = peer_uid(fd); !uid || *uid != ::geteuid()) {
+            ::close(fd);
+            note_rejection("rejected an incoming unix connection from another user (uid "
+                + (uid ? std::to_string(*uid) : std::string("unknown")) + ")");
+            return;
+        }
     auto conn
         = std::make_shared<Connection>(loop_, fd, "incoming " + what + " connection", opts_.limits);
+    // At most so many peers may be unauthenticated at once: the oldest makes room.
+    if (handshaking_.size() >= opts_.limits.max_unauthenticated) {
+        auto oldest = handshaking_.front();
+        handshaking_.erase(handshaking_.begin());
+        oldest->close("too many unauthenticated connections ("
+            + std::to_string(opts_.limits.max_unauthenticated) + "): the oldest is dropped");
+        note_rejection("dropped the oldest unauthenticated connection: more than "
+            + std::to_string(opts_.limits.max_unauthenticated) + " at once");
+    }
     handshaking_.push_back(conn);
     auto self = shared_from_this();
     conn->start(
@@ -1807,12 +1912,30 @@ void ProcessRuntime::accept_connection(int fd, std::string what)
             auto& h = self->handshaking_;
             h.erase(std::remove(h.begin(), h.end(), conn), h.end());
         },
-        [self](const std::string& e) { self->log("incoming frame rejected: " + e); });
+        [self, what](const std::string& e) {
+            self->note_rejection("rejected an incoming " + what + " connection: " + e);
+        });
+    // A peer that says nothing, or too little, is closed when the handshake's time is up.
+    const auto timeout = opts_.limits.handshake_timeout_ms;
+    std::weak_ptr<Connection> weak = conn;
+    loop_.add_task(
+        loop_.timer().afterDelay(timeout * kj::MILLISECONDS).then([self, weak, what, timeout] {
+            auto c = weak.lock();
+            if (!c)
+                return;
+            auto& h = self->handshaking_;
+            if (std::find(h.begin(), h.end(), c) == h.end())
+                return; // authenticated, or gone
+            h.erase(std::remove(h.begin(), h.end(), c), h.end());
+            const std::string why = "handshake timed out after " + std::to_string(timeout) + " ms";
+            c->close(why);
+            self->note_rejection("rejected an incoming " + what + " connection: " + why);
+        }));
     handshake_as_acceptor(conn, opts_.cookie, myid(), [self, conn, what](HandshakeResult r) {
         auto& h = self->handshaking_;
         h.erase(std::remove(h.begin(), h.end(), conn), h.end());
         if (!r.ok) {
-            self->log("rejected an incoming " + what + " connection (claiming to be "
+            self->note_rejection("rejected an incoming " + what + " connection (claiming to be "
                 + who(r.peer_pid) + "): " + r.error);
             return;
         }

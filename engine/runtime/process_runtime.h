@@ -8,6 +8,7 @@
 #include "event_loop.h"
 #include "handshake.h"
 #include "ref_store.h"
+#include "rejection_log.h"
 #include "scheduler.h"
 #include "weft.capnp.h"
 #include "weft/channel.h"
@@ -227,7 +228,8 @@ private:
 
     std::shared_ptr<Completion> start_call(
         CallKind kind, std::string_view kernel, Pid pid, List args, RefId ref, PoolKind pool);
-    void accept_call(IncomingCall c);
+    // Runs `c` as a task, or answers it with `failed` (a call that could not be read).
+    void accept_call(IncomingCall c, std::optional<ErrorValue> failed = std::nullopt);
     void run_call(IncomingCall& c, const KernelInfo& k);
     void reply(const IncomingCall& c, const Value& v);
     List resolve_args(const List& args, Pid caller, const std::vector<bool>& keeps);
@@ -256,8 +258,18 @@ private:
     void start_peer_connection(Pid pid, const std::shared_ptr<Connection>& conn);
     void attach(Pid peer, const std::shared_ptr<Connection>& conn);
     kj::Promise<void> accept_loop(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp);
+    kj::Promise<void> accept_ready(kj::UnixEventPort::FdObserver* obs, int fd, bool tcp);
+    void accept_trouble(const std::string& why); // loop thread; logged once per episode
     void accept_connection(int fd, std::string what);
+    // A rejected incoming connection, logged in full or counted for the next summary.
+    void note_rejection(const std::string& line); // loop thread
+    static constexpr auto kAcceptRetry = 100 * kj::MILLISECONDS;
+    static constexpr int kRejectionWindow = 10; // seconds
     void on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame);
+    // Answers what a frame that could not be acted on left waiting: the call it carried, the
+    // request or result it named, or else the connection it came on (closed with `why`).
+    void reject_message(const std::shared_ptr<Connection>& conn, const std::string& why,
+        std::optional<IncomingCall> call, std::uint64_t request_id, std::uint64_t result_id);
     void on_connection_closed(
         const std::shared_ptr<Connection>& conn, Pid peer, const std::string& reason);
     void handle_channel_op(const std::shared_ptr<Connection>& conn, Pid from,
@@ -327,6 +339,9 @@ private:
 
     std::vector<std::unique_ptr<kj::UnixEventPort::FdObserver>> listen_observers_; // loop thread
     std::vector<int> listen_fds_;
+    std::vector<std::string> listen_paths_; // Unix sockets' files, unlinked at shutdown
+    bool accept_troubled_ = false; // loop thread
+    RejectionLog rejections_; // loop thread
     std::vector<std::shared_ptr<Connection>> handshaking_; // loop thread
     std::function<void(const std::string&)> exit_cb_; // guarded by poll_m_
     std::atomic<std::uint32_t> telemetry_ms_ { 0 };

@@ -72,13 +72,16 @@ Array decode_array(wire::NdArray::Reader in, const std::shared_ptr<const void>& 
         throw std::invalid_argument("array with unknown dtype " + std::to_string(dtype_raw));
     const auto dtype = static_cast<DType>(dtype_raw);
     auto data = in.getData();
+    // The shape is checked against the bytes the frame carries before anything is allocated.
+    const auto need = Array::bytes_for(dtype, shape);
+    if (!need || *need != data.size())
+        throw std::invalid_argument("array shape needs "
+            + (need ? std::to_string(*need) : std::string("more than 2^64"))
+            + " bytes but the frame carries " + std::to_string(data.size()));
     const auto* p = reinterpret_cast<const std::byte*>(data.begin());
     if (data.size() >= kZeroCopyArrayBytes && (reinterpret_cast<std::uintptr_t>(p) & 7) == 0)
         return Array(dtype, std::move(shape), owner, p, data.size());
     auto a = Array::zeros(dtype, std::move(shape));
-    if (a.bytes() != data.size())
-        throw std::invalid_argument("array shape needs " + std::to_string(a.bytes())
-            + " bytes but the frame carries " + std::to_string(data.size()));
     if (data.size())
         std::memcpy(a.mutable_data(), p, data.size());
     return a;

@@ -52,11 +52,21 @@ struct FrameDecoder::Buffer {
 namespace {
 constexpr std::size_t kDefaultBuffer = 256 * 1024;
 constexpr std::size_t kMinReadSpace = 16 * 1024;
+// A connection that only takes small frames (a handshake's) reads into a small buffer: an
+// unauthenticated peer costs a few KiB.
+std::size_t buffer_for(const WireLimits& l)
+{
+    return std::min(kDefaultBuffer, std::max<std::size_t>(l.max_frame_bytes, 1024));
+}
+std::size_t read_space_for(const WireLimits& l)
+{
+    return std::min(kMinReadSpace, buffer_for(l));
+}
 } // namespace
 
 FrameDecoder::FrameDecoder(WireLimits limits)
     : limits_(limits)
-    , buf_(std::make_shared<Buffer>(kDefaultBuffer))
+    , buf_(std::make_shared<Buffer>(buffer_for(limits)))
 {
 }
 
@@ -72,7 +82,7 @@ void FrameDecoder::reserve(std::size_t need)
         std::memmove(buf_->data, buf_->data + begin_, have);
     } else {
         // Values still view the old buffer (or it is too small): move the tail to a new one.
-        auto fresh = std::make_shared<Buffer>(std::max(kDefaultBuffer, have + need));
+        auto fresh = std::make_shared<Buffer>(std::max(buffer_for(limits_), have + need));
         std::memcpy(fresh->data, buf_->data + begin_, have);
         buf_ = std::move(fresh);
     }
@@ -83,7 +93,7 @@ void FrameDecoder::reserve(std::size_t need)
 std::span<std::byte> FrameDecoder::write_space()
 {
     // Read straight into room for the whole pending frame when its size is known.
-    std::size_t need = kMinReadSpace;
+    std::size_t need = read_space_for(limits_);
     const std::size_t have = end_ - begin_;
     if (skip_ == 0 && have >= 8) {
         const auto* words = reinterpret_cast<const std::uint32_t*>(buf_->data + begin_);

@@ -23,9 +23,25 @@ namespace weft::detail {
 // the connection carries on with the next frame.
 struct WireLimits {
     std::size_t max_frame_bytes = std::size_t(2) << 30; // 2 GiB
-    std::uint64_t traversal_limit_words = (std::uint64_t(2) << 30) / 8;
+    // Decoding a frame reads at most this many words per word it carries (Cap'n Proto's
+    // traversal limit, set per frame): bounded work for any frame, however it is shaped.
+    std::uint64_t traversal_words_per_word = 4;
     int nesting_limit = 256; // each level of a nested Value costs about three
     std::uint32_t max_segments = 512;
+
+    // Before the peer has proved it knows the cookie: a handshake frame is about 100 bytes.
+    std::size_t handshake_frame_bytes = 4096;
+    std::uint32_t handshake_timeout_ms = 5000; // WEFT_HANDSHAKE_TIMEOUT_MS overrides it
+    std::size_t max_unauthenticated = 64; // per listener; the oldest goes first
+
+    // The limits a connection applies until its handshake is done.
+    [[nodiscard]] WireLimits before_handshake() const
+    {
+        WireLimits l = *this;
+        l.max_frame_bytes = handshake_frame_bytes;
+        l.max_segments = 2;
+        return l;
+    }
 };
 
 // One outgoing message: its builder, the memory it references, and its framing header.
@@ -93,6 +109,9 @@ public:
     // and its bytes are being skipped. Corrupt: the header cannot be trusted, so no later frame
     // can be found; the stream must be closed. NeedMore: read more.
     Status next(InFrame& out, std::string& error);
+    // New limits from the next frame on (a connection's, once its handshake is done).
+    void set_limits(const WireLimits& limits) { limits_ = limits; }
+    [[nodiscard]] const WireLimits& limits() const { return limits_; }
 
 private:
     struct Buffer;

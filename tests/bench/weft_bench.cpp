@@ -147,6 +147,8 @@ std::unique_ptr<RawPair> raw_pair(bool tcp, const std::function<void(int)>& serv
     }
     pair->fd = ::accept(ls.fd, nullptr, nullptr);
     ::close(ls.fd);
+    if (!ls.path.empty())
+        ::unlink(ls.path.c_str());
     weft::detail::tune_socket(pair->fd, tcp);
     return pair;
 }

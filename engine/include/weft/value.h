@@ -6,6 +6,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -103,6 +104,9 @@ public:
 
     // A new zero-filled array that the caller fills through `mutable_data` before sharing it.
     static Array zeros(DType dtype, std::vector<std::uint64_t> shape);
+    // The bytes an array of this shape holds, or nothing when that overflows.
+    [[nodiscard]] static std::optional<std::size_t> bytes_for(
+        DType dtype, std::span<const std::uint64_t> shape);
 
     template <class T> static Array from(std::vector<T> values, std::vector<std::uint64_t> shape)
     {
