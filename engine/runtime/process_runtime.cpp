@@ -1191,12 +1191,12 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             throw std::invalid_argument(
                 "message of unknown kind " + std::to_string(unsigned(msg.which())));
         }
-    } catch (const std::exception& e) {
-        reject_message(conn, std::string("malformed message from ") + who(from) + ": " + e.what(),
-            std::move(call_read), request_id, result_id);
     } catch (const kj::Exception& e) {
         reject_message(conn,
             "malformed message from " + who(from) + ": " + e.getDescription().cStr(),
+            std::move(call_read), request_id, result_id);
+    } catch (const std::exception& e) {
+        reject_message(conn, std::string("malformed message from ") + who(from) + ": " + e.what(),
             std::move(call_read), request_id, result_id);
     }
 }
@@ -1874,8 +1874,12 @@ void ProcessRuntime::note_rejection(const std::string& line)
         return;
     log(line);
     auto self = shared_from_this();
-    loop_.add_task(loop_.timer().afterDelay(kRejectionWindow * kj::SECONDS).then([self] {
-        auto summary = self->rejections_.take_summary(std::chrono::seconds(kRejectionWindow));
+    static const int window = [] {
+        const char* s = std::getenv("WEFT_REJECTION_WINDOW_S");
+        return s && std::atoi(s) > 0 ? std::atoi(s) : kRejectionWindow;
+    }();
+    loop_.add_task(loop_.timer().afterDelay(window * kj::SECONDS).then([self] {
+        auto summary = self->rejections_.take_summary(std::chrono::seconds(window));
         if (!summary.empty())
             self->log(summary);
     }));

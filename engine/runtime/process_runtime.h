@@ -264,7 +264,7 @@ private:
     // A rejected incoming connection, logged in full or counted for the next summary.
     void note_rejection(const std::string& line); // loop thread
     static constexpr auto kAcceptRetry = 100 * kj::MILLISECONDS;
-    static constexpr int kRejectionWindow = 10; // seconds
+    static constexpr int kRejectionWindow = 10; // seconds; WEFT_REJECTION_WINDOW_S overrides it
     void on_message(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame);
     // Answers what a frame that could not be acted on left waiting: the call it carried, the
     // request or result it named, or else the connection it came on (closed with `why`).

@@ -46,6 +46,16 @@ private:
         f->finish();
         return f;
     }
+    long peak_rss_kb()
+    {
+        QFile f(QString("/proc/%1/status").arg(worker.processId()));
+        if (!f.open(QIODevice::ReadOnly))
+            return -1;
+        for (const auto& line : f.readAll().split('\n'))
+            if (line.startsWith("VmHWM:"))
+                return line.mid(6).trimmed().split(' ')[0].toLong();
+        return -1;
+    }
     Value result(std::uint64_t id)
     {
         std::unique_lock lk(m);
@@ -189,6 +199,72 @@ private slots:
         conn->send(call(24, "add", { 43, 0 }, 0, ref2));
         QCOMPARE(result(20).as_int(), 42);
         QCOMPARE(result(21).as_int(), 43);
+    }
+
+    // A 184-byte frame declaring a 4 GiB array made the worker allocate it (4.2 GB RSS, a 6 s
+    // stall) before the shape was checked; a huge shape overflowed. The shape is now checked
+    // against the bytes the frame carries first.
+    void declaredSizesAreCheckedBeforeAllocating()
+    {
+        const long before = peak_rss_kb();
+        const std::vector<std::vector<std::uint64_t>> shapes { { 536870912 }, // 4 GiB of float64
+            { 1ull << 40, 1ull << 30 } }; // overflows 64 bits
+        std::uint64_t id = 40;
+        for (const auto& shape : shapes) {
+            auto f = std::make_unique<OutFrame>();
+            auto c = f->root().initCall();
+            c.setKind(wire::CallKind::FETCH);
+            c.setCallId(++id);
+            c.setKernel("echo");
+            auto arr = c.initArgs(1)[0].initArray();
+            arr.setDtype(wire::DType::FLOAT64);
+            auto sh = arr.initShape(static_cast<unsigned>(shape.size()));
+            for (unsigned i = 0; i < shape.size(); ++i)
+                sh.set(i, shape[i]);
+            arr.initData(16);
+            f->finish();
+            conn->send(std::move(f));
+            const Value r = result(id);
+            QVERIFY(r.is_error());
+            QVERIFY2(r.as_error().message.find("but the frame carries 16") != std::string::npos,
+                r.as_error().message.c_str());
+        }
+        const long after = peak_rss_kb();
+        qInfo("worker peak RSS %ld kB before, %ld kB after", before, after);
+        QVERIFY(after - before < 16 * 1024);
+        conn->send(call(50, "add", { 1, 1 }));
+        QCOMPARE(result(50).as_int(), 2);
+    }
+
+    // A list of 268 M empty elements fits in 168 bytes; decoding it stalled the I/O thread for
+    // 10 s. The traversal limit now comes from the frame's size: the call fails at once.
+    void listsOfEmptyElementsAreBounded()
+    {
+        auto f = std::make_unique<OutFrame>();
+        auto c = f->root().initCall();
+        c.setKind(wire::CallKind::FETCH);
+        c.setCallId(60);
+        c.setKernel("echo");
+        c.initArgs(1)[0].initList(0);
+        f->finish();
+        // The empty list's pointer (a struct list of no elements) becomes a list of 2^28 voids,
+        // which a reader may take as a list of empty structs.
+        bool patched = false;
+        for (const auto& v : f->iov()) {
+            auto* w = static_cast<std::uint64_t*>(v.iov_base);
+            for (std::size_t i = 0; i < v.iov_len / 8; ++i)
+                if ((w[i] & 3) == 1 && ((w[i] >> 32) & 7) == 7 && (w[i] >> 35) == 0) {
+                    w[i] = (std::uint64_t(1) << 28 << 35) | 1; // VOID elements, 2^28 of them
+                    patched = true;
+                }
+        }
+        QVERIFY(patched);
+        conn->send(std::move(f));
+        const Value r = result(60);
+        QVERIFY(r.is_error());
+        qInfo("%s", r.as_error().message.c_str());
+        conn->send(call(61, "add", { 2, 2 }));
+        QCOMPARE(result(61).as_int(), 4);
     }
 
     // Last: a frame whose root cannot be read says neither what it was nor whom to answer.
