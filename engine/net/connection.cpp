@@ -328,6 +328,7 @@ kj::Promise<void> Connection::read_loop(bool wait_for_edge)
         case DrainResult::Closed:
             return kj::READY_NOW;
         case DrainResult::WouldBlock:
+            watch_for_stall();
             return read_loop(true);
         case DrainResult::Budget:
             break;
@@ -338,6 +339,43 @@ kj::Promise<void> Connection::read_loop(bool wait_for_edge)
     if (wait_for_edge)
         return io_->reader.whenBecomesReadable().then(kj::mv(next));
     return kj::evalLater(kj::mv(next));
+}
+
+void Connection::watch_for_stall()
+{
+    if (stall_watched_ || limits_.frame_stall_ms == 0)
+        return;
+    {
+        std::unique_lock rl(rm_, std::try_to_lock);
+        if (!rl || decoder_.partial_bytes() == 0)
+            return; // nothing half-read (or a poller is reading: the next read comes back here)
+    }
+    stall_watched_ = true;
+    const auto seen = bytes_received_.load(std::memory_order_relaxed);
+    auto self = shared_from_this();
+    loop_.add_task(loop_.timer()
+                       .afterDelay(limits_.frame_stall_ms * kj::MILLISECONDS)
+                       .then([this, self, seen] {
+                           stall_watched_ = false;
+                           if (closed())
+                               return;
+                           std::size_t left;
+                           {
+                               std::unique_lock rl(rm_, std::try_to_lock);
+                               if (!rl)
+                                   return;
+                               left = decoder_.partial_bytes();
+                           }
+                           if (left == 0)
+                               return;
+                           if (bytes_received_.load(std::memory_order_relaxed) != seen) {
+                               watch_for_stall(); // still coming: watch the next stretch
+                               return;
+                           }
+                           close_now("a frame stopped arriving (" + std::to_string(left)
+                               + " bytes of it came, then nothing for "
+                               + std::to_string(limits_.frame_stall_ms) + " ms)");
+                       }));
 }
 
 bool Connection::poll_input()

@@ -92,6 +92,7 @@ private:
     // then nullopt. Otherwise whether it dispatched a frame.
     std::optional<bool> read_here();
     void close_now(const std::string& reason);
+    void watch_for_stall(); // loop thread, after a read left part of a frame
 
     EventLoop& loop_;
     int fd_;
@@ -100,6 +101,7 @@ private:
     FrameDecoder decoder_; // the handshake's small limits until the gate opens
     WireLimits limits_; // the limits after the handshake
     bool full_limits_ = false; // reader only
+    bool stall_watched_ = false; // loop thread
     std::atomic<bool> authenticated_ { false };
     std::unique_ptr<Io> io_; // loop thread only
     FrameHandler on_frame_;

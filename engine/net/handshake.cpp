@@ -9,6 +9,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "weft/errors.h"
+
 #include <stdexcept>
 
 namespace weft::detail {
@@ -249,6 +251,47 @@ void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie
         }
         s.fail("unexpected message during the handshake", true);
     });
+}
+
+Pid handshake_blocking(int fd, const Cookie& cookie, Pid my_pid)
+{
+    const Nonce mine = random_nonce();
+    auto send = [&](auto fill) {
+        capnp::MallocMessageBuilder b(32);
+        fill(b.getRoot<wire::Message>());
+        capnp::writeMessageToFd(fd, b);
+    };
+    capnp::ReaderOptions opts;
+    opts.traversalLimitInWords = 1 << 16;
+    send([&](wire::Message::Builder m) {
+        auto h = m.initHello();
+        h.setPid(my_pid);
+        h.setNonce(bytes(mine));
+        h.setProtocol(kProtocolVersion);
+    });
+    try {
+        capnp::StreamFdMessageReader challenge(fd, opts);
+        auto m = challenge.getRoot<wire::Message>();
+        if (m.isReject())
+            throw ConnectionError(std::string("rejected: ") + m.getReject().getReason().cStr());
+        if (!m.isChallenge() || m.getChallenge().getNonce().size() != 16)
+            throw ConnectionError("the peer did not answer with a challenge");
+        auto theirs = m.getChallenge().getNonce();
+        if (!mac_equal(mac_of(cookie, "weft-acceptor", bytes(mine), theirs, 0),
+                m.getChallenge().getMac()))
+            throw ConnectionError("wrong cookie (the peer's proof does not match)");
+        const auto proof = mac_of(cookie, "weft-connector", theirs, bytes(mine), my_pid);
+        send([&](wire::Message::Builder out) { out.initProof().setMac(data(proof)); });
+        capnp::StreamFdMessageReader welcome(fd, opts);
+        auto w = welcome.getRoot<wire::Message>();
+        if (w.isReject())
+            throw ConnectionError(std::string("rejected: ") + w.getReject().getReason().cStr());
+        if (!w.isWelcome())
+            throw ConnectionError("the peer did not welcome us");
+        return w.getWelcome().getPid();
+    } catch (const kj::Exception& e) {
+        throw ConnectionError(std::string("handshake failed: ") + e.getDescription().cStr());
+    }
 }
 
 } // namespace weft::detail

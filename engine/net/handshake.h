@@ -36,6 +36,10 @@ void handshake_as_connector(const std::shared_ptr<Connection>& conn, const Cooki
 void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie& cookie,
     Pid my_pid, std::function<void(HandshakeResult)> done);
 
+// The connector's side on a blocking socket, for tools that speak the wire themselves (the frame
+// fuzzer). Returns the acceptor's pid, or throws ConnectionError saying why not.
+Pid handshake_blocking(int fd, const Cookie& cookie, Pid my_pid);
+
 inline constexpr std::uint32_t kProtocolVersion = 1;
 
 } // namespace weft::detail

@@ -172,6 +172,8 @@ ProcessRuntime::ProcessRuntime(RuntimeOptions options, std::shared_ptr<KernelReg
 {
     if (const char* ms = std::getenv("WEFT_HANDSHAKE_TIMEOUT_MS"); ms && std::atoi(ms) > 0)
         opts_.limits.handshake_timeout_ms = static_cast<std::uint32_t>(std::atoi(ms));
+    if (const char* ms = std::getenv("WEFT_FRAME_STALL_MS"); ms && std::atoi(ms) > 0)
+        opts_.limits.frame_stall_ms = static_cast<std::uint32_t>(std::atoi(ms));
     loop_.run_sync([this] {
         loop_.add_stop_hook([this] {
             std::vector<std::shared_ptr<Connection>> conns;

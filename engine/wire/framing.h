@@ -33,6 +33,9 @@ struct WireLimits {
     std::size_t handshake_frame_bytes = 4096;
     std::uint32_t handshake_timeout_ms = 5000; // WEFT_HANDSHAKE_TIMEOUT_MS overrides it
     std::size_t max_unauthenticated = 64; // per listener; the oldest goes first
+    // A frame begun but not finished, with no byte for this long, ends the connection: a header
+    // that lies about its size would otherwise leave everything behind it waiting forever.
+    std::uint32_t frame_stall_ms = 30000; // WEFT_FRAME_STALL_MS overrides it
 
     // The limits a connection applies until its handshake is done.
     [[nodiscard]] WireLimits before_handshake() const
@@ -109,6 +112,8 @@ public:
     // and its bytes are being skipped. Corrupt: the header cannot be trusted, so no later frame
     // can be found; the stream must be closed. NeedMore: read more.
     Status next(InFrame& out, std::string& error);
+    // Bytes of a frame not complete yet (0 between frames).
+    [[nodiscard]] std::size_t partial_bytes() const { return end_ - begin_ + skip_; }
     // New limits from the next frame on (a connection's, once its handshake is done).
     void set_limits(const WireLimits& limits) { limits_ = limits; }
     [[nodiscard]] const WireLimits& limits() const { return limits_; }

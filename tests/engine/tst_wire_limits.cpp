@@ -52,6 +52,7 @@ class TestWireLimits : public QObject {
 private:
     std::unique_ptr<EventLoop> loop;
     std::shared_ptr<Connection> a, b;
+    int raw_a = -1; // the sender's socket, for bytes no Connection would send
     Received got;
 
 private slots:
@@ -62,6 +63,8 @@ private slots:
         QCOMPARE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
         WireLimits small;
         small.max_frame_bytes = 64 * 1024;
+        small.frame_stall_ms = 100;
+        raw_a = sv[0];
         a = std::make_shared<Connection>(*loop, sv[0], "sender");
         b = std::make_shared<Connection>(*loop, sv[1], "receiver", small);
         got.pings.clear();
@@ -142,6 +145,23 @@ private slots:
         QCOMPARE(d.next(f, error), FrameDecoder::Status::Rejected);
         QVERIFY2(error.find("exceeds the limit of 4096 bytes") != std::string::npos, error.c_str());
         QVERIFY(d.write_space().size() <= 8192); // nothing was reserved for it
+    }
+
+    // Found by the frame fuzzer: a segment table that promises more bytes than ever come left
+    // everything behind it on the connection waiting forever. A frame that stops half-way now
+    // ends the connection with the reason once no byte came for frame_stall_ms.
+    void stalledFrameClosesTheConnection()
+    {
+        QVERIFY(a->send(ping(1)));
+        QVERIFY(got.wait_for(1, 0));
+        const std::uint32_t header[2] = { 0, 1000 }; // 8,000 bytes promised
+        const char some[16] = {};
+        std::string bytes(reinterpret_cast<const char*>(header), sizeof header);
+        bytes.append(some, sizeof some);
+        QCOMPARE(::send(raw_a, bytes.data(), bytes.size(), MSG_NOSIGNAL), ssize_t(bytes.size()));
+        std::unique_lock g(got.m);
+        QVERIFY(got.cv.wait_for(g, std::chrono::seconds(60), [&] { return got.closed; }));
+        QCOMPARE(got.pings, (std::vector<std::uint64_t> { 1 }));
     }
 
     void corruptMessageAffectsOnlyItself()
