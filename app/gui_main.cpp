@@ -74,6 +74,12 @@ int main(int argc, char** argv)
         std::fprintf(stderr, "weft: --threads wants N or N,M with N >= 1, M >= 0\n");
         return 2;
     }
+    try {
+        weft::check_threads(t, "--threads");
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "weft: %s\n", e.what());
+        return 2;
+    }
 
     weft::ClusterOptions options;
     auto bridge = std::make_unique<weft::ui::EngineBridge>(options);

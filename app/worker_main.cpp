@@ -58,9 +58,15 @@ int main(int argc, char** argv)
             if (t == "auto")
                 t = std::to_string(std::thread::hardware_concurrency());
             auto comma = t.find(',');
-            threads.default_threads = std::max(1, std::stoi(t.substr(0, comma)));
-            threads.interactive
-                = comma == std::string::npos ? 0 : std::max(0, std::stoi(t.substr(comma + 1)));
+            try {
+                threads.default_threads = std::stoi(t.substr(0, comma));
+                threads.interactive
+                    = comma == std::string::npos ? 0 : std::stoi(t.substr(comma + 1));
+                weft::check_threads(threads, "--threads");
+            } catch (const std::exception& e) {
+                std::fprintf(stderr, "weft-worker: bad --threads '%s': %s\n", t.c_str(), e.what());
+                return 2;
+            }
         } else if (a == "--bind" && i + 1 < argc) {
             host = argv[++i];
         } else if (a == "--version") {

@@ -6,6 +6,7 @@
 #include <QMetaObject>
 #include <QTimer>
 
+#include <algorithm>
 #include <cstdio>
 #include <signal.h>
 
@@ -55,7 +56,7 @@ EngineBridge::EngineBridge(ClusterOptions options, QObject* parent)
     });
     c->on_worker_exited([this](Pid pid, const std::string& reason) {
         const auto r = QString::fromStdString(reason);
-        post([this, pid, r] { emit workerExited(pid, r); });
+        post([this, pid, r] { refreshMembership([this, pid, r] { emit workerExited(pid, r); }); });
     });
     c->on_output([this](Pid pid, const std::string& line) {
         const auto l = QString::fromStdString(line);
@@ -131,18 +132,47 @@ void EngineBridge::deliverSnapshot()
     if (!s)
         return;
     m_lastDeliveryMs = now;
+    if (!m_membershipQueued) {
+        m_membershipQueued = true;
+        refreshMembership([this] { m_membershipQueued = false; });
+    }
     emit snapshotReady(s);
+}
+
+void EngineBridge::refreshMembership(std::function<void()> then)
+{
+    if (!m_cluster || m_shutDown) {
+        if (then)
+            then();
+        return;
+    }
+    runJob([this, then = std::move(then)] {
+        auto info = m_cluster->worker_info();
+        post([this, info = std::move(info), then] {
+            m_workerInfo = info;
+            if (then)
+                then();
+        });
+    });
+}
+
+QList<Pid> EngineBridge::workers() const
+{
+    // As Cluster::workers() (Julia's workers()): the connected workers, or the master alone.
+    QList<Pid> out;
+    for (const auto& w : m_workerInfo)
+        if (w.pid != 1 && w.state != WorkerState::Exited && w.state != WorkerState::Starting)
+            out << w.pid;
+    std::sort(out.begin(), out.end());
+    if (out.isEmpty())
+        out << 1;
+    return out;
 }
 
 std::shared_ptr<const TelemetrySnapshot> EngineBridge::latest() const
 {
     std::lock_guard sl(m_snapMutex);
     return m_latest;
-}
-
-std::vector<WorkerInfo> EngineBridge::workerInfo() const
-{
-    return m_cluster ? m_cluster->worker_info() : std::vector<WorkerInfo> {};
 }
 
 QStringList EngineBridge::kernelNames() const
@@ -158,7 +188,9 @@ void EngineBridge::addLocalWorkers(int count, Threads threads)
         try {
             const auto pids = m_cluster->addprocs(count, threads);
             QList<Pid> list(pids.begin(), pids.end());
-            post([this, list] {
+            auto info = m_cluster->worker_info();
+            post([this, list, info = std::move(info)] {
+                m_workerInfo = info;
                 emit workersAdded(list);
                 refreshKernels();
             });
@@ -208,20 +240,21 @@ void EngineBridge::removeWorkers(const QList<Pid>& pids)
 
 void EngineBridge::killWorker(Pid pid)
 {
-    for (auto& w : m_cluster->worker_info())
-        if (w.pid == pid && w.os_pid > 0 && w.state != WorkerState::Exited)
-            ::kill(w.os_pid, SIGKILL);
+    runJob([this, pid] {
+        for (auto& w : m_cluster->worker_info())
+            if (w.pid == pid && w.os_pid > 0 && w.state != WorkerState::Exited)
+                ::kill(w.os_pid, SIGKILL);
+    });
 }
 
 void EngineBridge::interruptWorkers(const QList<Pid>& pids)
 {
-    // Sends one message per worker; nothing here waits.
-    m_cluster->interrupt(std::vector<Pid>(pids.begin(), pids.end()));
+    runJob([this, v = std::vector<Pid>(pids.begin(), pids.end())] { m_cluster->interrupt(v); });
 }
 
 void EngineBridge::setTelemetryInterval(int ms)
 {
-    m_cluster->set_telemetry_interval(std::chrono::milliseconds(ms));
+    runJob([this, ms] { m_cluster->set_telemetry_interval(std::chrono::milliseconds(ms)); });
 }
 
 int EngineBridge::submit(const SubmitRequest& r)

@@ -52,8 +52,13 @@ public:
 
     [[nodiscard]] QStringList kernelNames() const; // kernels loaded on the workers
     [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> latest() const;
-    [[nodiscard]] std::vector<WorkerInfo> workerInfo() const;
+    // Membership as last heard from the engine (refreshed off the GUI thread on every join,
+    // exit and snapshot): reading it never waits on the engine.
+    [[nodiscard]] const std::vector<WorkerInfo>& workerInfo() const { return m_workerInfo; }
+    [[nodiscard]] QList<Pid> workers() const; // as Cluster::workers(), from workerInfo()
+    // For tests that talk to the cluster directly; the window never does.
     [[nodiscard]] Cluster* cluster() { return m_cluster.get(); }
+    [[nodiscard]] bool hasCluster() const { return m_cluster != nullptr; }
     [[nodiscard]] bool isShutDown() const { return m_shutDown; }
 
 signals:
@@ -74,6 +79,8 @@ private:
     void runJob(std::function<void()> job);
     void refreshKernels();
     void removeWorkersAndFinishJobs(); // any thread but the GUI's when the cluster is busy
+    // Reads membership on a job thread; then, on the GUI thread, stores it and runs `then`.
+    void refreshMembership(std::function<void()> then = {});
 
     std::unique_ptr<Cluster> m_cluster;
     QThreadPool m_jobs;
@@ -91,6 +98,8 @@ private:
     bool m_deliveryQueued = false;
     qint64 m_lastDeliveryMs = 0;
     QStringList m_kernels;
+    std::vector<WorkerInfo> m_workerInfo; // GUI thread
+    bool m_membershipQueued = false; // GUI thread: a snapshot's refresh is on its way
     std::thread m_shutdownThread;
 };
 

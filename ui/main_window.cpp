@@ -165,8 +165,7 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
             ids = s.join(QStringLiteral(", "));
         }
         m_log->append(LogPane::Kind::Event, tr("Workers %1 joined.").arg(ids));
-        const auto ws = m_bridge.cluster()->workers();
-        m_submit->setWorkers(QList<Pid>(ws.begin(), ws.end()));
+        m_submit->setWorkers(m_bridge.workers());
         statusBar()->showMessage(tr("%n worker(s) added", nullptr, int(pids.size())), 4000);
     });
     connect(&m_bridge, &EngineBridge::addWorkersFailed, this, [this](const QString& e) {
@@ -175,10 +174,7 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     });
     connect(&m_bridge, &EngineBridge::workerExited, this, [this](Pid pid, const QString& reason) {
         m_log->append(LogPane::Kind::Event, tr("Worker %1 exited: %2").arg(pid).arg(reason));
-        if (m_bridge.cluster()) {
-            const auto ws = m_bridge.cluster()->workers();
-            m_submit->setWorkers(QList<Pid>(ws.begin(), ws.end()));
-        }
+        m_submit->setWorkers(m_bridge.workers());
     });
     connect(&m_bridge, &EngineBridge::workerOutput, this, [this](Pid pid, const QString& line) {
         m_log->append(LogPane::Kind::Output, tr("From worker %1: %2").arg(pid).arg(line));
@@ -205,8 +201,7 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
         m_closing = true;
         close();
     });
-    const auto ws = m_bridge.cluster()->workers();
-    m_submit->setWorkers(QList<Pid>(ws.begin(), ws.end()));
+    m_submit->setWorkers(m_bridge.workers());
     m_status->setText(tr("No workers yet: Cluster ▸ Add local workers…"));
     refreshWorkerActions();
 }
@@ -408,7 +403,7 @@ void MainWindow::exportTrace()
 
 void MainWindow::closeEvent(QCloseEvent* e)
 {
-    if (m_closing || (m_bridge.isShutDown() && !m_bridge.cluster())) {
+    if (m_closing || (m_bridge.isShutDown() && !m_bridge.hasCluster())) {
         e->accept();
         return;
     }

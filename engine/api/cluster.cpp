@@ -11,6 +11,11 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <stdexcept>
+#include <sys/resource.h>
+#include <thread>
 
 namespace weft {
 
@@ -70,6 +75,7 @@ struct Cluster::Callbacks : detail::ClusterCallbacks {
 Cluster::Cluster(ClusterOptions options)
     : callbacks_(std::make_unique<Callbacks>())
 {
+    check_threads(options.master_threads, "master_threads");
     auto kernels = std::make_shared<KernelRegistry>();
     register_builtin_kernels(*kernels);
     detail::RuntimeOptions ro;
@@ -169,8 +175,85 @@ Cluster::~Cluster()
     runtime_->set_log(nullptr); // the callbacks go with this object; the runtime may not
 }
 
+int max_threads_per_pool()
+{
+    return std::max(64, 64 * static_cast<int>(std::thread::hardware_concurrency()));
+}
+
+void check_threads(const Threads& t, const std::string& who)
+{
+    const int max = max_threads_per_pool();
+    const auto cores = std::to_string(std::thread::hardware_concurrency());
+    if (t.default_threads < 1)
+        throw std::invalid_argument(who + ": the default pool needs at least 1 thread (asked for "
+            + std::to_string(t.default_threads) + ")");
+    if (t.interactive < 0)
+        throw std::invalid_argument(who + ": a negative number of interactive threads ("
+            + std::to_string(t.interactive) + ")");
+    for (const auto& [n, pool] :
+        { std::pair { t.default_threads, "default" }, std::pair { t.interactive, "interactive" } })
+        if (n > max)
+            throw std::invalid_argument(who + ": " + std::to_string(n) + " threads in the " + pool
+                + " pool is more than this machine runs sensibly (at most " + std::to_string(max)
+                + ": 64 for each of its " + cores + " cores)");
+}
+
+namespace {
+
+// What starting `n` more local workers costs this process and this machine, checked before any
+// is started: a request beyond the descriptors or the memory fails at once, naming the limit
+// (it used to start workers until something broke, and then hang).
+void check_room_for_workers(int n, const Threads& threads)
+{
+    if (n < 0)
+        throw std::invalid_argument(
+            "addprocs: a negative number of workers (" + std::to_string(n) + ")");
+    // The master's side of each worker: stdin, stdout and stderr pipes, its process handle, the
+    // connection and the duplicate the event loop watches.
+    constexpr long kFdsPerWorker = 6;
+    constexpr long kFdsSpare = 64; // for everything else this process opens
+    rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        long open = 0;
+        std::error_code ec;
+        for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+             !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+            ++open;
+        const long room = (static_cast<long>(rl.rlim_cur) - open - kFdsSpare) / kFdsPerWorker;
+        if (n > room)
+            throw std::invalid_argument("addprocs(" + std::to_string(n)
+                + "): each local worker takes " + std::to_string(kFdsPerWorker)
+                + " file descriptors here, and this process may open " + std::to_string(rl.rlim_cur)
+                + " (" + std::to_string(open) + " open now): room for "
+                + std::to_string(std::max(0L, room))
+                + " more workers (raise the limit with ulimit -n)");
+    }
+    // A worker's own memory (about 10 MiB) and its threads' stacks.
+    const long long per_worker_kb
+        = 16 * 1024 + 1024LL * (threads.default_threads + threads.interactive);
+    std::ifstream meminfo("/proc/meminfo");
+    std::string key;
+    long long kb = 0;
+    std::string unit;
+    while (meminfo >> key >> kb >> unit)
+        if (key == "MemAvailable:") {
+            if (static_cast<long long>(n) * per_worker_kb > kb)
+                throw std::invalid_argument("addprocs(" + std::to_string(n)
+                    + "): " + std::to_string(n) + " workers need about "
+                    + std::to_string(static_cast<long long>(n) * per_worker_kb / 1024)
+                    + " MiB, and this machine has " + std::to_string(kb / 1024)
+                    + " MiB available: room for " + std::to_string(kb / per_worker_kb)
+                    + " more workers");
+            break;
+        }
+}
+
+} // namespace
+
 std::vector<Pid> Cluster::addprocs(int n, Threads threads)
 {
+    check_threads(threads, "addprocs");
+    check_room_for_workers(n, threads);
     return local_->launch(n, threads);
 }
 

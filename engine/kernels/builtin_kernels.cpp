@@ -385,8 +385,12 @@ Value square(Context&, const List& args)
 {
     if (args.size() != 1)
         throw std::invalid_argument("square takes one number");
-    if (args[0].kind() == Value::Kind::Int64)
-        return args[0].as_int() * args[0].as_int();
+    if (args[0].kind() == Value::Kind::Int64) {
+        // Integers wrap, as Julia's Int64 does (x^2 for x = 3037000500 is negative there too):
+        // the multiplication is done unsigned, where wrapping is defined.
+        const auto x = static_cast<std::uint64_t>(args[0].as_int());
+        return static_cast<std::int64_t>(x * x);
+    }
     return args[0].as_double() * args[0].as_double();
 }
 

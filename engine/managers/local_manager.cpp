@@ -154,13 +154,32 @@ std::vector<Pid> LocalManager::launch(int n, Threads threads)
     return ok;
 }
 
+// A worker that never ran: its descriptors are closed at once (they used to stay open for as
+// long as the manager lived: 3 per failed start).
+void LocalManager::fail_start(const std::shared_ptr<Worker>& w, const std::string& why)
+{
+    for (int* fd : { &w->stdin_fd, &w->stdout_fd, &w->stderr_fd })
+        if (*fd >= 0) {
+            ::close(*fd);
+            *fd = -1;
+        }
+    finish_launch(w, why);
+    w->info.state = WorkerState::Exited;
+    w->info.exit_reason = "failed to start: " + why;
+    w->exited->set(Value(w->info.exit_reason));
+    rt_.peer_exited(w->info.pid, w->info.exit_reason);
+}
+
 void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
 {
-    const Pid pid = w->info.pid;
-    int in_sv[2], out_p[2], err_p[2];
+    int in_sv[2] = { -1, -1 }, out_p[2] = { -1, -1 }, err_p[2] = { -1, -1 };
     if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_sv) < 0
         || ::pipe2(out_p, O_CLOEXEC) < 0 || ::pipe2(err_p, O_CLOEXEC) < 0) {
-        finish_launch(w, std::string("cannot make pipes: ") + std::strerror(errno));
+        const int err = errno;
+        for (int fd : { in_sv[0], in_sv[1], out_p[0], out_p[1], err_p[0], err_p[1] })
+            if (fd >= 0)
+                ::close(fd);
+        fail_start(w, std::string("cannot make pipes: ") + std::strerror(err));
         return;
     }
     posix_spawn_file_actions_t fa;
@@ -184,11 +203,7 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
     w->stdout_fd = out_p[0];
     w->stderr_fd = err_p[0];
     if (rc != 0) {
-        finish_launch(w, "cannot start " + worker_path_ + ": " + std::strerror(rc));
-        w->info.state = WorkerState::Exited;
-        w->info.exit_reason = "failed to start";
-        w->exited->set(Value(w->info.exit_reason));
-        rt_.peer_exited(pid, w->info.exit_reason);
+        fail_start(w, "cannot start " + worker_path_ + ": " + std::strerror(rc));
         return;
     }
     w->os_pid = child;
@@ -274,7 +289,17 @@ kj::Promise<void> LocalManager::read_stream(std::shared_ptr<Worker> w, bool is_s
                 return read_stream(w, is_stdout);
             if (!buf.empty())
                 on_line(w, std::exchange(buf, {}), is_stdout);
-            return kj::READY_NOW; // end of stream
+            // End of stream: its observer and descriptor go, on a later turn (we are inside the
+            // observer's continuation).
+            rt_.loop().post([w, is_stdout] {
+                (is_stdout ? w->out_obs : w->err_obs).reset();
+                int& f = is_stdout ? w->stdout_fd : w->stderr_fd;
+                if (f >= 0) {
+                    ::close(f);
+                    f = -1;
+                }
+            });
+            return kj::READY_NOW;
         }
     });
 }
@@ -380,10 +405,11 @@ void LocalManager::on_process_exit(const std::shared_ptr<Worker>& w)
     // Observers are torn down on a later turn: we may be inside one of their continuations.
     rt_.loop().post([w] {
         w->pid_obs.reset();
-        if (w->stdin_fd >= 0) {
-            ::close(w->stdin_fd);
-            w->stdin_fd = -1;
-        }
+        for (int* fd : { &w->stdin_fd, &w->pid_fd })
+            if (*fd >= 0) {
+                ::close(*fd);
+                *fd = -1;
+            }
     });
 }
 

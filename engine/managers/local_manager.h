@@ -27,6 +27,7 @@ public:
 private:
     struct Worker;
     void start_worker(const std::shared_ptr<Worker>& w); // loop thread
+    void fail_start(const std::shared_ptr<Worker>& w, const std::string& why); // loop thread
     kj::Promise<void> read_stream(std::shared_ptr<Worker> w, bool is_stdout);
     void on_line(const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout);
     void on_process_exit(const std::shared_ptr<Worker>& w);

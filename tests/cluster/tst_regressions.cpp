@@ -173,6 +173,14 @@ private slots:
         QCOMPARE(copy.fetch().as_array().size(), std::size_t(4));
     }
 
+    // Found by the frame fuzzer under UBSan: square overflowed a signed integer (undefined
+    // behaviour). It wraps now, as Julia's Int64 arithmetic does.
+    void squareWrapsLikeJulia()
+    {
+        QCOMPARE(c->remotecall_fetch("square", 2, std::int64_t(3037000500)).as_int(),
+            std::int64_t(-9223372036709301616));
+    }
+
     // A value stored on the master holding a channel reference, passed to workers, which fetch
     // it from the master.
     void masterOwnedResultPassedToWorkers()

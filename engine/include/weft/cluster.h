@@ -29,6 +29,11 @@ struct Threads {
     int default_threads = 1;
     int interactive = 0;
 };
+// The most threads a pool may have here: 64 per core, and at least 64.
+[[nodiscard]] int max_threads_per_pool();
+// Throws std::invalid_argument naming the limit when `t` asks for more than this machine can run
+// (or for no default thread). `who` says whose threads they are ("addprocs", "--threads").
+void check_threads(const Threads& t, const std::string& who);
 
 enum class Transport : std::uint8_t { Unix, Tcp };
 enum class Topology : std::uint8_t { Lazy, AllToAll, MasterWorker };
