@@ -18,6 +18,7 @@
 #include <QDialogButtonBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSpinBox>
 #include <QTabWidget>
@@ -87,6 +88,32 @@ private slots:
             pids.push_back(i.os_pid);
         bridge.reset();
         QVERIFY(allGone(pids));
+    }
+
+    // `weft --workers 100000` froze the window inside the engine. Now the request fails at once
+    // with the limit in the message, and the window stays live (the failure reaches it through
+    // its event loop, which this very wait runs).
+    void absurd_worker_count_fails_at_once()
+    {
+        auto bridge = std::make_unique<EngineBridge>(options());
+        MainWindow w(*bridge);
+        w.show();
+        QString shown;
+        QTimer poll;
+        connect(&poll, &QTimer::timeout, this, [&] {
+            if (auto* box = qobject_cast<QMessageBox*>(QApplication::activeModalWidget())) {
+                shown = box->text();
+                box->accept();
+            }
+        });
+        poll.start(20);
+        QSignalSpy failed(bridge.get(), &EngineBridge::addWorkersFailed);
+        bridge->addLocalWorkers(100000, { 1, 0 });
+        QTRY_VERIFY_WITH_TIMEOUT(!shown.isEmpty(), 60000);
+        QCOMPARE(failed.count(), 1);
+        QVERIFY2(shown.contains("addprocs(100000)"), qPrintable(shown));
+        QVERIFY(w.logPane()->toPlainText().contains("Adding workers failed"));
+        QVERIFY(bridge->workerInfo().empty());
     }
 
     void add_workers_through_the_dialog()
