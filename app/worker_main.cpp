@@ -36,7 +36,7 @@ struct ExitSignal {
 int usage()
 {
     std::fprintf(stderr,
-        "usage: weft-worker [--threads N[,M]] [--bind HOST]\n"
+        "usage: weft-worker [--threads N[,M]] [--bind HOST] [--unix-only]\n"
         "Started by a Weft master, which writes the cluster cookie on stdin.\n");
     return 2;
 }
@@ -51,6 +51,7 @@ int main(int argc, char** argv)
     ::mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     weft::Threads threads { 1, 0 };
     std::string host = "127.0.0.1";
+    bool unix_only = false;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
         if (a == "--threads" && i + 1 < argc) {
@@ -69,6 +70,8 @@ int main(int argc, char** argv)
             }
         } else if (a == "--bind" && i + 1 < argc) {
             host = argv[++i];
+        } else if (a == "--unix-only") {
+            unix_only = true;
         } else if (a == "--version") {
             std::printf("weft-worker 0.1.0\n");
             return 0;
@@ -95,6 +98,7 @@ int main(int argc, char** argv)
     ro.threads = threads;
     ro.cookie = *cookie;
     ro.host = host;
+    ro.listen_tcp = !unix_only;
     auto rt = std::make_shared<weft::detail::ProcessRuntime>(ro, kernels);
 
     // Samples go to the master at the interval it sets (at join, and whenever it changes).

@@ -192,7 +192,12 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
     const std::string host = rt_.options().host;
     std::vector<char*> argv { const_cast<char*>(worker_path_.c_str()),
         const_cast<char*>("--threads"), const_cast<char*>(threads.c_str()),
-        const_cast<char*>("--bind"), const_cast<char*>(host.c_str()), nullptr };
+        const_cast<char*>("--bind"), const_cast<char*>(host.c_str()) };
+    // Local workers on Unix sockets talk to each other over them too: no TCP port is opened,
+    // so no other user on this host can reach them at all.
+    if (opts_.transport == Transport::Unix)
+        argv.push_back(const_cast<char*>("--unix-only"));
+    argv.push_back(nullptr);
     pid_t child = -1;
     const int rc = ::posix_spawnp(&child, worker_path_.c_str(), &fa, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -318,7 +323,7 @@ void LocalManager::on_line(
             else if (word.rfind("unix:", 0) == 0)
                 unix_address = word;
         }
-        if (tcp.empty()) {
+        if (tcp.empty() && unix_address.empty()) {
             finish_launch(w,
                 "worker " + std::to_string(pid) + " printed '" + line + "' instead of its address");
             ::kill(w->os_pid, SIGKILL);

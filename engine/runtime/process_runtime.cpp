@@ -1802,7 +1802,8 @@ void ProcessRuntime::on_exit_requested(std::function<void(const std::string&)> c
 std::vector<std::string> ProcessRuntime::listen()
 {
     std::vector<ListenSocket> socks;
-    socks.push_back(listen_tcp(opts_.host));
+    if (opts_.listen_tcp)
+        socks.push_back(listen_tcp(opts_.host));
     socks.push_back(listen_unix("weft-worker"));
     std::vector<std::string> addrs;
     loop_.run_sync([&] {

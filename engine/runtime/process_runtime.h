@@ -38,6 +38,7 @@ struct RuntimeOptions {
     WireLimits limits;
     Topology topology = Topology::Lazy;
     std::string host = "127.0.0.1";
+    bool listen_tcp = true; // false: a Unix socket only (local workers of a Unix cluster)
 };
 
 enum class CallKind : std::uint8_t { Async, Fetch, Wait, Do };

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <pwd.h>
 #include <random>
+#include <set>
+#include <sstream>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -268,6 +270,38 @@ private slots:
             std::int64_t(w.pid));
         QCOMPARE(c->remotecall_fetch("myid", w.pid).as_int(), std::int64_t(w.pid));
         QCOMPARE(lines.count(w.pid, "still listening"), std::size_t(1)); // said once
+    }
+
+    // A local worker of a Unix cluster opens no TCP port at all (peers on this host use Unix
+    // sockets): nothing of it is reachable from another user's process but a socket it cannot
+    // enter.
+    void unixWorkersListenOnNoTcpPort()
+    {
+        std::set<std::string> inodes; // the worker's sockets
+        const auto w = worker(2);
+        for (auto& e :
+            std::filesystem::directory_iterator("/proc/" + std::to_string(w.os_pid) + "/fd")) {
+            std::error_code ec;
+            const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+            if (target.rfind("socket:[", 0) == 0)
+                inodes.insert(target.substr(8, target.size() - 9));
+        }
+        QVERIFY(!inodes.empty());
+        int listening = 0;
+        for (const char* table : { "/proc/net/tcp", "/proc/net/tcp6" }) {
+            std::ifstream in(table);
+            std::string line;
+            std::getline(in, line); // header
+            while (std::getline(in, line)) {
+                std::istringstream f(line);
+                std::string sl, local, remote, st, queues, timer, retr, uid, timeout, inode;
+                f >> sl >> local >> remote >> st >> queues >> timer >> retr >> uid >> timeout
+                    >> inode;
+                if (st == "0A" && inodes.count(inode))
+                    ++listening;
+            }
+        }
+        QCOMPARE(listening, 0);
     }
 
     // The worker's socket is in a directory only its user can enter: another user cannot even
