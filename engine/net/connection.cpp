@@ -269,6 +269,10 @@ void Connection::flush_locked(std::unique_lock<std::mutex>& lk)
         }
     }
     writing_ = false;
+    if (closed_.load(std::memory_order_relaxed)) { // closed while we wrote: see close_now
+        outq_.clear();
+        front_offset_ = 0;
+    }
 }
 
 void Connection::arm_writable()
@@ -537,7 +541,12 @@ void Connection::close_now(const std::string& reason)
         }
         if (closed_.exchange(true))
             return;
-        outq_.clear();
+        // A writer on another thread may be inside sendmsg with these frames' bytes: it drops
+        // them itself when it returns and sees the connection closed.
+        if (!writing_) {
+            outq_.clear();
+            front_offset_ = 0;
+        }
         held_.clear();
     }
     ::shutdown(fd_, SHUT_RDWR);

@@ -8,9 +8,11 @@
 
 #include <QtTest>
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <sys/socket.h>
+#include <thread>
 
 using namespace weft::detail;
 
@@ -162,6 +164,27 @@ private slots:
         std::unique_lock g(got.m);
         QVERIFY(got.cv.wait_for(g, std::chrono::seconds(60), [&] { return got.closed; }));
         QCOMPARE(got.pings, (std::vector<std::uint64_t> { 1 }));
+    }
+
+    // Found by ASan once closing on a rejected frame made closes common: the loop thread
+    // closing a connection freed the queued frames while a sender on another thread was inside
+    // sendmsg with their bytes. The writer now drops them itself when it returns.
+    void closeWhileAnotherThreadWrites()
+    {
+        std::atomic<bool> stop { false };
+        std::thread writer([&] {
+            for (std::uint64_t i = 0; !stop.load() && a->send(ping(i, 256 * 1024)); ++i) { }
+        });
+        // The receiver's limit is 64 KiB: the first of these frames makes it close its side,
+        // the sender's next write fails and it closes while the writer may still be writing.
+        std::unique_lock g(got.m);
+        QVERIFY(got.cv.wait_for(g, std::chrono::seconds(60), [&] { return got.closed; }));
+        g.unlock();
+        for (int i = 0; i < 200 && !a->closed(); ++i)
+            a->close("the test closes it under the writer");
+        stop = true;
+        writer.join();
+        QVERIFY(a->closed());
     }
 
     void corruptMessageAffectsOnlyItself()
