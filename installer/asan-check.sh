@@ -18,6 +18,8 @@ trap 'rm -rf "$reports"' EXIT
 # Leaks are checked by the suites that measure them; fibers' stacks confuse LeakSanitizer.
 export ASAN_OPTIONS="detect_leaks=0 log_path=$reports/asan abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1 log_path=$reports/ubsan"
+# The randomized suites run at full size in the plain build; here a smaller share keeps CI short.
+export WEFT_FUZZ_INPUTS=${WEFT_FUZZ_INPUTS:-5000}
 status=0
 ctest --test-dir "$root/build-asan" -L 'engine|cluster' -E weft_bench_smoke --output-on-failure \
   -j2 || status=$?

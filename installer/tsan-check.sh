@@ -15,6 +15,10 @@ trap 'rm -rf "$reports"' EXIT
 # die_after_fork=0: QProcess forks the multi-threaded test and the child execs at once.
 export TSAN_OPTIONS="halt_on_error=0 report_signal_unsafe=0 die_after_fork=0 \
 suppressions=$root/tests/tsan.supp log_path=$reports/report"
+# The randomized suites run at full size in the plain build; here a smaller share keeps CI short.
+export WEFT_FUZZ_INPUTS=${WEFT_FUZZ_INPUTS:-3000}
+export WEFT_MODEL_SEEDS=${WEFT_MODEL_SEEDS:-2}
+export WEFT_MODEL_STEPS=${WEFT_MODEL_STEPS:-1500}
 status=0
 # One suite at a time: TSan slows everything 5-15x, and two at once starve the telemetry test's
 # busy worker of the CPU it measures.
