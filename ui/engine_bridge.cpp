@@ -8,13 +8,20 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <signal.h>
 
 namespace weft::ui {
 
 namespace {
 constexpr qint64 kMinDeliveryGapMs = 100; // at most 10 snapshots a second
+
+bool sameMembership(const std::vector<WorkerInfo>& a, const std::vector<WorkerInfo>& b)
+{
+    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
+        return x.pid == y.pid && x.state == y.state && x.exit_reason == y.exit_reason
+            && x.os_pid == y.os_pid;
+    });
 }
+} // namespace
 
 QString patternName(Pattern p)
 {
@@ -149,7 +156,10 @@ void EngineBridge::refreshMembership(std::function<void()> then)
     runJob([this, then = std::move(then)] {
         auto info = m_cluster->worker_info();
         post([this, info = std::move(info), then] {
+            const bool changed = !sameMembership(m_workerInfo, info);
             m_workerInfo = info;
+            if (changed)
+                emit membershipChanged();
             if (then)
                 then();
         });
@@ -191,6 +201,7 @@ void EngineBridge::addLocalWorkers(int count, Threads threads)
             auto info = m_cluster->worker_info();
             post([this, list, info = std::move(info)] {
                 m_workerInfo = info;
+                emit membershipChanged();
                 emit workersAdded(list);
                 refreshKernels();
             });
@@ -241,9 +252,12 @@ void EngineBridge::removeWorkers(const QList<Pid>& pids)
 void EngineBridge::killWorker(Pid pid)
 {
     runJob([this, pid] {
-        for (auto& w : m_cluster->worker_info())
-            if (w.pid == pid && w.os_pid > 0 && w.state != WorkerState::Exited)
-                ::kill(w.os_pid, SIGKILL);
+        try {
+            m_cluster->kill(pid);
+        } catch (const std::exception& e) {
+            const auto msg = QString::fromUtf8(e.what());
+            post([this, msg] { emit engineMessage(msg); });
+        }
     });
 }
 

@@ -66,6 +66,8 @@ signals:
     void workersAdded(const QList<weft::Pid>& pids);
     void addWorkersFailed(const QString& error);
     void workerExited(weft::Pid pid, const QString& reason);
+    // workerInfo() changed (a worker starting, joining, exiting, gone): with sampling off too.
+    void membershipChanged();
     void workerOutput(weft::Pid pid, const QString& line);
     void engineMessage(const QString& message);
     void submissionProgress(int id, qint64 done, qint64 total);

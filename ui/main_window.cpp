@@ -153,6 +153,10 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     m_submit->setKernels(m_bridge.kernelNames());
     connect(&m_bridge, &EngineBridge::kernelsChanged, m_submit, &SubmitPanel::setKernels);
     connect(&m_bridge, &EngineBridge::snapshotReady, this, &MainWindow::applySnapshot);
+    // Joins and exits show at once, samples or not (with sampling off there are none).
+    connect(&m_bridge, &EngineBridge::membershipChanged, this, [this] {
+        m_workers->apply(m_last ? *m_last : TelemetrySnapshot {}, m_bridge.workerInfo());
+    });
     connect(&m_bridge, &EngineBridge::workersAdded, this, [this](const QList<Pid>& pids) {
         // "2, 3" for a few, "2–65" for a run of ids.
         QString ids;

@@ -35,11 +35,21 @@ void WorkersModel::apply(const TelemetrySnapshot& snap, const std::vector<Worker
         r.osPid = w.os_pid;
         r.threadsDefault = w.threads.default_threads;
         r.threadsInteractive = w.threads.interactive;
+        // Running but not sampled (yet, or sampling is off): idle as far as anyone knows.
         r.state = w.state == WorkerState::Exited ? RowState::Dead
             : w.state == WorkerState::Exiting    ? RowState::Exiting
+            : w.state == WorkerState::Running    ? RowState::Idle
                                                  : RowState::Starting;
         r.reason = QString::fromStdString(w.exit_reason);
         next[w.pid] = r;
+    }
+    // The master is always a row, sampled or not.
+    if (!workers.empty() && !next.count(1)) {
+        Row r;
+        r.pid = 1;
+        r.host = tr("master");
+        r.state = RowState::Idle;
+        next[1] = r;
     }
     for (auto& p : snap.processes) {
         auto& r = next[p.pid];

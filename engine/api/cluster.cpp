@@ -265,6 +265,14 @@ void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds ti
     local_->remove(pids, timeout);
 }
 
+void Cluster::kill(Pid pid)
+{
+    if (pid == 1)
+        throw std::invalid_argument("kill: process 1 is the master");
+    if (!local_->kill(pid))
+        throw UnknownProcessError(pid);
+}
+
 std::vector<WorkerInfo> Cluster::worker_info() const
 {
     return local_->info();

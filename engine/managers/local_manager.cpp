@@ -452,6 +452,24 @@ void LocalManager::remove(const std::vector<Pid>& pids, std::chrono::millisecond
         w->exited->wait();
 }
 
+bool LocalManager::kill(Pid pid)
+{
+    std::shared_ptr<Worker> w;
+    {
+        std::lock_guard g(m_);
+        auto it = workers_.find(pid);
+        if (it == workers_.end())
+            return false;
+        w = it->second;
+    }
+    // The loop thread reaps it: until then its pid cannot be reused, so this reaches no other.
+    rt_.loop().run_sync([&] {
+        if (w->os_pid > 0 && !w->reaped && !w->exited->ready())
+            ::kill(w->os_pid, SIGKILL);
+    });
+    return true;
+}
+
 std::vector<WorkerInfo> LocalManager::info() const
 {
     std::vector<WorkerInfo> out;

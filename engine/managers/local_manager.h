@@ -23,6 +23,8 @@ public:
     std::vector<Pid> launch(int n, Threads threads);
     void remove(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
     [[nodiscard]] std::vector<WorkerInfo> info() const;
+    // SIGKILL to a worker still running; false if `pid` was never one of ours.
+    bool kill(Pid pid);
 
 private:
     struct Worker;

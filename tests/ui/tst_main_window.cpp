@@ -116,6 +116,32 @@ private slots:
         QVERIFY(bridge->workerInfo().empty());
     }
 
+    // With View > Sampling Rate > Off the table used to stop: a worker that joined or died never
+    // showed. Membership now reaches the window by itself.
+    void joins_and_deaths_show_with_sampling_off()
+    {
+        auto o = options();
+        o.telemetry_interval = std::chrono::milliseconds(0);
+        auto bridge = std::make_unique<EngineBridge>(o);
+        MainWindow w(*bridge);
+        w.show();
+        QSignalSpy snapshots(bridge.get(), &EngineBridge::snapshotReady);
+        bridge->addLocalWorkers(2, { 1, 0 });
+        auto& m = *w.workersModel();
+        QTRY_VERIFY_WITH_TIMEOUT(m.rowOf(2) >= 0 && m.rowOf(3) >= 0, 60000);
+        QCOMPARE(m.stateAt(m.rowOf(3)), WorkersModel::RowState::Idle);
+        bridge->killWorker(3);
+        QTRY_VERIFY_WITH_TIMEOUT(m.stateAt(m.rowOf(3)) == WorkersModel::RowState::Dead, 60000);
+        QVERIFY(m.data(m.index(m.rowOf(3), WorkersModel::State)).toString().contains("SIGKILL"));
+        QCOMPARE(m.stateAt(m.rowOf(2)), WorkersModel::RowState::Idle);
+        QCOMPARE(snapshots.count(), 0); // nothing was sampled: membership alone did it
+        std::vector<int> pids;
+        for (auto& i : bridge->workerInfo())
+            pids.push_back(i.os_pid);
+        bridge.reset();
+        QVERIFY(allGone(pids));
+    }
+
     void add_workers_through_the_dialog()
     {
         bridge_ = std::make_unique<EngineBridge>(options());

@@ -90,6 +90,10 @@ public:
     // interrupt(): kernels see it at their next check_interrupt() or sleep and fail with
     // InterruptException; the workers stay.
     void interrupt(const std::vector<Pid>& pids = {});
+    // Kills a local worker at once (SIGKILL), as a crash would: its pending calls fail with
+    // ProcessExitedException and it shows as exited with that reason. Throws
+    // UnknownProcessError for a pid that was never a worker; nothing for one already gone.
+    void kill(Pid pid);
     [[nodiscard]] std::vector<WorkerInfo> worker_info() const;
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
     [[nodiscard]] KernelRegistry& kernels(); // the master's own kernels (pid 1 runs calls too)
