@@ -666,11 +666,22 @@ void ProcessRuntime::accept_call(IncomingCall c, std::optional<ErrorValue> faile
     if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
         std::lock_guard g(m_);
         auto& e = store_.get(c.ref);
-        if (++e.holders[c.caller] == 0)
-            e.holders.erase(c.caller);
-        c.slot = e.value; // where the result goes, without looking it up again
+        if (e.claimed || e.kind == RefKind::Channel) {
+            // Ids are never reused by a real peer; a second call naming one would race the
+            // first for its result.
+            failed = make_error("ArgumentError",
+                "reference (" + std::to_string(c.ref.whence) + ", " + std::to_string(c.ref.n)
+                    + ") from " + who(c.caller) + " already names another call's result");
+        } else {
+            e.claimed = true;
+            if (++e.holders[c.caller] == 0)
+                e.holders.erase(c.caller);
+            c.slot = e.value; // where the result goes, without looking it up again
+        }
     }
     if (failed) {
+        if (c.kind == CallKind::Async && !c.slot)
+            log("a call from " + who(c.caller) + " was refused: " + failed->message);
         reply(c, *failed);
         return;
     }

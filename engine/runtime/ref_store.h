@@ -32,6 +32,7 @@ struct StoreEntry {
     std::shared_ptr<Channel<Value>> channel; // for a RemoteChannel's store
     std::map<Pid, int> holders;
     RefKind kind = RefKind::Future;
+    bool claimed = false; // a call's result goes here (one call per id)
     std::chrono::steady_clock::time_point created;
 
 private:

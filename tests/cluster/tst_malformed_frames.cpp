@@ -267,6 +267,30 @@ private slots:
         QCOMPARE(result(61).as_int(), 4);
     }
 
+    // Found by the fuzzer under TSan: two calls naming one result id raced to store their
+    // results in one slot. Ids are never reused by a real peer; a second call is refused.
+    void aSecondCallForOneResultIsRefused()
+    {
+        const RefId ref { 1, 900100 };
+        conn->send(call(70, "add", { 1, 1 }, 0, ref)); // async: stored under ref
+        conn->send(call(71, "add", { 5, 5 }, 2, ref)); // wait, same ref
+        const Value r = result(71);
+        QVERIFY(r.is_error());
+        QVERIFY2(
+            r.as_error().message.find("already names another call's result") != std::string::npos,
+            r.as_error().message.c_str());
+        auto fetch = std::make_unique<OutFrame>();
+        {
+            auto f = fetch->root().initFetchRef();
+            f.setCallId(72);
+            encode_ref_id(ref, f.initRef());
+            f.setMode(wire::FetchMode::VALUE);
+            fetch->finish();
+        }
+        conn->send(std::move(fetch));
+        QCOMPARE(result(72).as_int(), 2); // the first call's result, untouched
+    }
+
     // Last: a frame whose root cannot be read says neither what it was nor whom to answer.
     // Dropping it could leave its caller waiting forever (it used to be dropped with one log
     // line), so the worker ends the connection with the reason, and every pending call fails.
