@@ -20,6 +20,7 @@ export ASAN_OPTIONS="detect_leaks=0 log_path=$reports/asan abort_on_error=0"
 export UBSAN_OPTIONS="print_stacktrace=1 log_path=$reports/ubsan"
 # The randomized suites run at full size in the plain build; here a smaller share keeps CI short.
 export WEFT_FUZZ_INPUTS=${WEFT_FUZZ_INPUTS:-5000}
+export WEFT_MODEL_SEEDS=${WEFT_MODEL_SEEDS:-2}
 status=0
 ctest --test-dir "$root/build-asan" -L 'engine|cluster' -E weft_bench_smoke --output-on-failure \
   -j2 || status=$?

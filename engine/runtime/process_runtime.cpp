@@ -1810,6 +1810,12 @@ void ProcessRuntime::on_exit_requested(std::function<void(const std::string&)> c
     exit_cb_ = std::move(cb);
 }
 
+void ProcessRuntime::remove_socket_files()
+{
+    for (const auto& path : listen_paths_)
+        ::unlink(path.c_str());
+}
+
 std::vector<std::string> ProcessRuntime::listen()
 {
     std::vector<ListenSocket> socks;

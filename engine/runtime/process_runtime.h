@@ -155,6 +155,9 @@ public:
     void add_hold(const RemoteRef& r, Pid holder) { send_ref_op(r.owner, r.id, holder, true); }
 
     // ---- Worker side ----
+    // Unlinks this process's Unix socket files (a worker about to end at once, without a
+    // shutdown); the sockets stay open.
+    void remove_socket_files();
     // Listens on TCP (and a Unix socket) and returns the addresses to announce.
     std::vector<std::string> listen();
     // Called once, on the loop thread, when the master asks this worker to exit or goes away.
