@@ -15,6 +15,7 @@
 #include "codec.h"
 #include "framing.h"
 #include "handshake.h"
+#include "raw_socket.h"
 #include "socket.h"
 #include "weft/errors.h"
 
@@ -59,21 +60,7 @@ std::string hex(const std::string& s)
     return out;
 }
 
-bool write_all(int fd, const std::string& s)
-{
-    const char* p = s.data();
-    std::size_t n = s.size();
-    while (n > 0) {
-        const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        p += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
+using test::write_all;
 
 // The frames mutations start from. Ids are fixed so that inputs refer to each other's values.
 std::vector<std::string> corpus(Pid me)

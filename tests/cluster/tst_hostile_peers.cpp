@@ -7,6 +7,7 @@
 #include "cluster_fixture.h"
 #include "framing.h"
 #include "handshake.h"
+#include "raw_socket.h"
 #include "socket.h"
 
 #include <fcntl.h>
@@ -53,20 +54,7 @@ int dial(const std::string& address)
     return detail::connect_socket_blocking(address);
 }
 
-bool write_all(int fd, const void* p, std::size_t n)
-{
-    const char* c = static_cast<const char*>(p);
-    while (n > 0) {
-        const ssize_t w = ::send(fd, c, n, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return false;
-        c += w;
-        n -= static_cast<std::size_t>(w);
-    }
-    return true;
-}
+using test::write_all;
 
 // Reads until the worker closes the connection (0, or a reset); false if it sent a frame of
 // more than `max` bytes first (it should not talk to a stranger at length).
