@@ -40,7 +40,7 @@ private slots:
                 e.what());
         }
         QVERIFY(c.worker_info().empty()); // nothing was started
-        QCOMPARE(open_fds(), before);
+        QVERIFY(open_fds() <= before);
         QCOMPARE(c.addprocs(1).size(), std::size_t(1)); // and a sane request still works
     }
 
@@ -79,8 +79,9 @@ private slots:
         const int before = open_fds();
         for (int round = 0; round < 3; ++round)
             QVERIFY_THROWS_EXCEPTION(Error, c.addprocs(4));
-        // Every descriptor of the failed workers is closed once they are known to be gone.
-        QTRY_COMPARE_WITH_TIMEOUT(open_fds(), before, 30000);
+        // Every descriptor of the failed workers is closed once they are known to be gone (fewer
+        // than before is fine: something else may have closed one meanwhile).
+        QTRY_VERIFY_WITH_TIMEOUT(open_fds() <= before, 30000);
     }
 
     void commandLineRefusesTheSame()
