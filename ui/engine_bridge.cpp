@@ -236,39 +236,36 @@ void EngineBridge::refreshKernels()
     });
 }
 
-void EngineBridge::removeWorkers(const QList<Pid>& pids)
+void EngineBridge::runAction(std::function<void()> action)
 {
-    std::vector<Pid> v(pids.begin(), pids.end());
-    runJob([this, v] {
+    runJob([this, action = std::move(action)] {
         try {
-            m_cluster->rmprocs(v);
+            action();
         } catch (const std::exception& e) {
             const auto msg = QString::fromUtf8(e.what());
             post([this, msg] { emit engineMessage(msg); });
         }
     });
+}
+
+void EngineBridge::removeWorkers(const QList<Pid>& pids)
+{
+    runAction([this, v = std::vector<Pid>(pids.begin(), pids.end())] { m_cluster->rmprocs(v); });
 }
 
 void EngineBridge::killWorker(Pid pid)
 {
-    runJob([this, pid] {
-        try {
-            m_cluster->kill(pid);
-        } catch (const std::exception& e) {
-            const auto msg = QString::fromUtf8(e.what());
-            post([this, msg] { emit engineMessage(msg); });
-        }
-    });
+    runAction([this, pid] { m_cluster->kill(pid); });
 }
 
 void EngineBridge::interruptWorkers(const QList<Pid>& pids)
 {
-    runJob([this, v = std::vector<Pid>(pids.begin(), pids.end())] { m_cluster->interrupt(v); });
+    runAction([this, v = std::vector<Pid>(pids.begin(), pids.end())] { m_cluster->interrupt(v); });
 }
 
 void EngineBridge::setTelemetryInterval(int ms)
 {
-    runJob([this, ms] { m_cluster->set_telemetry_interval(std::chrono::milliseconds(ms)); });
+    runAction([this, ms] { m_cluster->set_telemetry_interval(std::chrono::milliseconds(ms)); });
 }
 
 int EngineBridge::submit(const SubmitRequest& r)

@@ -79,6 +79,8 @@ private:
     void deliverSnapshot();
     void post(std::function<void()> fn); // runs fn on the GUI thread (if the bridge still lives)
     void runJob(std::function<void()> job);
+    // A user's action on a job thread; an error it throws reaches the log (engineMessage).
+    void runAction(std::function<void()> action);
     void refreshKernels();
     void removeWorkersAndFinishJobs(); // any thread but the GUI's when the cluster is busy
     // Reads membership on a job thread; then, on the GUI thread, stores it and runs `then`.

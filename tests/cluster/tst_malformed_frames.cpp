@@ -46,6 +46,17 @@ private:
         f->finish();
         return f;
     }
+    // A FetchRef for `ref`'s value, answered as call `id`.
+    std::unique_ptr<OutFrame> fetch_ref(std::uint64_t id, const RefId& ref)
+    {
+        auto f = std::make_unique<OutFrame>();
+        auto r = f->root().initFetchRef();
+        r.setCallId(id);
+        encode_ref_id(ref, r.initRef());
+        r.setMode(wire::FetchMode::VALUE);
+        f->finish();
+        return f;
+    }
     long peak_rss_kb()
     {
         QFile f(QString("/proc/%1/status").arg(worker.processId()));
@@ -170,15 +181,7 @@ private slots:
     void fetchThatOvertakesItsCallWaitsForIt()
     {
         const RefId ref { 1, 900001 }, ref2 { 1, 900002 };
-        auto fetch = std::make_unique<OutFrame>();
-        {
-            auto r = fetch->root().initFetchRef();
-            r.setCallId(20);
-            encode_ref_id(ref, r.initRef());
-            r.setMode(wire::FetchMode::VALUE);
-            fetch->finish();
-        }
-        conn->send(std::move(fetch));
+        conn->send(fetch_ref(20, ref));
         auto many = std::make_unique<OutFrame>();
         {
             auto items = many->root().initFetchMany().initItems(1);
@@ -284,15 +287,7 @@ private slots:
         QVERIFY2(
             r.as_error().message.find("already names another call's result") != std::string::npos,
             r.as_error().message.c_str());
-        auto fetch = std::make_unique<OutFrame>();
-        {
-            auto f = fetch->root().initFetchRef();
-            f.setCallId(72);
-            encode_ref_id(ref, f.initRef());
-            f.setMode(wire::FetchMode::VALUE);
-            fetch->finish();
-        }
-        conn->send(std::move(fetch));
+        conn->send(fetch_ref(72, ref));
         QCOMPARE(result(72).as_int(), 2); // the first call's result, untouched
     }
 
