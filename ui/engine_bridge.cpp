@@ -73,7 +73,7 @@ EngineBridge::EngineBridge(ClusterOptions options, QObject* parent)
         const auto m = QString::fromStdString(msg);
         post([this, m] { emit engineMessage(m); });
     });
-    for (auto& k : c->kernels().list())
+    for (auto& k : c->kernels())
         if (!k.name.starts_with("weft."))
             m_kernels << QString::fromStdString(k.name);
 }

@@ -1,7 +1,10 @@
 #include "weft/cluster.h"
 
 #include "builtin_kernels.h"
+#include "inspect_codec.h"
+#include "kernel_registry.h"
 #include "local_manager.h"
+#include "process_access.h"
 #include "process_runtime.h"
 #include "process_sampler.h"
 #include "telemetry_hub.h"
@@ -58,34 +61,58 @@ void check_interrupt()
         throw InterruptException();
 }
 
+struct Cluster::Impl {
+    detail::ClusterCallbacks callbacks;
+    detail::CallbackList<std::shared_ptr<const TelemetrySnapshot>> telemetry;
+    std::shared_ptr<detail::ProcessRuntime> runtime;
+    std::unique_ptr<detail::TelemetryHub> hub;
+    std::unique_ptr<detail::LocalManager> local;
+    std::unique_ptr<detail::ProcessSampler> sampler; // last: it feeds hub from its thread
+
+    void publish_telemetry()
+    {
+        if (telemetry.empty())
+            return;
+        telemetry.call(
+            "on_telemetry", [rt = runtime.get()](const std::string& m) { rt->log(m); },
+            hub->snapshot());
+    }
+};
+
+detail::ProcessRuntime& detail::ProcessAccess::runtime(Process& p)
+{
+    if (auto* c = dynamic_cast<Cluster*>(&p))
+        return *c->impl_->runtime;
+    if (auto* rt = dynamic_cast<ProcessRuntime*>(&p))
+        return *rt;
+    throw std::invalid_argument("this Process was not made by the Weft engine");
+}
+
 void Cluster::interrupt(const std::vector<Pid>& pids)
 {
     for (Pid p : pids.empty() ? workers() : pids) {
         if (p == 1)
-            runtime_->scheduler().interrupt();
+            impl_->runtime->scheduler().interrupt();
         else
-            runtime_->send_interrupt(p);
+            impl_->runtime->send_interrupt(p);
     }
 }
 
-struct Cluster::Callbacks : detail::ClusterCallbacks {
-    detail::CallbackList<std::shared_ptr<const TelemetrySnapshot>> telemetry;
-};
-
 Cluster::Cluster(ClusterOptions options)
-    : callbacks_(std::make_unique<Callbacks>())
+    : impl_(std::make_unique<Impl>())
 {
     check_threads(options.master_threads, "master_threads");
-    auto kernels = std::make_shared<KernelRegistry>();
-    register_builtin_kernels(*kernels);
+    auto& d = *impl_;
+    auto kernels = std::make_shared<detail::KernelRegistry>();
+    detail::register_builtin_kernels(*kernels);
     detail::RuntimeOptions ro;
     ro.pid = 1;
     ro.threads = options.master_threads;
     ro.cookie = detail::Cookie::random();
     ro.limits.max_frame_bytes = options.max_frame_bytes;
     ro.topology = options.topology;
-    runtime_ = std::make_shared<detail::ProcessRuntime>(ro, std::move(kernels));
-    runtime_->set_log([cbs = callbacks_.get()](const std::string& m) {
+    d.runtime = std::make_shared<detail::ProcessRuntime>(ro, std::move(kernels));
+    d.runtime->set_log([cbs = &d.callbacks](const std::string& m) {
         if (cbs->log.empty()) {
             std::fprintf(stderr, "weft[process 1]: %s\n", m.c_str());
             return;
@@ -96,83 +123,71 @@ Cluster::Cluster(ClusterOptions options)
             [](const std::string& e) { std::fprintf(stderr, "weft[process 1]: %s\n", e.c_str()); },
             m);
     });
-    TelemetryOptions to;
+    detail::TelemetryOptions to;
     to.interval = options.telemetry_interval;
     to.window = options.telemetry_window;
     to.max_spans = options.telemetry_max_spans;
-    hub_ = std::make_unique<detail::TelemetryHub>(to, detail::steady_ns());
-    hub_->process_added(1, "localhost");
-    runtime_->set_telemetry_sink([hub = hub_.get(), rt = runtime_.get()](
-                                     Pid from, Value v, std::int64_t received) {
-        try {
-            hub->ingest(from, detail::decode_sample(v), received);
-        } catch (const std::exception& e) {
-            rt->log("malformed telemetry from worker " + std::to_string(from) + ": " + e.what());
-        }
-    });
-    local_ = std::make_unique<detail::LocalManager>(*runtime_, options, *callbacks_);
-    on_worker_added([hub = hub_.get()](const WorkerInfo& w) { hub->process_added(w.pid, w.host); });
+    d.hub = std::make_unique<detail::TelemetryHub>(to, detail::steady_ns());
+    d.hub->process_added(1, "localhost");
+    d.runtime->set_telemetry_sink(
+        [hub = d.hub.get()](Pid from, detail::WireSample&& w, std::int64_t received) {
+            hub->ingest(from, std::move(w), received);
+        });
+    d.local = std::make_unique<detail::LocalManager>(*d.runtime, options, d.callbacks);
+    on_worker_added([hub = d.hub.get()](const WorkerInfo& w) { hub->process_added(w.pid, w.host); });
     on_worker_exiting(
-        [hub = hub_.get()](Pid pid) { hub->process_state(pid, WorkerState::Exiting); });
-    on_worker_exited([hub = hub_.get()](Pid pid, const std::string& reason) {
+        [hub = d.hub.get()](Pid pid) { hub->process_state(pid, WorkerState::Exiting); });
+    on_worker_exited([hub = d.hub.get()](Pid pid, const std::string& reason) {
         hub->process_state(pid, WorkerState::Exited, reason);
     });
-    sampler_ = std::make_unique<detail::ProcessSampler>(
-        *runtime_,
-        [this](detail::WireSample&& w) {
-            hub_->ingest(1, std::move(w), detail::steady_ns());
-            publish_telemetry();
+    d.sampler = std::make_unique<detail::ProcessSampler>(
+        *d.runtime,
+        [&d](detail::WireSample&& w) {
+            d.hub->ingest(1, std::move(w), detail::steady_ns());
+            d.publish_telemetry();
         },
         to.max_store_entries);
     set_telemetry_interval(options.telemetry_interval);
 }
 
-void Cluster::publish_telemetry()
-{
-    if (callbacks_->telemetry.empty())
-        return;
-    callbacks_->telemetry.call(
-        "on_telemetry", [rt = runtime_.get()](const std::string& m) { rt->log(m); },
-        hub_->snapshot());
-}
-
 void Cluster::set_telemetry_interval(std::chrono::milliseconds interval)
 {
-    hub_->set_interval(interval);
-    runtime_->set_telemetry_interval(static_cast<std::uint32_t>(interval.count()));
-    sampler_->set_interval(interval);
+    impl_->hub->set_interval(interval);
+    impl_->runtime->set_telemetry_interval(static_cast<std::uint32_t>(interval.count()));
+    impl_->sampler->set_interval(interval);
 }
 
 std::chrono::milliseconds Cluster::telemetry_interval() const
 {
-    return sampler_->interval();
+    return impl_->sampler->interval();
 }
 
 std::shared_ptr<const TelemetrySnapshot> Cluster::telemetry() const
 {
-    return hub_->snapshot();
+    return impl_->hub->snapshot();
 }
 
 CallbackId Cluster::on_telemetry(std::function<void(std::shared_ptr<const TelemetrySnapshot>)> cb)
 {
-    const auto id = callbacks_->ids.next();
-    callbacks_->telemetry.add(id, std::move(cb));
+    const auto id = impl_->callbacks.ids.next();
+    impl_->telemetry.add(id, std::move(cb));
     return id;
 }
 
 Cluster::~Cluster()
 {
+    auto& d = *impl_;
     try {
-        auto all = runtime_->workers();
+        auto all = d.runtime->workers();
         all.erase(std::remove(all.begin(), all.end(), Pid(1)), all.end());
-        local_->remove(all, std::chrono::seconds(2));
+        d.local->remove(all, std::chrono::seconds(2));
     } catch (const std::exception& e) {
-        runtime_->log(std::string("while removing workers: ") + e.what());
+        d.runtime->log(std::string("while removing workers: ") + e.what());
     }
-    sampler_.reset();
-    local_.reset();
-    runtime_->shutdown();
-    runtime_->set_log(nullptr); // the callbacks go with this object; the runtime may not
+    d.sampler.reset();
+    d.local.reset();
+    d.runtime->shutdown();
+    d.runtime->set_log(nullptr); // the callbacks go with this object; the runtime may not
 }
 
 int max_threads_per_pool()
@@ -254,7 +269,7 @@ std::vector<Pid> Cluster::addprocs(int n, Threads threads)
 {
     check_threads(threads, "addprocs");
     check_room_for_workers(n, threads);
-    return local_->launch(n, threads);
+    return impl_->local->launch(n, threads);
 }
 
 void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds timeout)
@@ -262,111 +277,100 @@ void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds ti
     for (Pid p : pids)
         if (p == 1)
             throw std::invalid_argument("rmprocs: process 1 (the master) cannot be removed");
-    local_->remove(pids, timeout);
+    impl_->local->remove(pids, timeout);
 }
 
 void Cluster::kill(Pid pid)
 {
     if (pid == 1)
         throw std::invalid_argument("kill: process 1 is the master");
-    if (!local_->kill(pid))
+    if (!impl_->local->kill(pid))
         throw UnknownProcessError(pid);
 }
 
 std::vector<WorkerInfo> Cluster::worker_info() const
 {
-    return local_->info();
+    return impl_->local->info();
 }
 PeerTraffic Cluster::traffic(Pid peer) const
 {
-    return runtime_->traffic(peer);
+    return impl_->runtime->mesh().traffic(peer);
 }
-KernelRegistry& Cluster::kernels()
+std::vector<KernelDescription> Cluster::kernels() const
 {
-    return runtime_->kernels();
+    return impl_->runtime->kernels().list();
 }
 
 CallbackId Cluster::on_worker_added(std::function<void(const WorkerInfo&)> cb)
 {
-    const auto id = callbacks_->ids.next();
-    callbacks_->added.add(id, std::move(cb));
+    const auto id = impl_->callbacks.ids.next();
+    impl_->callbacks.added.add(id, std::move(cb));
     return id;
 }
 CallbackId Cluster::on_worker_exiting(std::function<void(Pid)> cb)
 {
-    const auto id = callbacks_->ids.next();
-    callbacks_->exiting.add(id, std::move(cb));
+    const auto id = impl_->callbacks.ids.next();
+    impl_->callbacks.exiting.add(id, std::move(cb));
     return id;
 }
 CallbackId Cluster::on_worker_exited(std::function<void(Pid, const std::string&)> cb)
 {
-    const auto id = callbacks_->ids.next();
-    callbacks_->exited.add(id, std::move(cb));
+    const auto id = impl_->callbacks.ids.next();
+    impl_->callbacks.exited.add(id, std::move(cb));
     return id;
 }
 CallbackId Cluster::on_output(std::function<void(Pid, const std::string&)> cb)
 {
-    const auto id = callbacks_->ids.next();
-    callbacks_->output.add(id, std::move(cb));
+    const auto id = impl_->callbacks.ids.next();
+    impl_->callbacks.output.add(id, std::move(cb));
     return id;
 }
 CallbackId Cluster::on_log(std::function<void(const std::string&)> cb)
 {
-    const auto id = callbacks_->ids.next();
-    callbacks_->log.add(id, std::move(cb));
+    const auto id = impl_->callbacks.ids.next();
+    impl_->callbacks.log.add(id, std::move(cb));
     return id;
 }
 bool Cluster::remove_callback(CallbackId id)
 {
-    auto& c = *callbacks_;
+    auto& c = impl_->callbacks;
     // Ids are unique across the lists: at most one of these finds it.
     return c.added.remove(id) || c.exiting.remove(id) || c.exited.remove(id) || c.output.remove(id)
-        || c.log.remove(id) || c.telemetry.remove(id);
+        || c.log.remove(id) || impl_->telemetry.remove(id);
 }
 
 std::vector<Pid> Cluster::workers() const
 {
-    return runtime_->workers();
+    return impl_->runtime->workers();
 }
 std::vector<Pid> Cluster::procs() const
 {
-    return runtime_->procs();
+    return impl_->runtime->procs();
 }
 Future Cluster::remotecall_args(std::string_view k, Pid pid, List args, CallOptions o)
 {
-    return runtime_->remotecall_args(k, pid, std::move(args), o);
+    return impl_->runtime->remotecall_args(k, pid, std::move(args), o);
 }
 Value Cluster::remotecall_fetch_args(std::string_view k, Pid pid, List args, CallOptions o)
 {
-    return runtime_->remotecall_fetch_args(k, pid, std::move(args), o);
+    return impl_->runtime->remotecall_fetch_args(k, pid, std::move(args), o);
 }
 Future Cluster::remotecall_wait_args(std::string_view k, Pid pid, List args, CallOptions o)
 {
-    return runtime_->remotecall_wait_args(k, pid, std::move(args), o);
+    return impl_->runtime->remotecall_wait_args(k, pid, std::move(args), o);
 }
 void Cluster::remote_do_args(std::string_view k, Pid pid, List args, CallOptions o)
 {
-    runtime_->remote_do_args(k, pid, std::move(args), o);
+    impl_->runtime->remote_do_args(k, pid, std::move(args), o);
 }
 Pid Cluster::next_worker()
 {
-    return runtime_->next_worker();
+    return impl_->runtime->next_worker();
 }
-
-} // namespace weft
-
-namespace weft {
-detail::Scheduler& Cluster::local_scheduler()
-{
-    return runtime_->local_scheduler();
-}
-} // namespace weft
-
-namespace weft {
 
 std::vector<StoreEntryInfo> Cluster::store_table() const
 {
-    return runtime_->store_table();
+    return impl_->runtime->store_table();
 }
 
 std::vector<StoreEntryInfo> Cluster::store_table(Pid pid)
@@ -375,7 +379,7 @@ std::vector<StoreEntryInfo> Cluster::store_table(Pid pid)
         return store_table();
     CallOptions o;
     o.pool = Pool::Interactive;
-    return store_table_from_value(remotecall_fetch_args("store_table", pid, {}, o));
+    return detail::store_table_from_value(remotecall_fetch_args("store_table", pid, {}, o));
 }
 
 } // namespace weft

@@ -62,16 +62,23 @@ CompositeException::CompositeException(std::vector<Entry> entries)
 
 void throw_error_value(const ErrorValue& e)
 {
-    if (e.type == "KernelNotFound" && e.backtrace.empty())
-        throw KernelNotFound(e.subject, e.origin);
-    if (e.type == "ProcessExitedException" && e.backtrace.empty())
-        throw ProcessExitedException(e.origin, e.message);
-    if (e.type == "InvalidStateException" && e.backtrace.empty())
-        throw InvalidStateException(e.message);
-    if (e.type == "ConnectionError" && e.backtrace.empty())
-        throw ConnectionError(e.message);
-    if (e.type == "UnknownProcessError" && e.backtrace.empty())
-        throw UnknownProcessError(e.origin);
+    // An engine error that passed through a kernel on its way (it has a backtrace) is that
+    // kernel's failure: a RemoteException, as Julia wraps it.
+    if (e.backtrace.empty())
+        switch (e.kind) {
+        case ErrorKind::KernelNotFound:
+            throw KernelNotFound(e.subject, e.origin);
+        case ErrorKind::ProcessExited:
+            throw ProcessExitedException(e.origin, e.message);
+        case ErrorKind::InvalidState:
+            throw InvalidStateException(e.message);
+        case ErrorKind::Connection:
+            throw ConnectionError(e.message);
+        case ErrorKind::UnknownProcess:
+            throw UnknownProcessError(e.origin);
+        case ErrorKind::Remote:
+            break;
+        }
     throw RemoteException(e);
 }
 

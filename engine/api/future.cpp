@@ -1,5 +1,7 @@
 #include "weft/future.h"
 
+#include "future_state.h"
+#include "process_access.h"
 #include "process_runtime.h"
 #include "weft/errors.h"
 
@@ -7,61 +9,38 @@
 
 namespace weft {
 
-namespace {
-std::shared_ptr<detail::ProcessRuntime> runtime_of(const std::shared_ptr<detail::FutureState>& s)
-{
-    if (!s)
-        throw InvalidStateException("empty Future");
-    auto rt = s->rt_.lock();
-    if (!rt)
-        throw InvalidStateException("the process that made this Future has shut down");
-    return rt;
-}
-} // namespace
+using detail::ProcessAccess;
 
 const Value& Future::fetch() const
 {
-    if (!s_)
-        throw InvalidStateException("empty Future");
-    {
-        std::lock_guard g(s_->m_);
-        if (s_->cached_)
-            return *s_->cached_;
-    }
-    return runtime_of(s_)->fetch(*s_);
+    return ProcessAccess::state(*this).fetch();
 }
 
 void Future::wait() const
 {
-    runtime_of(s_)->wait(*s_);
+    ProcessAccess::state(*this).wait();
 }
 
 bool Future::isready() const
 {
-    return runtime_of(s_)->isready(*s_);
+    return ProcessAccess::state(*this).isready();
 }
 
 void Future::finalize()
 {
-    if (!s_)
-        return;
-    if (auto rt = s_->rt_.lock())
-        rt->finalize(*s_);
+    if (auto* s = ProcessAccess::state_or_null(*this))
+        s->finalize();
 }
 
 const Value* Future::cached() const
 {
-    if (!s_)
-        return nullptr;
-    std::lock_guard g(s_->m_);
-    return s_->cached_ ? &*s_->cached_ : nullptr;
+    auto* s = ProcessAccess::state_or_null(*this);
+    return s ? s->cached() : nullptr;
 }
 
 RemoteRef Future::ref() const
 {
-    if (!s_)
-        throw InvalidStateException("empty Future");
-    RemoteRef r = s_->ref_;
+    RemoteRef r = ProcessAccess::state(*this).address();
     r.hold = s_; // a reference made from the handle holds the value like the handle does
     return r;
 }
@@ -71,27 +50,29 @@ std::vector<Value> fetch_all(const std::vector<Future>& futures)
     // Requests go out in one message per owner; the answers come back batched too. Futures
     // nearly always share one runtime, so each is looked up once per run of equal ones.
     std::vector<std::shared_ptr<detail::ProcessRuntime>> rts;
+    std::vector<detail::FutureState*> states;
     rts.reserve(futures.size());
-    const std::weak_ptr<detail::ProcessRuntime>* prev = nullptr;
+    states.reserve(futures.size());
+    const detail::FutureState* prev = nullptr;
     for (const auto& f : futures) {
-        const auto* w = f.state() ? &f.state()->rt_ : nullptr;
-        const bool same = w && prev && !w->owner_before(*prev) && !prev->owner_before(*w);
-        rts.push_back(same ? rts.back() : runtime_of(f.state()));
-        prev = w;
+        auto& s = ProcessAccess::state(f);
+        rts.push_back(prev && s.same_process(*prev) ? rts.back() : s.runtime());
+        states.push_back(&s);
+        prev = &s;
     }
     std::vector<std::shared_ptr<detail::Completion>> reqs;
     reqs.reserve(futures.size());
-    std::map<detail::ProcessRuntime*, detail::ProcessRuntime::FetchBatch> batches;
+    std::map<detail::ProcessRuntime*, detail::FutureState::Batch> batches;
     for (std::size_t i = 0; i < futures.size(); ++i)
-        reqs.push_back(rts[i]->start_fetch(*futures[i].state(), &batches[rts[i].get()]));
+        reqs.push_back(states[i]->start_fetch(&batches[rts[i].get()]));
     for (auto& [rt, batch] : batches)
-        rt->send_fetch_batch(batch);
+        batch.send(*rt);
     std::vector<Value> out;
     out.reserve(futures.size());
     std::exception_ptr first;
     for (std::size_t i = 0; i < futures.size(); ++i) {
         try {
-            out.push_back(rts[i]->finish_fetch(*futures[i].state(), reqs[i]));
+            out.push_back(states[i]->finish_fetch(reqs[i]));
         } catch (...) {
             if (!first)
                 first = std::current_exception();
@@ -103,4 +84,36 @@ std::vector<Value> fetch_all(const std::vector<Future>& futures)
     return out;
 }
 
+namespace detail {
+
+Future ProcessAccess::future(std::shared_ptr<FutureState> s)
+{
+    return Future(std::move(s));
+}
+
+FutureState* ProcessAccess::state_or_null(const Future& f)
+{
+    return static_cast<FutureState*>(f.s_.get());
+}
+
+FutureState& ProcessAccess::state(const Future& f)
+{
+    if (!f.s_)
+        throw InvalidStateException("empty Future");
+    return *static_cast<FutureState*>(f.s_.get());
+}
+
+RemoteChannel ProcessAccess::channel(std::shared_ptr<ChannelHandle> h)
+{
+    return RemoteChannel(std::move(h));
+}
+
+ChannelHandle& ProcessAccess::handle(const RemoteChannel& c)
+{
+    if (!c.s_)
+        throw InvalidStateException("empty RemoteChannel");
+    return *static_cast<ChannelHandle*>(c.s_.get());
+}
+
+} // namespace detail
 } // namespace weft

@@ -2,6 +2,8 @@
 
 #include "weft/patterns.h"
 
+#include "pattern_kernels.h"
+
 #include "weft/errors.h"
 #include "weft/threads.h"
 
@@ -118,8 +120,7 @@ std::vector<Value> pmap(
     std::vector<TaskHandle<void>> feeders;
     feeders.reserve(ws.size());
     for (Pid w : ws)
-        feeders.push_back(detail::spawn_in(
-            detail::scheduler_of(p), [&feeder, w] { feeder(w); }, Pool::Default));
+        feeders.push_back(spawn_task(p, [&feeder, w] { feeder(w); }));
     for (auto& f : feeders)
         f.wait();
     if (run.error)
@@ -146,22 +147,6 @@ Value distributed_reduce(Process& p, std::string_view reducer, std::string_view 
     for (std::size_t i = 1; i < vals.size(); ++i)
         acc = detail::apply_reducer(ctx, reducer, acc, vals[i]);
     return acc;
-}
-
-std::vector<std::pair<std::int64_t, std::int64_t>> detail::split_range(
-    std::int64_t lo, std::int64_t hi, std::int64_t k)
-{
-    const auto n = hi - lo;
-    k = std::min(k, n);
-    std::vector<std::pair<std::int64_t, std::int64_t>> out;
-    if (k <= 0)
-        return out;
-    const auto each = n / k, extra = n % k;
-    for (std::int64_t c = 0; c < k; ++c) {
-        const auto b = lo + c * each + std::min(c, extra);
-        out.emplace_back(b, b + each + (c < extra ? 1 : 0));
-    }
-    return out;
 }
 
 std::map<Pid, Value> everywhere(Process& p, std::string_view kernel, const List& args)

@@ -1,13 +1,31 @@
 #include "weft/remote_channel.h"
 
+#include "channel_server.h"
+#include "future_state.h"
+#include "process_access.h"
 #include "process_runtime.h"
 
 namespace weft {
 
+using detail::ProcessAccess;
+
+namespace {
+// The handle of type H (FutureState or ChannelHandle) for `r` in process `p`: the hold the
+// reference carries if it has one (made here, or received in a message), else a new hold.
+template <class H> std::shared_ptr<H> handle_for(Process& p, const RemoteRef& r)
+{
+    if (auto h = std::dynamic_pointer_cast<H>(r.hold))
+        return h;
+    auto& rt = ProcessAccess::runtime(p);
+    rt.refs().add_hold(r, rt.myid());
+    return std::make_shared<H>(rt.weak_from_this(), r);
+}
+} // namespace
+
 RemoteChannel RemoteChannel::create(Process& p, std::size_t capacity, Pid owner)
 {
-    auto& rt = p.runtime_impl();
-    const RemoteRef r = rt.create_channel(capacity, owner); // the creator holds it
+    auto& rt = ProcessAccess::runtime(p);
+    const RemoteRef r = rt.channels().create(capacity, owner); // the creator holds it
     return RemoteChannel(std::make_shared<detail::ChannelHandle>(rt.weak_from_this(), r));
 }
 
@@ -15,25 +33,16 @@ RemoteChannel RemoteChannel::attach(Process& p, const RemoteRef& ref)
 {
     if (ref.kind != RefKind::Channel)
         throw std::invalid_argument("not a RemoteChannel reference");
-    return RemoteChannel(detail::handle_for<detail::ChannelHandle>(p.runtime_impl(), ref));
+    return RemoteChannel(handle_for<detail::ChannelHandle>(p, ref));
 }
-
-namespace {
-Value op(const std::shared_ptr<detail::ChannelHandle>& s, wire::ChannelOpKind k, Value v = {})
-{
-    if (!s)
-        throw InvalidStateException("empty RemoteChannel");
-    return s->runtime()->channel_op(s->ref(), k, std::move(v));
-}
-} // namespace
 
 void RemoteChannel::put(Value v)
 {
-    op(s_, wire::ChannelOpKind::PUT, std::move(v));
+    ProcessAccess::handle(*this).op(wire::ChannelOpKind::PUT, std::move(v));
 }
 Value RemoteChannel::take()
 {
-    return op(s_, wire::ChannelOpKind::TAKE);
+    return ProcessAccess::handle(*this).op(wire::ChannelOpKind::TAKE);
 }
 std::optional<Value> RemoteChannel::take_or_closed()
 {
@@ -45,25 +54,23 @@ std::optional<Value> RemoteChannel::take_or_closed()
 }
 Value RemoteChannel::fetch()
 {
-    return op(s_, wire::ChannelOpKind::FETCH);
+    return ProcessAccess::handle(*this).op(wire::ChannelOpKind::FETCH);
 }
 bool RemoteChannel::isready()
 {
-    return op(s_, wire::ChannelOpKind::ISREADY).as_bool();
+    return ProcessAccess::handle(*this).op(wire::ChannelOpKind::ISREADY).as_bool();
 }
 void RemoteChannel::wait()
 {
-    op(s_, wire::ChannelOpKind::WAIT);
+    ProcessAccess::handle(*this).op(wire::ChannelOpKind::WAIT);
 }
 void RemoteChannel::close()
 {
-    op(s_, wire::ChannelOpKind::CLOSE);
+    ProcessAccess::handle(*this).op(wire::ChannelOpKind::CLOSE);
 }
 RemoteRef RemoteChannel::ref() const
 {
-    if (!s_)
-        throw InvalidStateException("empty RemoteChannel");
-    RemoteRef r = s_->ref();
+    RemoteRef r = ProcessAccess::handle(*this).address();
     r.hold = s_; // a reference made from the handle holds the channel like the handle does
     return r;
 }
@@ -77,21 +84,16 @@ Future Future::attach(Process& p, const RemoteRef& r)
 {
     if (r.kind != RefKind::Future)
         throw std::invalid_argument("expected a Future, got a RemoteChannel");
-    return Future(detail::handle_for<detail::FutureState>(p.runtime_impl(), r));
+    return Future(handle_for<detail::FutureState>(p, r));
 }
 
 Future ConvertInContext<Future>::from(Context& ctx, const Value& v)
 {
-    auto& rt = ctx.process().runtime_impl();
-    if (v.kind() == Value::Kind::Ref) {
+    if (v.kind() == Value::Kind::Ref)
         return Future::attach(ctx.process(), v.as_ref());
-    }
     // A value sent in place of an already-fetched Future: a Future that is ready here.
-    auto s = std::make_shared<detail::FutureState>(
-        rt.weak_from_this(), RemoteRef { RefKind::Future, {}, rt.myid() });
-    s->cached_ = v;
-    s->released_ = true;
-    return Future(s);
+    auto& rt = ProcessAccess::runtime(ctx.process());
+    return ProcessAccess::future(detail::FutureState::ready(rt.weak_from_this(), rt.myid(), v));
 }
 
 } // namespace weft

@@ -1,49 +1,49 @@
 #include "weft/threads.h"
 
+#include "process_access.h"
 #include "process_runtime.h"
 #include "scheduler.h"
 
 namespace weft {
 
 namespace detail {
-
-Scheduler& current_scheduler()
+namespace {
+// The scheduler of process `p`, or of the process whose task is running.
+Scheduler& scheduler_of(Process* p)
 {
+    if (p)
+        return ProcessAccess::runtime(*p).scheduler();
     auto* pool = current_pool();
     if (!pool)
         throw InvalidStateException(
             "this needs to run inside a Weft task (a kernel or a spawned task)");
     return pool->owner();
 }
+} // namespace
 
-Scheduler& scheduler_of(Process& p)
+void spawn_on(Process* p, Pool pool, std::function<void()> fn, int thread_slot)
 {
-    return p.local_scheduler();
-}
-
-void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn, int thread_slot)
-{
-    auto& p = s.pool(pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default);
+    auto& ps = scheduler_of(p).pool(pool);
     if (thread_slot >= 0)
-        p.spawn_pinned(thread_slot, std::move(fn));
+        ps.spawn_pinned(thread_slot, std::move(fn));
     else
-        p.spawn(std::move(fn));
+        ps.spawn(std::move(fn));
 }
 
-int scheduler_nthreads(Scheduler& s, Pool pool)
+int pool_threads(Process* p, Pool pool)
 {
-    return s.nthreads(pool == Pool::Interactive ? PoolKind::Interactive : PoolKind::Default);
+    return scheduler_of(p).nthreads(pool);
 }
 
 } // namespace detail
 
 int nthreads(Pool pool)
 {
-    return detail::scheduler_nthreads(detail::current_scheduler(), pool);
+    return detail::pool_threads(nullptr, pool);
 }
 int nthreads(Process& p, Pool pool)
 {
-    return detail::scheduler_nthreads(p.local_scheduler(), pool);
+    return detail::pool_threads(&p, pool);
 }
 int threadid()
 {
@@ -52,8 +52,7 @@ int threadid()
 Pool threadpool()
 {
     auto* pool = detail::current_pool();
-    return pool && pool->kind() == detail::PoolKind::Interactive ? Pool::Interactive
-                                                                 : Pool::Default;
+    return pool && pool->kind() == Pool::Interactive ? Pool::Interactive : Pool::Default;
 }
 
 } // namespace weft

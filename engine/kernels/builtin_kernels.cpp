@@ -3,9 +3,8 @@
 
 #include "builtin_kernels.h"
 
-#include "process_runtime.h"
+#include "pattern_kernels.h"
 #include "weft/errors.h"
-#include "weft/inspect.h"
 #include "weft/kernel.h"
 #include "weft/patterns.h"
 #include "weft/process.h"
@@ -49,50 +48,15 @@ std::vector<std::uint64_t> dims_of(const List& args)
     return dims;
 }
 
-// Elementwise a + b where either may be a scalar or a float64 array (Julia's .+).
-Value add_values(const Value& a, const Value& b)
-{
-    const bool aa = a.kind() == Value::Kind::Array, ba = b.kind() == Value::Kind::Array;
-    if (!aa && !ba) {
-        if (a.kind() == Value::Kind::Int64 && b.kind() == Value::Kind::Int64)
-            return a.as_int() + b.as_int();
-        return a.as_double() + b.as_double();
-    }
-    const Array& arr = aa ? a.as_array() : b.as_array();
-    auto out = Array::zeros(DType::Float64, arr.shape());
-    auto* o = reinterpret_cast<double*>(out.mutable_data());
-    auto x = arr.view<double>();
-    if (aa && ba) {
-        auto y = b.as_array().view<double>();
-        if (y.size() != x.size())
-            throw std::invalid_argument("arrays of different sizes cannot be added");
-        for (std::size_t i = 0; i < x.size(); ++i)
-            o[i] = x[i] + y[i];
-    } else {
-        const double s = aa ? b.as_double() : a.as_double();
-        for (std::size_t i = 0; i < x.size(); ++i)
-            o[i] = x[i] + s;
-    }
-    return out;
-}
-
 } // namespace
 
-Value myid(Context& ctx, const List&)
-{
-    return static_cast<std::int64_t>(ctx.myid());
-}
-Value echo(Context&, const List& args)
-{
-    return args.size() == 1 ? args[0] : Value(args);
-}
 Value add(Context&, const List& args)
 {
     if (args.size() < 2)
         throw std::invalid_argument("add takes at least 2 arguments");
     Value acc = args[0];
     for (std::size_t i = 1; i < args.size(); ++i)
-        acc = add_values(acc, args[i]);
+        acc = detail::add_values(acc, args[i]);
     return acc;
 }
 
@@ -317,63 +281,6 @@ std::int64_t hold_future(Future f, std::int64_t ms)
     return static_cast<std::int64_t>(f.where());
 }
 
-// This process's store table (what it owns, who holds it), for inspection from the master.
-Value store_table(Context& ctx, const List&)
-{
-    return store_table_to_value(ctx.process().store_table());
-}
-
-// ---- Patterns: what pmap and distributed_reduce run on each worker ----------------------
-
-namespace {
-const KernelInfo& loaded_kernel(Context& ctx, std::string_view name)
-{
-    const auto* k = ctx.process().runtime_impl().kernels().find(name);
-    if (!k)
-        throw KernelNotFound(std::string(name), ctx.myid());
-    return *k;
-}
-} // namespace
-
-// kernel(item) for each item of a pmap batch, in order.
-Value map_batch(Context& ctx, const List& args)
-{
-    if (args.size() != 2)
-        throw std::invalid_argument("weft.map_batch takes a kernel name and a list of items");
-    const auto& k = loaded_kernel(ctx, args[0].as_text());
-    detail::set_task_label(k.label); // the timeline shows the mapped kernel
-    const auto& items = args[1].as_list();
-    List out;
-    out.reserve(items.size());
-    List one(1);
-    for (const auto& item : items) {
-        one[0] = item;
-        out.push_back(k.fn(ctx, one));
-    }
-    return out;
-}
-
-// reducer(mapper(lo), mapper(lo + 1), ..., mapper(hi - 1)): one worker's chunk of a
-// distributed reduction.
-Value reduce_range(Context& ctx, const List& args)
-{
-    if (args.size() != 4)
-        throw std::invalid_argument("weft.reduce_range takes reducer, mapper, lo, hi");
-    const auto reducer = args[0].as_text();
-    const auto& mapper = loaded_kernel(ctx, args[1].as_text());
-    detail::set_task_label(mapper.label);
-    const auto lo = args[2].as_int(), hi = args[3].as_int();
-    if (hi <= lo)
-        throw std::invalid_argument("empty range");
-    List one { Value(lo) };
-    Value acc = mapper.fn(ctx, one);
-    for (auto i = lo + 1; i < hi; ++i) {
-        one[0] = Value(i);
-        acc = detail::apply_reducer(ctx, reducer, acc, mapper.fn(ctx, one));
-    }
-    return acc;
-}
-
 // One coin flip (0 or 1), for `@distributed (+) for i in 1:n; coin_flip(i); end`.
 std::int64_t coin_flip(std::int64_t)
 {
@@ -407,15 +314,6 @@ std::int64_t work_ms(std::int64_t ms)
     return ms;
 }
 
-// The names of the kernels this process has loaded (what a GUI offers to run).
-Value loaded_kernels(Context& ctx, const List&)
-{
-    List out;
-    for (auto& k : ctx.process().runtime_impl().kernels().list())
-        out.emplace_back(k.name);
-    return out;
-}
-
 // Bytes this process has allocated and not freed (malloc's own count, blind to fragmentation):
 // what a leak test watches.
 std::int64_t heap_in_use()
@@ -424,16 +322,10 @@ std::int64_t heap_in_use()
     return static_cast<std::int64_t>(mi.uordblks + mi.hblkhd);
 }
 
-WEFT_KERNEL(loaded_kernels);
 WEFT_KERNEL(heap_in_use);
-WEFT_KERNEL_AS("weft.map_batch", map_batch);
-WEFT_KERNEL_AS("weft.reduce_range", reduce_range);
 WEFT_KERNEL(coin_flip);
 WEFT_KERNEL(square);
 WEFT_KERNEL(work_ms);
-WEFT_KERNEL(myid);
-WEFT_KERNEL(store_table);
-WEFT_KERNEL(echo);
 WEFT_KERNEL(add);
 WEFT_KERNEL(rand);
 WEFT_KERNEL(getindex);
@@ -457,30 +349,11 @@ WEFT_KERNEL(hold_future);
 
 } // namespace weft::builtin
 
-namespace weft {
-
-Value detail::apply_reducer(Context& ctx, std::string_view reducer, const Value& a, const Value& b)
-{
-    if (reducer == "+")
-        return builtin::add_values(a, b);
-    const bool ints = a.kind() == Value::Kind::Int64 && b.kind() == Value::Kind::Int64;
-    if (reducer == "*")
-        return ints ? Value(a.as_int() * b.as_int()) : Value(a.as_double() * b.as_double());
-    if (reducer == "min")
-        return ints ? Value(std::min(a.as_int(), b.as_int()))
-                    : Value(std::min(a.as_double(), b.as_double()));
-    if (reducer == "max")
-        return ints ? Value(std::max(a.as_int(), b.as_int()))
-                    : Value(std::max(a.as_double(), b.as_double()));
-    const auto* k = ctx.process().runtime_impl().kernels().find(reducer);
-    if (!k)
-        throw KernelNotFound(std::string(reducer), ctx.myid());
-    return k->fn(ctx, List { a, b });
-}
+namespace weft::detail {
 
 void register_builtin_kernels(KernelRegistry& r)
 {
-    detail::register_defined_kernels(r);
+    r.add_defined(g_kernel_defs);
 }
 
-} // namespace weft
+} // namespace weft::detail

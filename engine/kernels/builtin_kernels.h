@@ -1,10 +1,13 @@
 #pragma once
+// The kernels linked into this binary: the engine's primitives and pattern kernels
+// (api/pattern_kernels.cpp) and the classroom set (the reference documents' examples).
 
-#include "weft/kernel.h"
+#include "kernel_registry.h"
 
-namespace weft {
+namespace weft::detail {
 
-// Adds the built-in kernel library (myid, echo, add, rand, count_heads, svdvals, ...) to `r`.
+// Adds every kernel this binary defines with WEFT_KERNEL to `r`. Calling it also keeps the
+// classroom kernels in the link (their registrations are static initialisers).
 void register_builtin_kernels(KernelRegistry& r);
 
-} // namespace weft
+} // namespace weft::detail

@@ -1,4 +1,5 @@
-#include "weft/kernel.h"
+#include "kernel_registry.h"
+
 #include "weft/process.h"
 
 #include <algorithm>
@@ -11,6 +12,8 @@ Pid Context::myid() const
 {
     return process_.myid();
 }
+
+namespace detail {
 
 void KernelRegistry::add(
     std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref)
@@ -37,12 +40,19 @@ const KernelInfo* KernelRegistry::find(std::string_view name) const
     return it == kernels_.end() ? nullptr : it->second.get();
 }
 
-std::vector<KernelInfo> KernelRegistry::list() const
+void KernelRegistry::add_defined(const KernelDef* head)
+{
+    for (auto* d = head; d; d = d->next)
+        add(d->name, d->signature, d->fn, d->keeps_ref);
+}
+
+std::vector<KernelDescription> KernelRegistry::list() const
 {
     std::shared_lock g(m_);
-    std::vector<KernelInfo> out;
+    std::vector<KernelDescription> out;
+    out.reserve(kernels_.size());
     for (auto& [n, k] : kernels_)
-        out.push_back(*k);
+        out.push_back({ k->name, k->signature });
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return out;
 }
@@ -52,8 +62,6 @@ std::string KernelRegistry::label_name(std::uint32_t label) const
     std::shared_lock g(m_);
     return label < labels_.size() ? labels_[label] : "task";
 }
-
-namespace detail {
 
 void throw_arity(std::size_t want, std::size_t got)
 {

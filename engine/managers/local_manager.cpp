@@ -131,7 +131,7 @@ std::vector<Pid> LocalManager::launch(int n, Threads threads)
             w->info.threads = threads;
             w->batch = batch;
             workers_[w->info.pid] = w;
-            rt_.add_starting_worker(w->info.pid, rt_.options().host);
+            rt_.mesh().add_starting_worker(w->info.pid, rt_.options().host);
             ws.push_back(w);
         }
     }
@@ -167,7 +167,7 @@ void LocalManager::fail_start(const std::shared_ptr<Worker>& w, const std::strin
     w->info.state = WorkerState::Exited;
     w->info.exit_reason = "failed to start: " + why;
     w->exited->set(Value(w->info.exit_reason));
-    rt_.peer_exited(w->info.pid, w->info.exit_reason);
+    rt_.mesh().peer_exited(w->info.pid, w->info.exit_reason);
 }
 
 void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
@@ -329,7 +329,7 @@ void LocalManager::on_line(
             ::kill(w->os_pid, SIGKILL);
             return;
         }
-        rt_.set_peer_addresses(pid, tcp, unix_address);
+        rt_.mesh().set_peer_addresses(pid, tcp, unix_address);
         const std::string address
             = (opts_.transport == Transport::Unix && !unix_address.empty()) ? unix_address : tcp;
         w->info.address = address;
@@ -404,7 +404,7 @@ void LocalManager::on_process_exit(const std::shared_ptr<Worker>& w)
         finish_launch(
             w, "exited during start-up: " + reason + (tail.empty() ? "" : "; stderr: " + tail));
     }
-    rt_.peer_exited(w->info.pid, reason);
+    rt_.mesh().peer_exited(w->info.pid, reason);
     cb_.exited.call("on_worker_exited", log_fn(), w->info.pid, reason);
     w->exited->set(Value(reason));
     // Observers are torn down on a later turn: we may be inside one of their continuations.

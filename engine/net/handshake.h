@@ -40,6 +40,6 @@ void handshake_as_acceptor(const std::shared_ptr<Connection>& conn, const Cookie
 // fuzzer). Returns the acceptor's pid, or throws ConnectionError saying why not.
 Pid handshake_blocking(int fd, const Cookie& cookie, Pid my_pid);
 
-inline constexpr std::uint32_t kProtocolVersion = 1;
+inline constexpr std::uint32_t kProtocolVersion = 2; // 2: typed pools, error kinds, telemetry
 
 } // namespace weft::detail

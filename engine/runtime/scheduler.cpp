@@ -281,10 +281,6 @@ private:
 #endif
 };
 
-const char* pool_name(PoolKind p)
-{
-    return p == PoolKind::Default ? "default" : "interactive";
-}
 
 // Not inlined: a task may resume on another thread, so thread-locals must be re-read each time.
 __attribute__((noinline)) Task* current_task()

@@ -4,6 +4,7 @@
 
 #include "span_ring.h"
 #include "weft/detail/sync.h"
+#include "weft/process.h"
 #include "weft/value.h"
 
 #include <atomic>
@@ -24,8 +25,8 @@ class PoolScheduler;
 class Scheduler;
 class Task;
 
-enum class PoolKind : std::uint8_t { Default = 0, Interactive = 1 };
-[[nodiscard]] const char* pool_name(PoolKind p);
+// A pool is named by the public enum (weft/process.h): default, interactive.
+using PoolKind = Pool;
 
 // The current task, or nullptr on a plain thread. Never cached across a suspension point.
 [[nodiscard]] Task* current_task();

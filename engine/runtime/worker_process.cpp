@@ -3,6 +3,7 @@
 #include "builtin_kernels.h"
 #include "handshake.h"
 #include "process_runtime.h"
+#include "kernel_registry.h"
 #include "process_sampler.h"
 
 #include <condition_variable>
@@ -63,7 +64,7 @@ int run_worker(const WorkerArgs& args)
     auto rt = std::make_shared<ProcessRuntime>(ro, kernels);
 
     // Samples go to the master at the interval it sets (at join, and whenever it changes).
-    ProcessSampler sampler(*rt, [&rt](WireSample&& w) { rt->send_telemetry(encode_sample(w)); });
+    ProcessSampler sampler(*rt, [&rt](WireSample&& w) { rt->send_telemetry(w); });
     rt->on_telemetry_interval(
         [&sampler](std::uint32_t ms) { sampler.set_interval(std::chrono::milliseconds(ms)); });
 

@@ -1,5 +1,6 @@
 #include "process_sampler.h"
 
+#include "kernel_registry.h"
 #include "process_runtime.h"
 
 #include <cstdio>
@@ -89,10 +90,10 @@ WireSample ProcessSampler::sample()
     s.pools[0] = pool_sample(sched.pool(PoolKind::Default).stats());
     if (sched.has_pool(PoolKind::Interactive))
         s.pools[1] = pool_sample(sched.pool(PoolKind::Interactive).stats());
-    s.channels = rt_.channel_samples();
-    s.store = rt_.store_table(max_store_entries_, s.store_entries, s.store_bytes);
-    for (Pid p : rt_.peer_ids())
-        s.traffic[p] = rt_.traffic(p);
+    s.channels = rt_.refs().channel_samples();
+    s.store = rt_.refs().table(max_store_entries_, s.store_entries, s.store_bytes);
+    for (Pid p : rt_.mesh().connected_peers())
+        s.traffic[p] = rt_.mesh().traffic(p);
     std::set<std::uint32_t> labels;
     for (int t = 1; t <= sched.total_threads(); ++t) {
         auto& ring = sched.spans(t);

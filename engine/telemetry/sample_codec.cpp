@@ -1,120 +1,162 @@
 #include "sample_codec.h"
 
+#include "codec.h"
+
+#include <bit>
+#include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 namespace weft::detail {
 
 namespace {
 
-constexpr std::size_t kSpanColumns = 6;
+constexpr std::size_t kSpanBytes = 24;
+static_assert(std::endian::native == std::endian::little,
+    "telemetry spans travel little-endian, copied as they are in memory");
+static_assert(sizeof(RawSpan) == kSpanBytes && std::is_trivially_copyable_v<RawSpan>);
+static_assert(offsetof(RawSpan, end_ns) == 8 && offsetof(RawSpan, label) == 16
+    && offsetof(RawSpan, thread) == 20 && offsetof(RawSpan, pool) == 22
+    && offsetof(RawSpan, finished) == 23);
 
-const Value& field(const Map& m, std::string_view key)
+constexpr std::string_view kStates[] = { "pending", "ready", "error", "open", "closed" };
+
+wire::StoreState state_to_wire(std::string_view s)
 {
-    for (const auto& [k, v] : m)
-        if (k == key)
-            return v;
-    throw std::invalid_argument("telemetry sample has no '" + std::string(key) + "'");
+    for (unsigned i = 0; i < std::size(kStates); ++i)
+        if (kStates[i] == s)
+            return static_cast<wire::StoreState>(i);
+    return wire::StoreState::PENDING;
 }
 
-std::uint64_t u(const Value& v)
+std::string state_from_wire(wire::StoreState s)
 {
-    return static_cast<std::uint64_t>(v.as_int());
+    const auto i = static_cast<unsigned>(s);
+    if (i >= std::size(kStates))
+        throw std::invalid_argument("telemetry sample: unknown store state " + std::to_string(i));
+    return std::string(kStates[i]);
 }
 
 } // namespace
 
-Value encode_sample(const WireSample& w)
+void encode_sample(const WireSample& w, wire::Telemetry::Builder out)
 {
     const auto& s = w.sample;
-    List pools;
-    for (const auto& p : s.pools)
-        pools.emplace_back(List { p.threads, p.busy, p.runnable, p.blocked, p.completed });
-    List channels;
-    for (const auto& c : s.channels)
-        channels.emplace_back(List { c.id.whence, c.id.n, c.length, c.capacity, c.waiting_putters,
-            c.waiting_takers, c.closed });
-    List traffic;
-    for (const auto& [peer, t] : s.traffic)
-        traffic.emplace_back(
-            List { peer, t.messages_sent, t.bytes_sent, t.messages_received, t.bytes_received });
-    std::vector<std::int64_t> spans;
-    spans.reserve(w.spans.size() * kSpanColumns);
-    for (const auto& r : w.spans) {
-        spans.push_back(r.start_ns);
-        spans.push_back(r.end_ns);
-        spans.push_back(r.label);
-        spans.push_back(r.thread);
-        spans.push_back(r.pool);
-        spans.push_back(r.finished);
+    out.setClockNs(w.clock_ns);
+    out.setCpuPercent(s.cpu_percent);
+    out.setRssBytes(s.rss_bytes);
+    auto pools = out.initPools(static_cast<unsigned>(s.pools.size()));
+    for (unsigned i = 0; i < s.pools.size(); ++i) {
+        const auto& p = s.pools[i];
+        pools[i].setThreads(static_cast<std::uint16_t>(p.threads));
+        pools[i].setBusy(static_cast<std::uint16_t>(p.busy));
+        pools[i].setRunnable(p.runnable);
+        pools[i].setBlocked(p.blocked);
+        pools[i].setCompleted(p.completed);
     }
-    List labels;
-    for (const auto& [id, name] : w.labels)
-        labels.emplace_back(List { id, name });
-    const auto nspans = static_cast<std::uint64_t>(w.spans.size());
-    return Map {
-        { "clock", w.clock_ns },
-        { "cpu", s.cpu_percent },
-        { "rss", s.rss_bytes },
-        { "pools", std::move(pools) },
-        { "channels", std::move(channels) },
-        { "store_entries", s.store_entries },
-        { "store_bytes", s.store_bytes },
-        { "store", store_table_to_value(s.store) },
-        { "traffic", std::move(traffic) },
-        { "spans", Array::from(std::move(spans), { kSpanColumns, nspans }) },
-        { "labels", std::move(labels) },
-        { "dropped", s.spans_dropped },
-    };
+    auto channels = out.initChannels(static_cast<unsigned>(s.channels.size()));
+    for (unsigned i = 0; i < s.channels.size(); ++i) {
+        const auto& c = s.channels[i];
+        auto o = channels[i];
+        encode_ref_id(c.id, o.initId());
+        o.setLength(c.length);
+        o.setCapacity(c.capacity);
+        o.setWaitingPutters(c.waiting_putters);
+        o.setWaitingTakers(c.waiting_takers);
+        o.setClosed(c.closed);
+    }
+    out.setStoreEntries(s.store_entries);
+    out.setStoreBytes(s.store_bytes);
+    auto store = out.initStore(static_cast<unsigned>(s.store.size()));
+    for (unsigned i = 0; i < s.store.size(); ++i) {
+        const auto& e = s.store[i];
+        auto o = store[i];
+        encode_ref_id(e.id, o.initId());
+        o.setKind(e.kind == RefKind::Channel ? wire::RefKind::CHANNEL : wire::RefKind::FUTURE);
+        o.setBytes(e.bytes);
+        auto holders = o.initHolders(static_cast<unsigned>(e.holders.size()));
+        unsigned h = 0;
+        for (const auto& [pid, n] : e.holders) {
+            holders[h].setPid(pid);
+            holders[h].setCount(n);
+            ++h;
+        }
+        o.setState(state_to_wire(e.state));
+        o.setAgeSeconds(e.age_seconds);
+        o.setLength(e.length);
+        o.setCapacity(e.capacity);
+    }
+    auto traffic = out.initTraffic(static_cast<unsigned>(s.traffic.size()));
+    unsigned t = 0;
+    for (const auto& [peer, x] : s.traffic) {
+        traffic[t].setPeer(peer);
+        traffic[t].setMessagesSent(x.messages_sent);
+        traffic[t].setBytesSent(x.bytes_sent);
+        traffic[t].setMessagesReceived(x.messages_received);
+        traffic[t].setBytesReceived(x.bytes_received);
+        ++t;
+    }
+    auto spans = out.initSpans(static_cast<unsigned>(w.spans.size() * kSpanBytes));
+    if (!w.spans.empty())
+        std::memcpy(spans.begin(), w.spans.data(), spans.size());
+    auto labels = out.initLabels(static_cast<unsigned>(w.labels.size()));
+    for (unsigned i = 0; i < w.labels.size(); ++i) {
+        labels[i].setId(w.labels[i].first);
+        labels[i].setName(w.labels[i].second);
+    }
+    out.setSpansDropped(s.spans_dropped);
 }
 
-WireSample decode_sample(const Value& v)
+WireSample decode_sample(wire::Telemetry::Reader in)
 {
     WireSample w;
-    const auto& m = v.as_map();
     auto& s = w.sample;
-    w.clock_ns = field(m, "clock").as_int();
-    s.cpu_percent = field(m, "cpu").as_double();
-    s.rss_bytes = u(field(m, "rss"));
-    const auto& pools = field(m, "pools").as_list();
-    for (std::size_t i = 0; i < pools.size() && i < s.pools.size(); ++i) {
-        const auto& p = pools[i].as_list();
-        if (p.size() < 5)
-            throw std::invalid_argument("telemetry sample: short pool entry");
-        s.pools[i] = { static_cast<int>(p[0].as_int()), static_cast<int>(p[1].as_int()), u(p[2]),
-            u(p[3]), u(p[4]) };
+    w.clock_ns = in.getClockNs();
+    s.cpu_percent = in.getCpuPercent();
+    s.rss_bytes = in.getRssBytes();
+    const auto pools = in.getPools();
+    for (unsigned i = 0; i < pools.size() && i < s.pools.size(); ++i) {
+        const auto p = pools[i];
+        s.pools[i] = { p.getThreads(), p.getBusy(), p.getRunnable(), p.getBlocked(),
+            p.getCompleted() };
     }
-    for (const auto& cv : field(m, "channels").as_list()) {
-        const auto& c = cv.as_list();
-        if (c.size() < 7)
-            throw std::invalid_argument("telemetry sample: short channel entry");
-        s.channels.push_back({ { static_cast<Pid>(c[0].as_int()), u(c[1]) }, u(c[2]), u(c[3]),
-            u(c[4]), u(c[5]), c[6].as_bool() });
+    const auto channels = in.getChannels();
+    s.channels.reserve(channels.size());
+    for (const auto c : channels)
+        s.channels.push_back({ decode_ref_id(c.getId()), c.getLength(), c.getCapacity(),
+            c.getWaitingPutters(), c.getWaitingTakers(), c.getClosed() });
+    s.store_entries = in.getStoreEntries();
+    s.store_bytes = in.getStoreBytes();
+    const auto store = in.getStore();
+    s.store.reserve(store.size());
+    for (const auto e : store) {
+        StoreEntryInfo info;
+        info.id = decode_ref_id(e.getId());
+        info.kind = e.getKind() == wire::RefKind::CHANNEL ? RefKind::Channel : RefKind::Future;
+        info.bytes = e.getBytes();
+        for (const auto h : e.getHolders())
+            info.holders[h.getPid()] = h.getCount();
+        info.state = state_from_wire(e.getState());
+        info.age_seconds = e.getAgeSeconds();
+        info.length = e.getLength();
+        info.capacity = e.getCapacity();
+        s.store.push_back(std::move(info));
     }
-    s.store_entries = u(field(m, "store_entries"));
-    s.store_bytes = u(field(m, "store_bytes"));
-    s.store = store_table_from_value(field(m, "store"));
-    for (const auto& tv : field(m, "traffic").as_list()) {
-        const auto& t = tv.as_list();
-        if (t.size() < 5)
-            throw std::invalid_argument("telemetry sample: short traffic entry");
-        s.traffic[static_cast<Pid>(t[0].as_int())] = { u(t[1]), u(t[2]), u(t[3]), u(t[4]) };
-    }
-    const auto& arr = field(m, "spans").as_array();
-    const auto cells = arr.view<std::int64_t>();
-    if (arr.shape().size() != 2 || arr.shape()[0] != kSpanColumns)
-        throw std::invalid_argument("telemetry sample: spans are not a 6xN array");
-    w.spans.reserve(cells.size() / kSpanColumns);
-    for (std::size_t i = 0; i + kSpanColumns <= cells.size(); i += kSpanColumns)
-        w.spans.push_back({ cells[i], cells[i + 1], static_cast<std::uint32_t>(cells[i + 2]),
-            static_cast<std::uint16_t>(cells[i + 3]), static_cast<std::uint8_t>(cells[i + 4]),
-            static_cast<std::uint8_t>(cells[i + 5]) });
-    for (const auto& lv : field(m, "labels").as_list()) {
-        const auto& l = lv.as_list();
-        if (l.size() < 2)
-            throw std::invalid_argument("telemetry sample: short label entry");
-        w.labels.emplace_back(static_cast<std::uint32_t>(l[0].as_int()), l[1].as_text());
-    }
-    s.spans_dropped = u(field(m, "dropped"));
+    for (const auto t : in.getTraffic())
+        s.traffic[t.getPeer()] = { t.getMessagesSent(), t.getBytesSent(), t.getMessagesReceived(),
+            t.getBytesReceived() };
+    const auto spans = in.getSpans();
+    if (spans.size() % kSpanBytes != 0)
+        throw std::invalid_argument("telemetry sample: spans are " + std::to_string(spans.size())
+            + " bytes, not a whole number of 24-byte records");
+    w.spans.resize(spans.size() / kSpanBytes);
+    if (!w.spans.empty())
+        std::memcpy(w.spans.data(), spans.begin(), spans.size());
+    const auto labels = in.getLabels();
+    w.labels.reserve(labels.size());
+    for (const auto l : labels)
+        w.labels.emplace_back(l.getId(), l.getName());
+    s.spans_dropped = in.getSpansDropped();
     return w;
 }
 

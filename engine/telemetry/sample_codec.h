@@ -1,8 +1,10 @@
 #pragma once
-// One process's sample as it travels to the master: a Value map, so it rides the same codec as
-// everything else. Span times stay on the sender's clock until the master converts them.
+// One process's sample as it travels to the master: the `Telemetry` struct of weft.capnp, read
+// in place on arrival, with task spans as packed little-endian records. Span times stay on the
+// sender's clock until the master converts them. Any thread; pure functions.
 
 #include "span_ring.h"
+#include "weft.capnp.h"
 #include "weft/telemetry.h"
 
 #include <string>
@@ -18,8 +20,8 @@ struct WireSample {
     std::vector<std::pair<std::uint32_t, std::string>> labels; // names of the labels in `spans`
 };
 
-Value encode_sample(const WireSample& s);
-// Throws std::invalid_argument naming the field that is missing or malformed.
-WireSample decode_sample(const Value& v);
+void encode_sample(const WireSample& s, wire::Telemetry::Builder out);
+// Throws std::invalid_argument naming what is malformed.
+WireSample decode_sample(wire::Telemetry::Reader in);
 
 } // namespace weft::detail

@@ -72,6 +72,13 @@ private:
     std::size_t size_ = 0;
 };
 
+struct TelemetryOptions {
+    std::chrono::milliseconds interval { 100 }; // 0 turns sampling off
+    std::chrono::seconds window { 600 }; // time series older than this are dropped
+    std::size_t max_spans = 1'000'000; // above this, old spans are merged
+    std::size_t max_store_entries = 300; // entries sent per sample
+};
+
 class TelemetryHub final {
 public:
     TelemetryHub(TelemetryOptions options, std::int64_t start_ns);

@@ -1,6 +1,8 @@
 #include "codec.h"
 
 #include <cstring>
+#include <stdexcept>
+#include <string>
 
 namespace weft::detail {
 
@@ -24,11 +26,16 @@ void encode_error(const ErrorValue& e, wire::Error::Builder out)
     for (unsigned i = 0; i < e.backtrace.size(); ++i)
         bt.set(i, e.backtrace[i]);
     out.setSubject(e.subject);
+    out.setKind(static_cast<wire::ErrorKind>(e.kind));
 }
 
 ErrorValue decode_error(wire::Error::Reader in)
 {
-    ErrorValue e { in.getType(), in.getMessage(), in.getOrigin(), {}, in.getSubject() };
+    const auto kind = static_cast<unsigned>(in.getKind());
+    if (kind > static_cast<unsigned>(ErrorKind::UnknownProcess))
+        throw std::invalid_argument("unknown error kind " + std::to_string(kind));
+    ErrorValue e { in.getType(), in.getMessage(), in.getOrigin(), {}, in.getSubject(),
+        static_cast<ErrorKind>(kind) };
     for (auto line : in.getBacktrace())
         e.backtrace.emplace_back(line);
     return e;

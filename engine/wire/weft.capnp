@@ -39,12 +39,23 @@ struct RemoteRef {
   released @4 :Bool;
 }
 
+# Which typed exception an error becomes where it is thrown (weft::ErrorKind).
+enum ErrorKind {
+  remote @0;          # RemoteException carrying `type`
+  kernelNotFound @1;
+  processExited @2;
+  invalidState @3;
+  connection @4;
+  unknownProcess @5;
+}
+
 struct Error {
-  type @0 :Text;
+  type @0 :Text;            # for people: "std::runtime_error", "KernelNotFound", ...
   message @1 :Text;
   origin @2 :UInt32;
   backtrace @3 :List(Text);
   subject @4 :Text;         # what the error is about: a kernel name, a reference
+  kind @5 :ErrorKind;
 }
 
 struct MapEntry {
@@ -97,13 +108,18 @@ enum CallKind {
   do @3;       # remote_do: run, reply nothing
 }
 
+enum Pool {
+  default @0;
+  interactive @1;           # the callee's default pool runs it if it has no interactive one
+}
+
 struct Call {
   kind @0 :CallKind;
   callId @1 :UInt64;        # caller-local id the Result answers
   ref @2 :RefId;            # for async and wait
   kernel @3 :Text;
   args @4 :List(Value);
-  pool @5 :Text;            # "default" or "interactive"
+  pool @5 :Pool;
 }
 
 struct Result {
@@ -188,6 +204,78 @@ struct ChannelOp {
   capacity @4 :UInt64;      # for create
 }
 
+# One sample of one process (worker -> master), read in place on arrival.
+struct PoolStats {
+  threads @0 :UInt16;
+  busy @1 :UInt16;          # threads running a task
+  runnable @2 :UInt64;      # tasks queued, ready to run
+  blocked @3 :UInt64;       # tasks suspended in a wait
+  completed @4 :UInt64;     # since the process started
+}
+
+struct ChannelStats {
+  id @0 :RefId;
+  length @1 :UInt64;
+  capacity @2 :UInt64;
+  waitingPutters @3 :UInt64;
+  waitingTakers @4 :UInt64;
+  closed @5 :Bool;
+}
+
+struct Holder {
+  pid @0 :UInt32;
+  count @1 :Int32;
+}
+
+enum StoreState {
+  pending @0;
+  ready @1;
+  error @2;
+  open @3;
+  closed @4;
+}
+
+struct StoreRow {
+  id @0 :RefId;
+  kind @1 :RefKind;
+  bytes @2 :UInt64;
+  holders @3 :List(Holder);
+  state @4 :StoreState;
+  ageSeconds @5 :Float64;
+  length @6 :UInt64;        # a channel's values buffered
+  capacity @7 :UInt64;
+}
+
+struct Traffic {
+  peer @0 :UInt32;
+  messagesSent @1 :UInt64;
+  bytesSent @2 :UInt64;
+  messagesReceived @3 :UInt64;
+  bytesReceived @4 :UInt64;
+}
+
+struct Label {
+  id @0 :UInt32;            # as the sender's spans name it
+  name @1 :Text;            # the kernel's name
+}
+
+struct Telemetry {
+  clockNs @0 :Int64;        # the sender's steady clock when it sampled
+  cpuPercent @1 :Float64;   # of one core
+  rssBytes @2 :UInt64;
+  pools @3 :List(PoolStats);        # default, interactive
+  channels @4 :List(ChannelStats);
+  storeEntries @5 :UInt64;
+  storeBytes @6 :UInt64;
+  store @7 :List(StoreRow);         # the oldest entries, at most a few hundred
+  traffic @8 :List(Traffic);
+  # Task spans since the last sample, packed: 24 bytes each, little-endian: start and end (Int64
+  # ns, sender's steady clock), label (UInt32), thread (UInt16), pool and finished (UInt8 each).
+  spans @9 :Data;
+  labels @10 :List(Label);          # names of the labels `spans` uses
+  spansDropped @11 :UInt64;
+}
+
 struct Message {
   union {
     hello @0 :Hello;
@@ -208,7 +296,7 @@ struct Message {
     channelOp @15 :ChannelOp;
     fetchMany @16 :FetchMany;
     results @17 :List(Result);
-    telemetry @18 :Value;            # worker -> master: one sample of the worker (a map)
+    telemetry @18 :Telemetry;        # worker -> master: one sample of the worker
     telemetryInterval @19 :UInt32;   # master -> worker: sample every this many ms (0: off)
     interrupt @20 :Void;             # master -> worker: interrupt the calls running now
   }

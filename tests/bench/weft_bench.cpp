@@ -1,11 +1,12 @@
 // weft-bench: Weft's speed figures, each measured against a floor measured in the same run.
 //
 //   weft-bench [--json FILE] [--quick] [SUITE...]     suites: latency throughput bandwidth startup
-//   channel refs tasks telemetry
+//   channel refs tasks telemetry telemetry_scale
 //
 // Floors are raw sockets between two processes of this program (a fork that echoes), so the
 // ratio says what Weft's layers cost over the bare transport on this machine, now.
 
+#include "process_access.h"
 #include "process_runtime.h"
 #include "socket.h"
 #include "weft/weft.h"
@@ -22,6 +23,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <thread>
@@ -291,7 +293,7 @@ void latency(std::vector<Figure>& out, const Options& o)
             "us", floor, "ratio <= 2.0", true });
         // Where the time goes: the same round trip answered by the worker's I/O thread, no task.
         const auto [ping_floor, ping]
-            = floor_and_value_us(tcp, n, [&] { return c.runtime().ping(2); });
+            = floor_and_value_us(tcp, n, [&] { return weft::detail::ProcessAccess::runtime(c).ping(2); });
         out.push_back({ std::string("latency.ping.") + (tcp ? "tcp" : "unix"), ping, "us",
             ping_floor, "(diagnostic)", true });
     }
@@ -483,6 +485,38 @@ void telemetry(std::vector<Figure>& out, const Options& o)
         { "telemetry.overhead_tiny_items", fine, "fraction", std::nullopt, "(diagnostic)", true });
 }
 
+// What sampling costs the master by itself (no window): the fraction of one core its process
+// spends while n idle workers each send a sample every 100 ms. It grows with n, so four points.
+void telemetry_scale(std::vector<Figure>& out, const Options& o)
+{
+    // Each local worker takes a few descriptors on the master.
+    rlimit rl {};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    const double window = o.quick ? 3.0 : 10.0;
+    for (int n : { 16, 64, 128, 256 }) {
+        auto opts = cluster_options(weft::Transport::Unix);
+        opts.telemetry_interval = std::chrono::milliseconds(100);
+        opts.worker_timeout = std::chrono::milliseconds(300000);
+        weft::Cluster c(opts);
+        c.addprocs(n, weft::Threads { 1, 0 });
+        // Settle: every worker has joined and sampled a few times.
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+        const double cpu0 = process_cpu_seconds(0);
+        const auto t0 = Clock::now();
+        std::this_thread::sleep_for(std::chrono::duration<double>(window));
+        const double fraction = (process_cpu_seconds(0) - cpu0) / seconds(Clock::now() - t0);
+        const auto snap = c.telemetry();
+        if (snap->processes.size() < static_cast<std::size_t>(n) + 1)
+            throw std::runtime_error("telemetry_scale: the snapshot lacks workers");
+        out.push_back({ "telemetry.master_cpu_" + std::to_string(n) + "w", fraction, "core",
+            std::nullopt, n == 256 ? "value <= 0.04" : "(diagnostic)", true });
+        std::fprintf(stderr, "telemetry.master_cpu_%dw: %.4f of a core\n", n, fraction);
+    }
+}
+
 std::string json_number(std::optional<double> v)
 {
     if (!v)
@@ -509,7 +543,8 @@ int main(int argc, char** argv)
         else if (a == "--help" || a == "-h") {
             std::printf(
                 "usage: weft-bench [--json FILE] [--quick] "
-                "[latency|throughput|bandwidth|startup|channel|refs|tasks|telemetry ...]\n");
+                "[latency|throughput|bandwidth|startup|channel|refs|tasks|telemetry|telemetry_scale "
+                "...]\n");
             return 0;
         } else
             wanted.push_back(a);
@@ -517,7 +552,7 @@ int main(int argc, char** argv)
     const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>>
         suites { { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth },
             { "startup", startup }, { "channel", channel }, { "refs", refs }, { "tasks", tasks },
-            { "telemetry", telemetry } };
+            { "telemetry", telemetry }, { "telemetry_scale", telemetry_scale } };
     for (auto& w : wanted)
         if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
             std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());

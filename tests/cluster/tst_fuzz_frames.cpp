@@ -85,7 +85,7 @@ std::vector<std::string> corpus(Pid me)
             c.setCallId(id);
             encode_ref_id(ref, c.initRef());
             c.setKernel(kernel);
-            c.setPool("default");
+            c.setPool(wire::Pool::DEFAULT);
             auto a = c.initArgs(static_cast<unsigned>(args.size()));
             for (unsigned i = 0; i < args.size(); ++i)
                 encode_value(args[i], a[i], f);
@@ -295,7 +295,7 @@ class TestFuzzFrames : public QObject {
         const std::uint64_t id = ++probe_id;
         c.setCallId(id);
         c.setKernel("myid");
-        c.setPool("default");
+        c.setPool(wire::Pool::DEFAULT);
         if (!write_all(fd, to_bytes(b)))
             return "closed";
         capnp::ReaderOptions ro;

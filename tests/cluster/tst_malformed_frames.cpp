@@ -39,7 +39,7 @@ private:
         if (ref)
             encode_ref_id(*ref, c.initRef());
         c.setKernel(kernel);
-        c.setPool("default");
+        c.setPool(wire::Pool::DEFAULT);
         auto a = c.initArgs(static_cast<unsigned>(args.size()));
         for (unsigned i = 0; i < args.size(); ++i)
             encode_value(args[i], a[i], *f);

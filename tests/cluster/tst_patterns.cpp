@@ -2,6 +2,7 @@
 // errors, and a worker dying mid-run.
 
 #include "cluster_fixture.h"
+#include "pattern_kernels.h"
 
 #include <QtTest>
 

@@ -85,8 +85,8 @@ private slots:
         auto failing = spawn_task(*c, []() -> int { throw std::runtime_error("inside a task"); });
         QVERIFY_EXCEPTION_THROWN(failing.fetch(), std::runtime_error);
         std::atomic<int> n { 0 };
-        parallel_for_in(
-            c->local_scheduler(), 0, 1000, [&](std::int64_t) { ++n; }, Schedule::Dynamic);
+        parallel_for(
+            *c, 0, 1000, [&](std::int64_t) { ++n; }, Schedule::Dynamic);
         QCOMPARE(n.load(), 1000);
         QVERIFY_EXCEPTION_THROWN(nthreads(), InvalidStateException); // not inside a task
         QCOMPARE(nthreads(*c), 2);

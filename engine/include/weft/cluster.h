@@ -13,10 +13,7 @@
 namespace weft {
 
 namespace detail {
-class ProcessRuntime;
-class LocalManager;
-class TelemetryHub;
-class ProcessSampler;
+struct ProcessAccess;
 } // namespace detail
 
 struct TelemetrySnapshot;
@@ -96,7 +93,8 @@ public:
     void kill(Pid pid);
     [[nodiscard]] std::vector<WorkerInfo> worker_info() const;
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
-    [[nodiscard]] KernelRegistry& kernels(); // the master's own kernels (pid 1 runs calls too)
+    // The kernels the master has loaded (pid 1 runs calls too), sorted by name.
+    [[nodiscard]] std::vector<KernelDescription> kernels() const;
 
     // Callbacks run on the engine's I/O thread: keep them short, never block in them. Each
     // returns an id for remove_callback. One that throws is caught and reported through on_log;
@@ -134,22 +132,14 @@ public:
         std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     void remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o = {}) override;
     Pid next_worker() override;
-    detail::Scheduler& local_scheduler() override;
-    detail::ProcessRuntime& runtime_impl() override { return *runtime_; }
     [[nodiscard]] std::vector<StoreEntryInfo> store_table() const override;
     // Any process's store table (asks the worker; its interactive pool answers if it has one).
     [[nodiscard]] std::vector<StoreEntryInfo> store_table(Pid pid);
 
-    [[nodiscard]] detail::ProcessRuntime& runtime() { return *runtime_; }
-
 private:
-    void publish_telemetry();
-    struct Callbacks;
-    std::unique_ptr<Callbacks> callbacks_;
-    std::shared_ptr<detail::ProcessRuntime> runtime_;
-    std::unique_ptr<detail::TelemetryHub> hub_;
-    std::unique_ptr<detail::LocalManager> local_;
-    std::unique_ptr<detail::ProcessSampler> sampler_; // last: it feeds hub_ from its thread
+    friend struct detail::ProcessAccess; // the engine reaches the runtime behind the master
+    struct Impl; // the runtime, the telemetry record, the local manager, the callbacks
+    std::unique_ptr<Impl> impl_;
 };
 
 } // namespace weft

@@ -9,18 +9,13 @@
 namespace weft {
 
 class Process;
-
 namespace detail {
-class FutureState;
+struct ProcessAccess;
 }
 
 class Future {
 public:
     Future() = default;
-    explicit Future(std::shared_ptr<detail::FutureState> s)
-        : s_(std::move(s))
-    {
-    }
 
     // A handle for a reference received as a value (in a channel item, a list, a result), like
     // RemoteChannel::attach: it shares the hold the reference came with.
@@ -43,10 +38,14 @@ public:
     [[nodiscard]] RemoteRef ref() const;
     [[nodiscard]] Pid where() const { return ref().owner; }
     [[nodiscard]] bool valid() const { return s_ != nullptr; }
-    [[nodiscard]] const std::shared_ptr<detail::FutureState>& state() const { return s_; }
 
 private:
-    std::shared_ptr<detail::FutureState> s_;
+    friend struct detail::ProcessAccess; // the engine makes and reads handles
+    explicit Future(std::shared_ptr<RefHold> s)
+        : s_(std::move(s))
+    {
+    }
+    std::shared_ptr<RefHold> s_; // this process's hold on the value, and the value once fetched
 };
 
 // Fetches every Future with all requests on the wire at once (one round trip, not one each), in

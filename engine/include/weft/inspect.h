@@ -24,7 +24,4 @@ struct StoreEntryInfo {
 // An estimate of the memory a value takes (array payloads, text, nested values).
 std::size_t value_bytes(const Value& v);
 
-Value store_table_to_value(const std::vector<StoreEntryInfo>& table);
-std::vector<StoreEntryInfo> store_table_from_value(const Value& v);
-
 } // namespace weft

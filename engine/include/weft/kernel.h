@@ -11,12 +11,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <tuple>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -40,30 +38,11 @@ private:
 
 using KernelFn = std::function<Value(Context&, const List&)>;
 
-struct KernelInfo {
+// A kernel as a process has it loaded: what a GUI or a CLI lists.
+struct KernelDescription {
     std::string name;
     std::string signature; // e.g. "(int64, int64) -> int64"
-    KernelFn fn;
-    // keeps_ref[i]: argument i is a handle parameter, so a reference there is not fetched first.
-    std::vector<bool> keeps_ref;
-    std::uint32_t label = 0; // telemetry's name for the kernel's tasks (a label_name index)
-};
-
-// The kernels a process has loaded. Thread-safe.
-class KernelRegistry {
-public:
-    void add(
-        std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {});
-    [[nodiscard]] const KernelInfo* find(std::string_view name) const;
-    [[nodiscard]] std::vector<KernelInfo> list() const; // sorted by name
-    // Names of task labels; label 0 is "task" (a task that runs no kernel of its own).
-    [[nodiscard]] std::string label_name(std::uint32_t label) const;
-
-private:
-    std::vector<std::string> labels_ { "task" };
-    mutable std::shared_mutex m_;
-    std::unordered_map<std::string, std::unique_ptr<KernelInfo>> kernels_;
-    std::vector<std::unique_ptr<KernelInfo>> retired_; // replaced, possibly still running
+    friend bool operator==(const KernelDescription&, const KernelDescription&) = default;
 };
 
 // ---- Conversions between C++ types and Value ------------------------------------------
@@ -290,13 +269,6 @@ struct KernelRegistrar {
         g_kernel_defs = &d;
     }
 };
-
-// Adds every kernel this binary or plugin defined with WEFT_KERNEL to `r`.
-inline void register_defined_kernels(KernelRegistry& r)
-{
-    for (auto* d = g_kernel_defs; d; d = d->next)
-        r.add(d->name, d->signature, d->fn, d->keeps_ref);
-}
 
 } // namespace detail
 } // namespace weft

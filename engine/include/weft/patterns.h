@@ -45,13 +45,4 @@ Value distributed_reduce(Process& p, std::string_view reducer, std::string_view 
 // with one entry per process that failed.
 std::map<Pid, Value> everywhere(Process& p, std::string_view kernel, const List& args = {});
 
-namespace detail {
-// Julia's splitrange: [lo, hi) in at most k chunks of (hi - lo) / k, the first (hi - lo) % k of
-// them one longer.
-std::vector<std::pair<std::int64_t, std::int64_t>> split_range(
-    std::int64_t lo, std::int64_t hi, std::int64_t k);
-// Applies a reducer named like distributed_reduce's to two values on the current process.
-Value apply_reducer(Context& ctx, std::string_view reducer, const Value& a, const Value& b);
-} // namespace detail
-
 } // namespace weft

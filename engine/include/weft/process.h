@@ -14,11 +14,6 @@
 
 namespace weft {
 
-namespace detail {
-class Scheduler;
-class ProcessRuntime;
-} // namespace detail
-
 enum class Pool : std::uint8_t { Default = 0, Interactive = 1 };
 
 struct CallOptions {
@@ -84,10 +79,6 @@ public:
         = 0;
     // The worker `spawn` would use next (round robin over workers()).
     virtual Pid next_worker() = 0;
-    // This process's thread pools (for weft/threads.h).
-    virtual detail::Scheduler& local_scheduler() = 0;
-    // The engine behind this process (for handles made from references).
-    virtual detail::ProcessRuntime& runtime_impl() = 0;
     // The values this process owns and their holders.
     [[nodiscard]] virtual std::vector<StoreEntryInfo> store_table() const = 0;
 

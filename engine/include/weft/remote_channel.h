@@ -17,7 +17,7 @@ namespace weft {
 class Process;
 
 namespace detail {
-class ChannelHandle;
+struct ProcessAccess;
 }
 
 class RemoteChannel {
@@ -45,11 +45,12 @@ public:
     iterator end() { return {}; }
 
 private:
-    explicit RemoteChannel(std::shared_ptr<detail::ChannelHandle> s)
+    friend struct detail::ProcessAccess; // the engine makes and reads handles
+    explicit RemoteChannel(std::shared_ptr<RefHold> s)
         : s_(std::move(s))
     {
     }
-    std::shared_ptr<detail::ChannelHandle> s_;
+    std::shared_ptr<RefHold> s_; // this process's hold on the channel
 };
 
 // Kernel parameters of handle types receive the handle itself (the value is not fetched).

@@ -144,11 +144,4 @@ struct TelemetrySnapshot {
     std::vector<std::string> kernel_names; // index 0 is "task"
 };
 
-struct TelemetryOptions {
-    std::chrono::milliseconds interval { 100 }; // 0 turns sampling off
-    std::chrono::seconds window { 600 }; // time series older than this are dropped
-    std::size_t max_spans = 1'000'000; // above this, old spans are merged
-    std::size_t max_store_entries = 300; // entries sent per sample
-};
-
 } // namespace weft

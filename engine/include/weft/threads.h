@@ -18,12 +18,10 @@
 namespace weft {
 
 namespace detail {
-class Scheduler;
-// The scheduler of the process whose task is running; throws outside tasks.
-Scheduler& current_scheduler();
-Scheduler& scheduler_of(Process& p);
-void spawn_on(Scheduler& s, Pool pool, std::function<void()> fn, int thread_slot = -1);
-int scheduler_nthreads(Scheduler& s, Pool pool);
+// Runs `fn` as a task on `pool` of process `p`, or (null) of the process whose task is running
+// (outside a task that throws InvalidStateException). `thread_slot` pins it to one thread.
+void spawn_on(Process* p, Pool pool, std::function<void()> fn, int thread_slot = -1);
+int pool_threads(Process* p, Pool pool);
 } // namespace detail
 
 // Threads in `pool` of the current process (inside a task), like Threads.nthreads(:default).
@@ -76,12 +74,12 @@ private:
 };
 
 namespace detail {
-template <class F> auto spawn_in(Scheduler& s, F&& f, Pool pool, int thread_slot = -1)
+template <class F> auto spawn_in(Process* p, F&& f, Pool pool, int thread_slot = -1)
 {
     using R = std::invoke_result_t<F>;
     auto st = std::make_shared<typename TaskHandle<R>::State>();
     spawn_on(
-        s, pool,
+        p, pool,
         [st, fn = std::forward<F>(f)]() mutable {
             std::exception_ptr err;
             std::optional<std::conditional_t<std::is_void_v<R>, bool, R>> v;
@@ -109,33 +107,31 @@ template <class F> auto spawn_in(Scheduler& s, F&& f, Pool pool, int thread_slot
 // Threads.@spawn: runs `f` as a task on `pool` of the current process (inside a task).
 template <class F> auto spawn_task(F&& f, Pool pool = Pool::Default)
 {
-    return detail::spawn_in(detail::current_scheduler(), std::forward<F>(f), pool);
+    return detail::spawn_in(nullptr, std::forward<F>(f), pool);
 }
 // The same from any thread, on process `p` (the master's pools, for a driver program).
 template <class F> auto spawn_task(Process& p, F&& f, Pool pool = Pool::Default)
 {
-    return detail::spawn_in(detail::scheduler_of(p), std::forward<F>(f), pool);
+    return detail::spawn_in(&p, std::forward<F>(f), pool);
 }
 
 enum class Schedule : std::uint8_t { Static, Dynamic };
 
-// Threads.@threads: runs f(i) for i in [lo, hi). Static: one contiguous block per thread of the
-// pool, block t on thread t (like Julia's :static). Dynamic: as many tasks as threads take chunks
-// from a shared counter (load balancing).
+namespace detail {
 template <class F>
-void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f,
-    Schedule schedule = Schedule::Dynamic, Pool pool = Pool::Default)
+void parallel_for_on(
+    Process* s, std::int64_t lo, std::int64_t hi, F f, Schedule schedule, Pool pool)
 {
     if (hi <= lo)
         return;
     const std::int64_t n = hi - lo;
-    const std::int64_t nt = std::max(1, detail::scheduler_nthreads(s, pool));
+    const std::int64_t nt = std::max(1, pool_threads(s, pool));
     std::vector<TaskHandle<void>> tasks;
     if (schedule == Schedule::Static) {
         for (std::int64_t t = 0; t < nt; ++t) {
             const std::int64_t b = lo + n * t / nt, e = lo + n * (t + 1) / nt;
             if (b < e)
-                tasks.push_back(detail::spawn_in(
+                tasks.push_back(spawn_in(
                     s,
                     [&f, b, e] {
                         for (std::int64_t i = b; i < e; ++i)
@@ -147,7 +143,7 @@ void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f
         auto next = std::make_shared<std::atomic<std::int64_t>>(lo);
         const std::int64_t chunk = std::max<std::int64_t>(1, n / (nt * 8));
         for (std::int64_t t = 0; t < nt; ++t)
-            tasks.push_back(detail::spawn_in(
+            tasks.push_back(spawn_in(
                 s,
                 [&f, next, hi, chunk] {
                     for (;;) {
@@ -172,11 +168,24 @@ void parallel_for_in(detail::Scheduler& s, std::int64_t lo, std::int64_t hi, F f
     if (first)
         std::rethrow_exception(first);
 }
+} // namespace detail
+
+// Threads.@threads: runs f(i) for i in [lo, hi) on the pools of the process whose task is
+// running. Static: one contiguous block per thread of the pool, block t on thread t (like
+// Julia's :static). Dynamic: as many tasks as threads take chunks from a shared counter (load
+// balancing).
 template <class F>
 void parallel_for(std::int64_t lo, std::int64_t hi, F f, Schedule schedule = Schedule::Dynamic,
     Pool pool = Pool::Default)
 {
-    parallel_for_in(detail::current_scheduler(), lo, hi, std::move(f), schedule, pool);
+    detail::parallel_for_on(nullptr, lo, hi, std::move(f), schedule, pool);
+}
+// The same from any thread, on process `p`'s pools (the master's, for a driver program).
+template <class F>
+void parallel_for(Process& p, std::int64_t lo, std::int64_t hi, F f,
+    Schedule schedule = Schedule::Dynamic, Pool pool = Pool::Default)
+{
+    detail::parallel_for_on(&p, lo, hi, std::move(f), schedule, pool);
 }
 
 // Threads.Atomic{T}: a value updated atomically; a[] reads it.

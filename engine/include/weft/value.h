@@ -84,13 +84,24 @@ struct RemoteRef {
     }
 };
 
+// Which typed exception an error value becomes when it is thrown (see throw_error_value).
+enum class ErrorKind : std::uint8_t {
+    Remote, // RemoteException: a kernel's own error, or one raised inside a kernel
+    KernelNotFound,
+    ProcessExited,
+    InvalidState,
+    Connection,
+    UnknownProcess,
+};
+
 // An error carried as a value (a failed call's result).
 struct ErrorValue {
-    std::string type;
+    std::string type; // for people: "std::runtime_error", "KernelNotFound", ...
     std::string message;
     Pid origin = 0;
     std::vector<std::string> backtrace;
     std::string subject; // what the error is about: a kernel name, a reference
+    ErrorKind kind = ErrorKind::Remote;
     friend bool operator==(const ErrorValue&, const ErrorValue&) = default;
 };
 
@@ -160,16 +171,13 @@ struct Bytes {
     friend bool operator==(const Bytes&, const Bytes&) = default;
 };
 
+// What a Value holds (in the order of Value::Storage). Declared before the List and Map aliases,
+// whose names its enumerators share.
+enum class ValueKind { Nil, Bool, Int64, Float64, Text, Bytes, Array, List, Map, Ref, Error };
+
 class Value;
 using List = std::vector<Value>;
 using Map = std::vector<std::pair<std::string, Value>>;
-
-// What a Value holds (in the order of Value::Storage). GCC's -Wshadow flags the scoped
-// enumerators List and Map against the aliases above, though they cannot collide.
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wshadow"
-enum class ValueKind { Nil, Bool, Int64, Float64, Text, Bytes, Array, List, Map, Ref, Error };
-#pragma GCC diagnostic pop
 
 class Value {
 public:
