@@ -108,24 +108,11 @@ std::vector<Pid> Mesh::procs() const
     return w;
 }
 
-std::vector<Pid> Mesh::connected_peers() const
-{
-    std::vector<Pid> out;
-    std::lock_guard g(m_);
-    for (const auto& [pid, p] : peers_)
-        if (!p.all.empty() || p.out)
-            out.push_back(pid);
-    return out;
-}
-
-PeerTraffic Mesh::traffic(Pid peer) const
+namespace {
+PeerTraffic sum_traffic(const std::vector<std::shared_ptr<Connection>>& conns)
 {
     PeerTraffic t;
-    std::lock_guard g(m_);
-    auto it = peers_.find(peer);
-    if (it == peers_.end())
-        return t;
-    for (auto& c : it->second.all) {
+    for (auto& c : conns) {
         auto s = c->stats();
         t.messages_sent += s.frames_sent;
         t.bytes_sent += s.bytes_sent;
@@ -133,6 +120,24 @@ PeerTraffic Mesh::traffic(Pid peer) const
         t.bytes_received += s.bytes_received;
     }
     return t;
+}
+} // namespace
+
+PeerTraffic Mesh::traffic(Pid peer) const
+{
+    std::lock_guard g(m_);
+    auto it = peers_.find(peer);
+    return it == peers_.end() ? PeerTraffic {} : sum_traffic(it->second.all);
+}
+
+std::map<Pid, PeerTraffic> Mesh::traffic() const
+{
+    std::map<Pid, PeerTraffic> out;
+    std::lock_guard g(m_);
+    for (const auto& [pid, p] : peers_)
+        if (!p.all.empty() || p.out)
+            out.emplace_hint(out.end(), pid, sum_traffic(p.all));
+    return out;
 }
 
 std::optional<std::string> Mesh::exit_reason(Pid pid) const

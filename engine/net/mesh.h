@@ -61,8 +61,9 @@ public:
     // ---- membership ----
     [[nodiscard]] std::vector<Pid> workers() const; // Julia's workers(): {1} when there are none
     [[nodiscard]] std::vector<Pid> procs() const;
-    [[nodiscard]] std::vector<Pid> connected_peers() const;
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
+    // Traffic with every peer this process has a connection with (one pass, for the sampler).
+    [[nodiscard]] std::map<Pid, PeerTraffic> traffic() const;
     // How `pid` ended, once known.
     [[nodiscard]] std::optional<std::string> exit_reason(Pid pid) const;
     [[nodiscard]] Topology topology() const;
