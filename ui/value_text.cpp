@@ -6,97 +6,6 @@ namespace weft::ui {
 
 namespace {
 
-void append(QString& out, const Value& v, int budget);
-
-void appendList(QString& out, const List& l, int budget)
-{
-    out += '[';
-    for (std::size_t i = 0; i < l.size(); ++i) {
-        if (out.size() > budget) {
-            out += QStringLiteral("... (%1 items)").arg(l.size());
-            break;
-        }
-        if (i)
-            out += QStringLiteral(", ");
-        append(out, l[i], budget);
-    }
-    out += ']';
-}
-
-void append(QString& out, const Value& v, int budget)
-{
-    switch (v.kind()) {
-    case Value::Kind::Nil:
-        out += QStringLiteral("nothing");
-        break;
-    case Value::Kind::Bool:
-        out += v.as_bool() ? QStringLiteral("true") : QStringLiteral("false");
-        break;
-    case Value::Kind::Int64:
-        out += QString::number(v.as_int());
-        break;
-    case Value::Kind::Float64:
-        out += QString::number(v.as_double(), 'g', 8);
-        break;
-    case Value::Kind::Text:
-        out += '"' + QString::fromStdString(v.as_text()) + '"';
-        break;
-    case Value::Kind::Bytes:
-        out += QStringLiteral("%1 bytes").arg(v.as_bytes().data.size());
-        break;
-    case Value::Kind::Array: {
-        const auto& a = v.as_array();
-        QStringList dims;
-        for (auto d : a.shape())
-            dims << QString::number(d);
-        out += QStringLiteral("Array{%1}(%2)")
-                   .arg(QString::fromLatin1(dtype_name(a.dtype())), dims.join('x'));
-        if (a.dtype() == DType::Float64 && a.size() <= 8) {
-            List l;
-            for (double x : a.view<double>())
-                l.emplace_back(x);
-            out += ' ';
-            appendList(out, l, budget);
-        }
-        break;
-    }
-    case Value::Kind::List:
-        appendList(out, v.as_list(), budget);
-        break;
-    case Value::Kind::Map: {
-        out += '{';
-        bool first = true;
-        for (auto& [k, x] : v.as_map()) {
-            if (!first)
-                out += QStringLiteral(", ");
-            first = false;
-            out += QString::fromStdString(k) + QStringLiteral(": ");
-            append(out, x, budget);
-            if (out.size() > budget) {
-                out += QStringLiteral("...");
-                break;
-            }
-        }
-        out += '}';
-        break;
-    }
-    case Value::Kind::Ref: {
-        const auto& r = v.as_ref();
-        out += QStringLiteral("%1(%2, %3, %4)")
-                   .arg(r.kind == RefKind::Future ? QStringLiteral("Future")
-                                                  : QStringLiteral("RemoteChannel"))
-                   .arg(r.owner)
-                   .arg(r.id.whence)
-                   .arg(r.id.n);
-        break;
-    }
-    case Value::Kind::Error:
-        out += QStringLiteral("%1: %2").arg(QString::fromStdString(v.as_error().type),
-            QString::fromStdString(v.as_error().message));
-        break;
-    }
-}
-
 // Splits at top-level commas (not inside quotes or brackets).
 QStringList splitTopLevel(const QString& s, QString& error)
 {
@@ -171,8 +80,10 @@ std::optional<Value> parseOne(const QString& t, QString& error)
 
 QString formatValue(const Value& v, int maxChars)
 {
-    QString out;
-    append(out, v, maxChars);
+    // The engine's one rendering (Value::repr), cut to fit a line of the window.
+    auto out = QString::fromStdString(v.repr());
+    if (out.size() > maxChars)
+        out = out.left(maxChars) + QChar(0x2026);
     return out;
 }
 

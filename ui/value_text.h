@@ -12,7 +12,8 @@
 
 namespace weft::ui {
 
-// A short, readable rendering ("[1, 4, 9, ...]" for long lists, "Array{Float64}(2x2)").
+// A short, readable rendering: Value::repr ("[1, 4, 9, …]" for long lists, "2×2 float64 [...]"),
+// at most `maxChars` characters.
 QString formatValue(const Value& v, int maxChars = 300);
 
 struct ParsedArguments {

@@ -43,7 +43,8 @@ std::unique_ptr<OutFrame> call(CallKind kind, std::uint64_t id, const RefId& ref
     auto c = f->root().initCall();
     c.setKind(static_cast<wire::CallKind>(kind));
     c.setCallId(id);
-    encode_ref_id(ref, c.initRef());
+    if (kind == CallKind::Async || kind == CallKind::Wait) // where the result is stored
+        encode_ref_id(ref, c.initRef());
     c.setKernel(capnp::Text::Reader(kernel.data(), kernel.size()));
     c.setPool(pool == Pool::Interactive ? wire::Pool::INTERACTIVE : wire::Pool::DEFAULT);
     auto wargs = c.initArgs(static_cast<unsigned>(args.size()));

@@ -35,7 +35,8 @@ struct HolderChange {
 
 namespace msg {
 
-// A call of `kernel` with `args`; `ref` names where an async or wait call stores its result.
+// A call of `kernel` with `args`; `ref` names where an async or wait call stores its result (the
+// others carry none).
 std::unique_ptr<OutFrame> call(CallKind kind, std::uint64_t id, const RefId& ref,
     std::string_view kernel, const List& args, Pool pool, RefWriter* refs);
 // The answer to call (or request) `id`.
