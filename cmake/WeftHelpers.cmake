@@ -5,6 +5,7 @@ function(weft_add_test name)
   add_executable(${name} ${ARG_SOURCES})
   set_target_properties(${name} PROPERTIES AUTOMOC ON)
   target_link_libraries(${name} PRIVATE weft_build_flags Qt6::Test ${ARG_LIBS})
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE
       WEFT_WORKER_PATH="$<TARGET_FILE:weft-worker>")
   add_dependencies(${name} weft-worker)

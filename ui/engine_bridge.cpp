@@ -14,12 +14,15 @@ namespace weft::ui {
 namespace {
 constexpr qint64 kMinDeliveryGapMs = 100; // at most 10 snapshots a second
 
-bool sameMembership(const std::vector<WorkerInfo>& a, const std::vector<WorkerInfo>& b)
+bool sameMembership(const TelemetrySnapshot* a, const TelemetrySnapshot& b)
 {
-    return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](const auto& x, const auto& y) {
-        return x.pid == y.pid && x.state == y.state && x.exit_reason == y.exit_reason
-            && x.os_pid == y.os_pid;
-    });
+    if (!a)
+        return false;
+    return std::equal(a->processes.begin(), a->processes.end(), b.processes.begin(),
+        b.processes.end(), [](const auto& x, const auto& y) {
+            return x.pid == y.pid && x.state == y.state && x.exit_reason == y.exit_reason
+                && x.os_pid == y.os_pid;
+        });
 }
 } // namespace
 
@@ -63,7 +66,7 @@ EngineBridge::EngineBridge(ClusterOptions options, QObject* parent)
     });
     c->on_worker_exited([this](Pid pid, const std::string& reason) {
         const auto r = QString::fromStdString(reason);
-        post([this, pid, r] { refreshMembership([this, pid, r] { emit workerExited(pid, r); }); });
+        post([this, pid, r] { emit workerExited(pid, r); });
     });
     c->on_output([this](Pid pid, const std::string& line) {
         const auto l = QString::fromStdString(line);
@@ -127,52 +130,31 @@ void EngineBridge::deliverSnapshot()
             kMinDeliveryGapMs - (now - m_lastDeliveryMs), this, [this] { deliverSnapshot(); });
         return;
     }
-    std::shared_ptr<const TelemetrySnapshot> s;
+    std::shared_ptr<const TelemetrySnapshot> s, previous;
     {
         std::lock_guard sl(m_snapMutex);
         s = std::move(m_pending);
         m_pending = nullptr;
         m_deliveryQueued = false;
         if (s)
-            m_latest = s;
+            previous = std::exchange(m_latest, s);
     }
     if (!s)
         return;
     m_lastDeliveryMs = now;
-    if (!m_membershipQueued) {
-        m_membershipQueued = true;
-        refreshMembership([this] { m_membershipQueued = false; });
-    }
+    if (!sameMembership(previous.get(), *s))
+        emit membershipChanged();
     emit snapshotReady(s);
-}
-
-void EngineBridge::refreshMembership(std::function<void()> then)
-{
-    if (!m_cluster || m_shutDown) {
-        if (then)
-            then();
-        return;
-    }
-    runJob([this, then = std::move(then)] {
-        auto info = m_cluster->worker_info();
-        post([this, info = std::move(info), then] {
-            const bool changed = !sameMembership(m_workerInfo, info);
-            m_workerInfo = info;
-            if (changed)
-                emit membershipChanged();
-            if (then)
-                then();
-        });
-    });
 }
 
 QList<Pid> EngineBridge::workers() const
 {
     // As Cluster::workers() (Julia's workers()): the connected workers, or the master alone.
     QList<Pid> out;
-    for (const auto& w : m_workerInfo)
-        if (w.pid != 1 && w.state != WorkerState::Exited && w.state != WorkerState::Starting)
-            out << w.pid;
+    if (auto s = latest())
+        for (const auto& p : s->processes)
+            if (p.pid != 1 && p.state == WorkerState::Running)
+                out << p.pid;
     std::sort(out.begin(), out.end());
     if (out.isEmpty())
         out << 1;
@@ -198,10 +180,7 @@ void EngineBridge::addLocalWorkers(int count, Threads threads)
         try {
             const auto pids = m_cluster->addprocs(count, threads);
             QList<Pid> list(pids.begin(), pids.end());
-            auto info = m_cluster->worker_info();
-            post([this, list, info = std::move(info)] {
-                m_workerInfo = info;
-                emit membershipChanged();
+            post([this, list] {
                 emit workersAdded(list);
                 refreshKernels();
             });

@@ -51,13 +51,11 @@ public:
     void shutdown();
 
     [[nodiscard]] QStringList kernelNames() const; // kernels loaded on the workers
+    // The engine's latest snapshot delivered to the GUI thread: samples and membership (the
+    // engine publishes one at every join and exit, and once a second with sampling off).
+    // Reading it never waits on the engine.
     [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> latest() const;
-    // Membership as last heard from the engine (refreshed off the GUI thread on every join,
-    // exit and snapshot): reading it never waits on the engine.
-    [[nodiscard]] const std::vector<WorkerInfo>& workerInfo() const { return m_workerInfo; }
-    [[nodiscard]] QList<Pid> workers() const; // as Cluster::workers(), from workerInfo()
-    // For tests that talk to the cluster directly; the window never does.
-    [[nodiscard]] Cluster* cluster() { return m_cluster.get(); }
+    [[nodiscard]] QList<Pid> workers() const; // as Cluster::workers(), from latest()
     [[nodiscard]] bool hasCluster() const { return m_cluster != nullptr; }
     [[nodiscard]] bool isShutDown() const { return m_shutDown; }
 
@@ -66,7 +64,8 @@ signals:
     void workersAdded(const QList<weft::Pid>& pids);
     void addWorkersFailed(const QString& error);
     void workerExited(weft::Pid pid, const QString& reason);
-    // workerInfo() changed (a worker starting, joining, exiting, gone): with sampling off too.
+    // Membership in latest() changed (a worker starting, joining, exiting, gone): with sampling
+    // off too. Emitted just before snapshotReady.
     void membershipChanged();
     void workerOutput(weft::Pid pid, const QString& line);
     void engineMessage(const QString& message);
@@ -83,8 +82,6 @@ private:
     void runAction(std::function<void()> action);
     void refreshKernels();
     void removeWorkersAndFinishJobs(); // any thread but the GUI's when the cluster is busy
-    // Reads membership on a job thread; then, on the GUI thread, stores it and runs `then`.
-    void refreshMembership(std::function<void()> then = {});
 
     std::unique_ptr<Cluster> m_cluster;
     QThreadPool m_jobs;
@@ -102,8 +99,6 @@ private:
     bool m_deliveryQueued = false;
     qint64 m_lastDeliveryMs = 0;
     QStringList m_kernels;
-    std::vector<WorkerInfo> m_workerInfo; // GUI thread
-    bool m_membershipQueued = false; // GUI thread: a snapshot's refresh is on its way
     std::thread m_shutdownThread;
 };
 

@@ -153,10 +153,9 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     m_submit->setKernels(m_bridge.kernelNames());
     connect(&m_bridge, &EngineBridge::kernelsChanged, m_submit, &SubmitPanel::setKernels);
     connect(&m_bridge, &EngineBridge::snapshotReady, this, &MainWindow::applySnapshot);
-    // Joins and exits show at once, samples or not (with sampling off there are none).
-    connect(&m_bridge, &EngineBridge::membershipChanged, this, [this] {
-        m_workers->apply(m_last ? *m_last : TelemetrySnapshot {}, m_bridge.workerInfo());
-    });
+    // The engine publishes a snapshot at every join and exit, samples or not.
+    connect(&m_bridge, &EngineBridge::membershipChanged, this,
+        [this] { m_submit->setWorkers(m_bridge.workers()); });
     connect(&m_bridge, &EngineBridge::workersAdded, this, [this](const QList<Pid>& pids) {
         // "2, 3" for a few, "2–65" for a run of ids.
         QString ids;
@@ -315,7 +314,7 @@ void MainWindow::addLocalWorkers()
 void MainWindow::applySnapshot(std::shared_ptr<const TelemetrySnapshot> s)
 {
     m_last = s;
-    m_workers->apply(*s, m_bridge.workerInfo());
+    m_workers->apply(*s);
     m_references->apply(*s);
     // Charts not on screen are cheap to skip; the current one is updated every time.
     m_load->apply(*s);

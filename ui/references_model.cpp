@@ -14,9 +14,16 @@ namespace {
 constexpr double kFadeSeconds = 3.0;
 }
 
+ReferencesModel::ReferencesModel(QObject* parent)
+    : KeyedTableModel(ColumnCount,
+        { Qt::DisplayRole, Qt::ToolTipRole, Qt::ForegroundRole, FadeRole }, parent)
+{
+}
+
 void ReferencesModel::apply(const TelemetrySnapshot& snap)
 {
-    std::map<Key, Row> next;
+    using Key = ReferenceRow::Key;
+    std::map<Key, ReferenceRow> next;
     for (auto& p : snap.processes) {
         if (p.state == WorkerState::Exited)
             continue;
@@ -24,7 +31,7 @@ void ReferencesModel::apply(const TelemetrySnapshot& snap)
             if (next.size() >= kMaxRows)
                 break;
             Key k { p.pid, e.id.whence, e.id.n };
-            next[k] = Row { k, e, 1.0, false };
+            next[k] = ReferenceRow { k, e, 1.0, false };
         }
     }
     for (auto& f : snap.recently_freed) {
@@ -34,47 +41,36 @@ void ReferencesModel::apply(const TelemetrySnapshot& snap)
         const double fade = std::clamp(1.0 - (snap.time - f.freed_at) / kFadeSeconds, 0.0, 1.0);
         if (fade <= 0)
             continue;
-        Row r { k, f.info, std::round(fade * 10) / 10, true };
+        ReferenceRow r { k, f.info, std::round(fade * 10) / 10, true };
         r.info.state = "freed";
         next[k] = r;
     }
-    for (int i = int(m_rows.size()) - 1; i >= 0; --i) {
-        if (!next.count(m_rows[std::size_t(i)].key)) {
-            beginRemoveRows({}, i, i);
-            m_rows.erase(m_rows.begin() + i);
-            endRemoveRows();
-        }
-    }
-    for (auto& [key, row] : next) {
-        auto it = std::lower_bound(m_rows.begin(), m_rows.end(), key,
-            [](const Row& r, const Key& k) { return r.key < k; });
-        const int at = int(it - m_rows.begin());
-        if (it == m_rows.end() || it->key != key) {
-            beginInsertRows({}, at, at);
-            m_rows.insert(it, row);
-            endInsertRows();
-        } else if (!(*it == row)) {
-            *it = row;
-            emit dataChanged(index(at, 0), index(at, ColumnCount - 1));
-        }
-    }
+    std::vector<ReferenceRow> rows;
+    rows.reserve(next.size());
+    for (auto& [key, row] : next)
+        rows.push_back(std::move(row));
+    setRows(std::move(rows));
 }
 
-int ReferencesModel::rowCount(const QModelIndex& parent) const
+std::uint64_t ReferencesModel::changedColumns(const ReferenceRow& a, const ReferenceRow& b) const
 {
-    return parent.isValid() ? 0 : int(m_rows.size());
-}
-
-int ReferencesModel::columnCount(const QModelIndex& parent) const
-{
-    return parent.isValid() ? 0 : ColumnCount;
+    std::uint64_t c = 0;
+    const auto mark = [&](bool differs, Column col) { c |= std::uint64_t(differs) << col; };
+    mark(a.info.bytes != b.info.bytes, Bytes);
+    mark(a.info.holders != b.info.holders, Holders);
+    mark(int(a.info.age_seconds) != int(b.info.age_seconds), Age);
+    mark(a.info.state != b.info.state || a.info.length != b.info.length, State);
+    // A fading row changes colour in every column.
+    if (a.fade != b.fade || a.freed != b.freed)
+        c |= (std::uint64_t(1) << ColumnCount) - 1;
+    return c;
 }
 
 QVariant ReferencesModel::data(const QModelIndex& index, int role) const
 {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
-    const Row& r = m_rows[std::size_t(index.row())];
+    const ReferenceRow& r = row(index.row());
     const auto& e = r.info;
     switch (role) {
     case FadeRole:
@@ -84,7 +80,7 @@ QVariant ReferencesModel::data(const QModelIndex& index, int role) const
         case Id:
             return QStringLiteral("(%1, %2)").arg(e.id.whence).arg(e.id.n);
         case Owner:
-            return std::get<0>(r.key);
+            return std::get<0>(r.id);
         case Kind:
             return e.kind == RefKind::Future ? tr("Future") : tr("RemoteChannel");
         case Bytes:

@@ -25,127 +25,92 @@ QString WorkersModel::stateName(RowState s)
     return {};
 }
 
-void WorkersModel::apply(const TelemetrySnapshot& snap, const std::vector<WorkerInfo>& workers)
+WorkersModel::WorkersModel(QObject* parent)
+    : KeyedTableModel(ColumnCount,
+        { Qt::DisplayRole, Qt::ToolTipRole, Qt::ForegroundRole }, parent)
 {
-    std::map<weft::Pid, Row> next;
-    for (auto& w : workers) {
-        Row r;
-        r.pid = w.pid;
-        r.host = QString::fromStdString(w.host);
-        r.osPid = w.os_pid;
-        r.threadsDefault = w.threads.default_threads;
-        r.threadsInteractive = w.threads.interactive;
-        // Running but not sampled (yet, or sampling is off): idle as far as anyone knows.
-        r.state = w.state == WorkerState::Exited ? RowState::Dead
-            : w.state == WorkerState::Exiting    ? RowState::Exiting
-            : w.state == WorkerState::Running    ? RowState::Idle
-                                                 : RowState::Starting;
-        r.reason = QString::fromStdString(w.exit_reason);
-        next[w.pid] = r;
-    }
-    // The master is always a row, sampled or not.
-    if (!workers.empty() && !next.count(1)) {
-        Row r;
-        r.pid = 1;
-        r.host = tr("master");
-        r.state = RowState::Idle;
-        next[1] = r;
-    }
-    for (auto& p : snap.processes) {
-        auto& r = next[p.pid];
+}
+
+void WorkersModel::apply(const TelemetrySnapshot& snap)
+{
+    std::vector<WorkerRow> next;
+    next.reserve(snap.processes.size());
+    for (const auto& p : snap.processes) { // by pid, the master first
+        WorkerRow r;
         r.pid = p.pid;
-        if (r.host.isEmpty())
-            r.host = p.pid == 1 ? tr("master") : QString::fromStdString(p.host);
+        r.host = p.pid == 1 ? tr("master") : QString::fromStdString(p.host);
+        r.osPid = p.os_pid;
+        r.reason = QString::fromStdString(p.exit_reason);
         const auto& s = p.latest;
+        // Sampled: what the process reports; otherwise what it was started with.
         const bool sampled = s.pools[0].threads > 0;
-        if (sampled) {
-            r.threadsDefault = s.pools[0].threads;
-            r.threadsInteractive = s.pools[1].threads;
-        }
-        r.cpu = s.cpu_percent;
-        r.rss = s.rss_bytes;
-        r.running = s.pools[0].busy + s.pools[1].busy;
-        r.queued = s.pools[0].runnable + s.pools[1].runnable;
-        r.blocked = s.pools[0].blocked + s.pools[1].blocked;
-        if (!p.exit_reason.empty())
-            r.reason = QString::fromStdString(p.exit_reason);
-        if (p.state == WorkerState::Exited)
-            r.state = RowState::Dead;
-        else if (p.state == WorkerState::Exiting && r.state != RowState::Dead)
+        r.threadsDefault = sampled ? s.pools[0].threads : p.threads.default_threads;
+        r.threadsInteractive = sampled ? s.pools[1].threads : p.threads.interactive;
+        switch (p.state) {
+        case WorkerState::Starting:
+            r.state = RowState::Starting;
+            break;
+        case WorkerState::Exiting:
             r.state = RowState::Exiting;
-        else if (sampled && r.state != RowState::Dead && r.state != RowState::Exiting)
-            r.state = (r.running > 0 || r.queued > 0) ? RowState::Busy : RowState::Idle;
-        if (r.state == RowState::Dead) {
-            r.cpu = 0;
-            r.running = 0;
-            r.queued = 0;
+            break;
+        case WorkerState::Exited:
+            r.state = RowState::Dead;
+            break;
+        case WorkerState::Running:
+            r.running = s.pools[0].busy + s.pools[1].busy;
+            r.queued = s.pools[0].runnable + s.pools[1].runnable;
+            r.state = r.running > 0 || r.queued > 0 ? RowState::Busy : RowState::Idle;
+            break;
         }
-    }
-    // Rows leave only if their pid vanished entirely (it never does today; ids are not reused).
-    for (int i = int(m_rows.size()) - 1; i >= 0; --i) {
-        if (!next.count(m_rows[std::size_t(i)].pid)) {
-            beginRemoveRows({}, i, i);
-            m_rows.erase(m_rows.begin() + i);
-            endRemoveRows();
+        if (r.state != RowState::Dead) {
+            r.cpu = s.cpu_percent;
+            r.blocked = s.pools[0].blocked + s.pools[1].blocked;
         }
+        r.rss = s.rss_bytes;
+        next.push_back(std::move(r));
     }
-    for (auto& [pid, row] : next) {
-        auto it = std::lower_bound(
-            m_rows.begin(), m_rows.end(), pid, [](const Row& r, weft::Pid p) { return r.pid < p; });
-        const int at = int(it - m_rows.begin());
-        if (it == m_rows.end() || it->pid != pid) {
-            beginInsertRows({}, at, at);
-            m_rows.insert(it, row);
-            endInsertRows();
-        } else if (!(*it == row)) {
-            *it = row;
-            emit dataChanged(index(at, 0), index(at, ColumnCount - 1));
-        }
-    }
+    setRows(std::move(next));
 }
 
-int WorkersModel::rowCount(const QModelIndex& parent) const
+std::uint64_t WorkersModel::changedColumns(const WorkerRow& a, const WorkerRow& b) const
 {
-    return parent.isValid() ? 0 : int(m_rows.size());
-}
-
-int WorkersModel::columnCount(const QModelIndex& parent) const
-{
-    return parent.isValid() ? 0 : ColumnCount;
+    std::uint64_t c = 0;
+    const auto mark = [&](bool differs, Column col) { c |= std::uint64_t(differs) << col; };
+    mark(a.host != b.host || a.osPid != b.osPid, Host);
+    mark(a.state != b.state || a.reason != b.reason, State);
+    mark(a.threadsDefault != b.threadsDefault || a.threadsInteractive != b.threadsInteractive,
+        Threads);
+    mark(a.cpu != b.cpu, Cpu);
+    mark(a.rss != b.rss, Memory);
+    mark(a.running != b.running, Running);
+    mark(a.queued != b.queued || a.blocked != b.blocked, Queued);
+    return c;
 }
 
 weft::Pid WorkersModel::pidAt(int row) const
 {
-    return row >= 0 && row < int(m_rows.size()) ? m_rows[std::size_t(row)].pid : 0;
+    return row >= 0 && row < rowCount() ? this->row(row).pid : 0;
 }
 
 int WorkersModel::rowOf(weft::Pid pid) const
 {
-    for (std::size_t i = 0; i < m_rows.size(); ++i)
-        if (m_rows[i].pid == pid)
-            return int(i);
-    return -1;
+    const auto& rs = rows();
+    auto it = std::lower_bound(
+        rs.begin(), rs.end(), pid, [](const WorkerRow& r, weft::Pid p) { return r.pid < p; });
+    return it != rs.end() && it->pid == pid ? int(it - rs.begin()) : -1;
 }
 
 WorkersModel::RowState WorkersModel::stateAt(int row) const
 {
-    return m_rows.at(std::size_t(row)).state;
+    return rows().at(std::size_t(row)).state;
 }
 
 QVariant WorkersModel::data(const QModelIndex& index, int role) const
 {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid))
         return {};
-    const Row& r = m_rows[std::size_t(index.row())];
+    const WorkerRow& r = row(index.row());
     switch (role) {
-    case PidRole:
-        return r.pid;
-    case StateRole:
-        return int(r.state);
-    case CpuRole:
-        return r.cpu;
-    case BusyRole:
-        return r.state == RowState::Busy;
     case Qt::DisplayRole:
         switch (index.column()) {
         case Pid:

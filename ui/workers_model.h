@@ -1,27 +1,42 @@
 #pragma once
-// One row per process of the cluster (the master first): its state, threads, load and memory.
-// Applying a snapshot diffs by pid into row inserts and dataChanged; exited workers stay, with
-// how they ended. GUI thread.
+// One row per process of the cluster (the master first): its state, threads, load and memory,
+// all from the engine's snapshot, which carries membership (starting, joined, exiting, exited
+// with its reason) as well as samples. Exited workers stay, with how they ended. GUI thread.
 
+#include "keyed_table_model.h"
 #include "weft/telemetry.h"
 
-#include <QAbstractTableModel>
+#include <QString>
 
 namespace weft::ui {
 
-class WorkersModel final : public QAbstractTableModel {
+struct WorkerRow {
+    enum class State { Starting, Idle, Busy, Exiting, Dead };
+    weft::Pid pid = 0;
+    QString host;
+    int osPid = 0;
+    State state = State::Starting;
+    QString reason;
+    int threadsDefault = 0, threadsInteractive = 0;
+    double cpu = 0;
+    quint64 rss = 0;
+    int running = 0;
+    quint64 queued = 0;
+    quint64 blocked = 0;
+    [[nodiscard]] weft::Pid key() const { return pid; }
+    bool operator==(const WorkerRow&) const = default;
+};
+
+class WorkersModel final : public KeyedTableModel<WorkerRow> {
     Q_OBJECT
 public:
     enum Column { Pid, Host, State, Threads, Cpu, Memory, Running, Queued, ColumnCount };
-    enum Role { PidRole = Qt::UserRole + 1, StateRole, CpuRole, BusyRole };
-    enum class RowState { Starting, Idle, Busy, Exiting, Dead };
+    using RowState = WorkerRow::State;
 
-    using QAbstractTableModel::QAbstractTableModel;
+    explicit WorkersModel(QObject* parent = nullptr);
 
-    void apply(const TelemetrySnapshot& snapshot, const std::vector<WorkerInfo>& workers);
+    void apply(const TelemetrySnapshot& snapshot);
 
-    int rowCount(const QModelIndex& parent = {}) const override;
-    int columnCount(const QModelIndex& parent = {}) const override;
     QVariant data(const QModelIndex& index, int role = Qt::DisplayRole) const override;
     QVariant headerData(int section, Qt::Orientation o, int role = Qt::DisplayRole) const override;
 
@@ -31,21 +46,7 @@ public:
     static QString stateName(RowState s);
 
 private:
-    struct Row {
-        weft::Pid pid = 0;
-        QString host;
-        int osPid = 0;
-        RowState state = RowState::Starting;
-        QString reason;
-        int threadsDefault = 0, threadsInteractive = 0;
-        double cpu = 0;
-        quint64 rss = 0;
-        int running = 0;
-        quint64 queued = 0;
-        quint64 blocked = 0;
-        bool operator==(const Row&) const = default;
-    };
-    std::vector<Row> m_rows; // sorted by pid
+    std::uint64_t changedColumns(const WorkerRow& a, const WorkerRow& b) const override;
 };
 
 } // namespace weft::ui

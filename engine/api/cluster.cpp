@@ -19,6 +19,7 @@
 #include <stdexcept>
 #include <sys/resource.h>
 #include <thread>
+#include <unistd.h>
 
 namespace weft {
 
@@ -128,17 +129,22 @@ Cluster::Cluster(ClusterOptions options)
     to.window = options.telemetry_window;
     to.max_spans = options.telemetry_max_spans;
     d.hub = std::make_unique<detail::TelemetryHub>(to, detail::steady_ns());
-    d.hub->process_added(1, "localhost");
+    WorkerInfo master;
+    master.pid = 1;
+    master.host = "localhost";
+    master.os_pid = static_cast<int>(::getpid());
+    master.threads = options.master_threads;
+    master.state = WorkerState::Running;
+    d.hub->membership(master);
     d.runtime->set_telemetry_sink(
         [hub = d.hub.get()](Pid from, detail::WireSample&& w, std::int64_t received) {
             hub->ingest(from, std::move(w), received);
         });
     d.local = std::make_unique<detail::LocalManager>(*d.runtime, options, d.callbacks);
-    on_worker_added([hub = d.hub.get()](const WorkerInfo& w) { hub->process_added(w.pid, w.host); });
-    on_worker_exiting(
-        [hub = d.hub.get()](Pid pid) { hub->process_state(pid, WorkerState::Exiting); });
-    on_worker_exited([hub = d.hub.get()](Pid pid, const std::string& reason) {
-        hub->process_state(pid, WorkerState::Exited, reason);
+    // Membership is part of what the engine publishes: a snapshot goes out at every change.
+    d.callbacks.membership.add(d.callbacks.ids.next(), [&d](const WorkerInfo& w) {
+        d.hub->membership(w);
+        d.publish_telemetry();
     });
     d.sampler = std::make_unique<detail::ProcessSampler>(
         *d.runtime,
@@ -146,7 +152,9 @@ Cluster::Cluster(ClusterOptions options)
             d.hub->ingest(1, std::move(w), detail::steady_ns());
             d.publish_telemetry();
         },
-        to.max_store_entries);
+        to.max_store_entries,
+        // With sampling off, the record still goes out once a second (membership, exits).
+        [&d] { d.publish_telemetry(); });
     set_telemetry_interval(options.telemetry_interval);
 }
 

@@ -93,6 +93,8 @@ struct ClusterCallbacks {
     CallbackList<Pid, const std::string&> exited;
     CallbackList<Pid, const std::string&> output;
     CallbackList<const std::string&> log;
+    // The engine's own: every change of a worker's membership (the telemetry record follows it).
+    CallbackList<const WorkerInfo&> membership;
 };
 
 } // namespace weft::detail

@@ -135,6 +135,8 @@ std::vector<Pid> LocalManager::launch(int n, Threads threads)
             ws.push_back(w);
         }
     }
+    for (auto& w : ws)
+        announce(w->info);
     rt_.loop().post([this, ws] {
         for (auto& w : ws)
             start_worker(w);
@@ -166,6 +168,7 @@ void LocalManager::fail_start(const std::shared_ptr<Worker>& w, const std::strin
     finish_launch(w, why);
     w->info.state = WorkerState::Exited;
     w->info.exit_reason = "failed to start: " + why;
+    announce(w->info);
     w->exited->set(Value(w->info.exit_reason));
     rt_.mesh().peer_exited(w->info.pid, w->info.exit_reason);
 }
@@ -213,6 +216,7 @@ void LocalManager::start_worker(const std::shared_ptr<Worker>& w)
     }
     w->os_pid = child;
     w->info.os_pid = child;
+    announce(w->info);
     // The cookie goes on stdin, never in argv or the environment.
     const std::string line = rt_.options().cookie.hex() + "\n";
     [[maybe_unused]] auto sent = ::send(w->stdin_fd, line.data(), line.size(), MSG_NOSIGNAL);
@@ -341,6 +345,7 @@ void LocalManager::on_line(
             }
             w->info.state = WorkerState::Running;
             // Callbacks first: addprocs returns once every worker is announced.
+            announce(w->info);
             cb_.added.call("on_worker_added", log_fn(), w->info);
             finish_launch(w, "");
         });
@@ -405,6 +410,7 @@ void LocalManager::on_process_exit(const std::shared_ptr<Worker>& w)
             w, "exited during start-up: " + reason + (tail.empty() ? "" : "; stderr: " + tail));
     }
     rt_.mesh().peer_exited(w->info.pid, reason);
+    announce(w->info);
     cb_.exited.call("on_worker_exited", log_fn(), w->info.pid, reason);
     w->exited->set(Value(reason));
     // Observers are torn down on a later turn: we may be inside one of their continuations.
@@ -433,8 +439,10 @@ void LocalManager::remove(const std::vector<Pid>& pids, std::chrono::millisecond
         cb_.exiting.call("on_worker_exiting", log_fn(), w->info.pid);
         rt_.loop().run_sync([&] {
             w->removing = true;
-            if (w->info.state != WorkerState::Exited)
+            if (w->info.state != WorkerState::Exited) {
                 w->info.state = WorkerState::Exiting;
+                announce(w->info);
+            }
         });
         rt_.send_exit(w->info.pid);
     }
@@ -468,6 +476,11 @@ bool LocalManager::kill(Pid pid)
             ::kill(w->os_pid, SIGKILL);
     });
     return true;
+}
+
+void LocalManager::announce(const WorkerInfo& info)
+{
+    cb_.membership.call("membership", log_fn(), info);
 }
 
 std::vector<WorkerInfo> LocalManager::info() const

@@ -35,6 +35,8 @@ private:
     void on_process_exit(const std::shared_ptr<Worker>& w);
     void finish_launch(const std::shared_ptr<Worker>& w, const std::string& error);
     [[nodiscard]] std::function<void(const std::string&)> log_fn() const;
+    // Tells the cluster a worker's membership changed (starting, running, exiting, exited).
+    void announce(const WorkerInfo& info);
 
     ProcessRuntime& rt_;
     ClusterOptions opts_;

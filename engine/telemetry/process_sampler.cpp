@@ -37,9 +37,11 @@ PoolSample pool_sample(const PoolStats& p)
 
 } // namespace
 
-ProcessSampler::ProcessSampler(ProcessRuntime& rt, Deliver deliver, std::size_t max_store_entries)
+ProcessSampler::ProcessSampler(ProcessRuntime& rt, Deliver deliver, std::size_t max_store_entries,
+    std::function<void()> idle)
     : rt_(rt)
     , deliver_(std::move(deliver))
+    , idle_(std::move(idle))
     , max_store_entries_(max_store_entries)
     , last_cpu_ns_(cpu_time_ns())
     , last_wall_ns_(steady_ns())
@@ -112,7 +114,13 @@ void ProcessSampler::run()
     std::unique_lock lk(m_);
     for (;;) {
         if (interval_.count() <= 0) {
-            cv_.wait(lk, [&] { return stop_ || interval_.count() > 0; });
+            const bool woken = cv_.wait_for(lk, std::chrono::seconds(1),
+                [&] { return stop_ || interval_.count() > 0; });
+            if (!woken && idle_) {
+                lk.unlock();
+                idle_();
+                lk.lock();
+            }
         } else {
             // Every process samples on the same grid of the machine's steady clock: samples of
             // one instant describe the cluster at that instant, and they reach the master

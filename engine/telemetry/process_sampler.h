@@ -18,7 +18,9 @@ class ProcessRuntime;
 class ProcessSampler final {
 public:
     using Deliver = std::function<void(WireSample&&)>;
-    ProcessSampler(ProcessRuntime& rt, Deliver deliver, std::size_t max_store_entries = 300);
+    // `idle` (if given) runs once a second while sampling is off.
+    ProcessSampler(ProcessRuntime& rt, Deliver deliver, std::size_t max_store_entries = 300,
+        std::function<void()> idle = {});
     ~ProcessSampler();
     ProcessSampler(const ProcessSampler&) = delete;
     ProcessSampler& operator=(const ProcessSampler&) = delete;
@@ -33,6 +35,7 @@ private:
 
     ProcessRuntime& rt_;
     Deliver deliver_;
+    std::function<void()> idle_;
     const std::size_t max_store_entries_;
     std::int64_t last_cpu_ns_ = 0;
     std::int64_t last_wall_ns_ = 0;

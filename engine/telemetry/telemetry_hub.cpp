@@ -33,27 +33,26 @@ TelemetryHub::Proc& TelemetryHub::proc(Pid pid)
     return p;
 }
 
-void TelemetryHub::process_added(Pid pid, const std::string& host)
+void TelemetryHub::membership(const WorkerInfo& w)
 {
     std::lock_guard g(m_);
-    auto& p = proc(pid);
-    p.history.host = host;
-    p.history.state = WorkerState::Running;
-}
-
-void TelemetryHub::process_state(Pid pid, WorkerState state, const std::string& reason)
-{
-    std::lock_guard g(m_);
-    auto& p = proc(pid);
-    p.history.state = state;
-    if (!reason.empty())
-        p.history.exit_reason = reason;
-    if (state == WorkerState::Exited) {
+    auto& p = proc(w.pid);
+    auto& h = p.history;
+    h.host = w.host;
+    if (w.os_pid > 0)
+        h.os_pid = w.os_pid;
+    h.threads = w.threads;
+    if (!w.address.empty())
+        h.address = w.address;
+    h.state = w.state;
+    if (!w.exit_reason.empty())
+        h.exit_reason = w.exit_reason;
+    if (w.state == WorkerState::Exited) {
         // Its pools are gone: the last sample no longer describes anything running.
-        p.history.latest.pools = {};
-        p.history.latest.cpu_percent = 0;
+        h.latest.pools = {};
+        h.latest.cpu_percent = 0;
         for (auto& [key, c] : channels_)
-            if (std::get<0>(key) == pid)
+            if (std::get<0>(key) == w.pid)
                 c.history.gone = true;
     }
 }

@@ -84,8 +84,8 @@ public:
     TelemetryHub(TelemetryOptions options, std::int64_t start_ns);
 
     void ingest(Pid from, WireSample&& s, std::int64_t received_ns);
-    void process_added(Pid pid, const std::string& host);
-    void process_state(Pid pid, WorkerState state, const std::string& reason = {});
+    // A process's membership changed (starting, running, exiting, exited).
+    void membership(const WorkerInfo& w);
     [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> snapshot() const;
     [[nodiscard]] double seconds_since_start(std::int64_t steady_ns) const;
     [[nodiscard]] const TelemetryOptions& options() const { return opts_; }

@@ -108,9 +108,13 @@ template <class T> struct ChunkedSeries {
     }
 };
 
+// A process's membership (as Cluster::worker_info() tells it) and what it reported.
 struct ProcessHistory {
     Pid pid = 0;
     std::string host;
+    int os_pid = 0;
+    Threads threads;
+    std::string address;
     WorkerState state = WorkerState::Running;
     std::string exit_reason;
     ProcessSample latest;
@@ -132,6 +136,8 @@ struct FreedEntry {
     double freed_at = 0;
 };
 
+// Published after each of the master's samples and on every change of membership (a worker
+// starting, joining, exiting, exited), and at least once a second with sampling off.
 struct TelemetrySnapshot {
     double time = 0; // seconds since the cluster started
     double interval = 0.1; // seconds between samples
