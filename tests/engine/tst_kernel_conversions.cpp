@@ -1,0 +1,123 @@
+// A kernel's typed arguments and result, as WEFT_KERNEL wraps a C++ function: conversions, the
+// signature it shows, which parameters keep references, and the errors a wrong call gets.
+
+#include "kernel_registry.h"
+#include "process_runtime.h"
+#include "weft/remote_channel.h"
+
+#include <QtTest>
+
+using namespace weft;
+using namespace weft::detail;
+
+namespace {
+
+std::int64_t add2(std::int64_t a, std::int64_t b)
+{
+    return a + b;
+}
+double mean(std::vector<double> xs)
+{
+    double s = 0;
+    for (double x : xs)
+        s += x;
+    return xs.empty() ? 0 : s / double(xs.size());
+}
+std::string greet(Context& ctx, std::string who)
+{
+    return "hello " + who + " from " + std::to_string(ctx.myid());
+}
+void nothing(bool) { }
+std::int64_t take_one(RemoteChannel c, std::int64_t n)
+{
+    (void)c;
+    return n;
+}
+
+QString error_of(const KernelFn& fn, Context& ctx, const List& args)
+{
+    try {
+        (void)fn(ctx, args);
+    } catch (const std::exception& e) {
+        return QString::fromStdString(e.what());
+    }
+    return {};
+}
+
+} // namespace
+
+class TestKernelConversions : public QObject {
+    Q_OBJECT
+    std::shared_ptr<ProcessRuntime> rt_;
+
+private slots:
+    void initTestCase()
+    {
+        RuntimeOptions o;
+        o.pid = 1;
+        o.threads = { 1, 0 };
+        o.cookie = Cookie::random();
+        rt_ = std::make_shared<ProcessRuntime>(o, std::make_shared<KernelRegistry>());
+    }
+    void cleanupTestCase() { rt_.reset(); }
+
+    void values_convert_both_ways()
+    {
+        Context ctx(*rt_);
+
+        QCOMPARE(make_kernel(&add2)(ctx, { Value(2), Value(3) }).as_int(), std::int64_t(5));
+        // A vector parameter takes a 1-d array or a list of numbers.
+        QCOMPARE(make_kernel(&mean)(ctx, { Array::from(std::vector<double> { 1, 2, 3 }) })
+                     .as_double(),
+            2.0);
+        QCOMPARE(make_kernel(&mean)(ctx, List { Value(List { Value(1), Value(2.0) }) }).as_double(), 1.5);
+        // The Context comes first and is not an argument.
+        QCOMPARE(make_kernel(&greet)(ctx, { Value("you") }).as_text(), std::string("hello you from 1"));
+        QVERIFY(make_kernel(&nothing)(ctx, { Value(true) }).is_nil());
+    }
+
+    void signatures_say_the_types()
+    {
+        QCOMPARE(signature_of(&add2), std::string("(int64, int64) -> int64"));
+        QCOMPARE(signature_of(&mean), std::string("(vector<float64>) -> float64"));
+        QCOMPARE(signature_of(&greet), std::string("(text) -> text"));
+        QCOMPARE(signature_of(&nothing), std::string("(bool) -> nothing"));
+        QCOMPARE(signature_of(&take_one), std::string("(RemoteChannel, int64) -> int64"));
+    }
+
+    void handle_parameters_keep_their_references()
+    {
+        QCOMPARE(keeps_ref_of(&take_one), (std::vector<bool> { true, false }));
+        QCOMPARE(keeps_ref_of(&greet), (std::vector<bool> { false }));
+    }
+
+    void wrong_calls_say_what_is_wrong()
+    {
+        Context ctx(*rt_);
+        QCOMPARE(error_of(make_kernel(&add2), ctx, { Value(1) }),
+            QString("takes 2 arguments, got 1"));
+        QCOMPARE(error_of(make_kernel(&greet), ctx, {}), QString("takes 1 argument, got 0"));
+        const auto e = error_of(make_kernel(&add2), ctx, { Value(1), Value("two") });
+        QVERIFY2(e.startsWith("argument 2: ") && e.contains("text"), qPrintable(e));
+    }
+
+    void the_registry_lists_what_it_has()
+    {
+        KernelRegistry r;
+        r.add("add2", signature_of(&add2), make_kernel(&add2));
+        r.add("mean", signature_of(&mean), make_kernel(&mean));
+        const auto list = r.list();
+        QCOMPARE(list.size(), std::size_t(2));
+        QCOMPARE(list[0].name, std::string("add2"));
+        QCOMPARE(list[1].signature, std::string("(vector<float64>) -> float64"));
+        // A reload replaces the entry; the label (the timeline's name) stays.
+        const auto label = r.find("add2")->label;
+        r.add("add2", signature_of(&add2), make_kernel(&add2));
+        QCOMPARE(r.find("add2")->label, label);
+        QCOMPARE(r.label_name(label), std::string("add2"));
+        QVERIFY(!r.find("missing"));
+    }
+};
+
+QTEST_GUILESS_MAIN(TestKernelConversions)
+#include "tst_kernel_conversions.moc"
