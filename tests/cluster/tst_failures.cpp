@@ -5,6 +5,8 @@
 #include "connection.h"
 #include "handshake.h"
 #include "socket.h"
+#include "time_bound.h"
+#include "weft/telemetry.h"
 
 #include <capnp/serialize.h>
 
@@ -47,7 +49,14 @@ private slots:
     {
         Future sleeping = c->remotecall("sleep_ms", 2, 10000);
         Future busy = c->remotecall("busy_ms", 3, 10000);
-        QTest::qWait(150);
+        // Both calls are under way (the workers' pools say so) before the interrupt.
+        const auto pool_of = [&](Pid pid) {
+            for (auto& p : c->telemetry()->processes)
+                if (p.pid == pid)
+                    return p.latest.pools[0];
+            return PoolSample {};
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(pool_of(2).blocked >= 1 && pool_of(3).busy >= 1, 60000);
         QElapsedTimer t;
         t.start();
         c->interrupt({ 2, 3 });
@@ -59,7 +68,8 @@ private slots:
                 QVERIFY2(e.type().find("InterruptException") != std::string::npos, e.what());
             }
         }
-        QVERIFY2(t.elapsed() < 1000, qPrintable(QString("took %1 ms").arg(t.elapsed())));
+        QVERIFY2(test::within_time_bound(t.elapsed(), 1000),
+            qPrintable(QString("took %1 ms").arg(t.elapsed())));
         // Calls that start after the interrupt run normally.
         QCOMPARE(c->remotecall_fetch("sleep_ms", 2, 10).as_int(), std::int64_t(10));
         QCOMPARE(c->remotecall_fetch("myid", 3).as_int(), std::int64_t(3));

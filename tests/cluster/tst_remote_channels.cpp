@@ -1,6 +1,7 @@
 // RemoteChannels across real processes, including the reference's jobs/results example.
 
 #include "cluster_fixture.h"
+#include "weft/telemetry.h"
 
 #include <future>
 #include <set>
@@ -113,9 +114,16 @@ private slots:
                 return std::to_string(e.pid()) + ": " + e.reason();
             }
         });
-        std::this_thread::sleep_for(100ms);
+        // The take waits on the owner (its channel shows the taker) before the owner dies.
+        const auto takers = [&] {
+            for (auto& h : c->telemetry()->channels)
+                if (h.owner == owner && h.id == ch.ref().id && !h.gone)
+                    return h.latest.waiting_takers;
+            return std::uint64_t(0);
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(takers() >= 1, 60000);
         ::kill(os_pid, SIGKILL);
-        QCOMPARE(waiting.wait_for(2s), std::future_status::ready);
+        QCOMPARE(waiting.wait_for(60s), std::future_status::ready);
         const auto what = waiting.get();
         QVERIFY2(what.find("SIGKILL") != std::string::npos, what.c_str());
         QVERIFY(what.rfind(std::to_string(owner) + ":", 0) == 0);

@@ -62,9 +62,8 @@ private slots:
             c.put(3);
             third_done = true;
         });
-        std::this_thread::sleep_for(50ms);
+        QTRY_COMPARE(c.stats().waiting_putters, std::size_t(1)); // the third put waits...
         QVERIFY(!third_done);
-        QCOMPARE(c.stats().waiting_putters, std::size_t(1));
         QCOMPARE(c.take(), 1);
         t.join();
         QVERIFY(third_done);
@@ -82,7 +81,7 @@ private slots:
             put_returned = true;
         });
         QTRY_VERIFY(c.isready()); // a putter waits with its value
-        std::this_thread::sleep_for(30ms);
+        QCOMPARE(c.stats().waiting_putters, std::size_t(1));
         QVERIFY(!put_returned); // ... until someone takes it
         QCOMPARE(c.take(), std::string("hello"));
         t.join();
