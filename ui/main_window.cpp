@@ -317,10 +317,10 @@ void MainWindow::applySnapshot(std::shared_ptr<const TelemetrySnapshot> s)
     m_workers->apply(*s);
     m_references->apply(*s);
     // Charts not on screen are cheap to skip; the current one is updated every time.
-    m_load->apply(*s);
+    m_load->apply(s);
     m_pools->apply(*s);
-    m_channels->apply(*s);
-    m_refsChart->apply(*s);
+    m_channels->apply(s);
+    m_refsChart->apply(s);
     m_timeline->apply(s);
     int live = 0, busy = 0;
     for (auto& p : s->processes) {

@@ -1,6 +1,8 @@
 #include "time_series_chart.h"
 
 #include <QApplication>
+#include <QFuture>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QEvent>
 #include <QLegendMarker>
 #include <QPalette>
@@ -40,10 +42,12 @@ void styleChart(QChart* chart)
     chart->setMargins(QMargins(4, 4, 4, 4));
 }
 
-TimeSeriesChart::TimeSeriesChart(const QString& title, const QString& yTitle, QWidget* parent)
+TimeSeriesChart::TimeSeriesChart(
+    const QString& title, const QString& yTitle, Prepare prepare, QWidget* parent)
     : QChartView(new QChart, parent) // the view owns it (setChart would leak a default one)
     , m_x(new QValueAxis)
     , m_y(new QValueAxis)
+    , m_prepare(prepare)
 {
     auto* c = chart();
     c->setTitle(title);
@@ -66,36 +70,47 @@ void TimeSeriesChart::changeEvent(QEvent* e)
     QChartView::changeEvent(e);
 }
 
-void TimeSeriesChart::begin()
+void TimeSeriesChart::apply(std::shared_ptr<const TelemetrySnapshot> snapshot)
 {
-    m_touched.clear();
+    if (m_preparing) {
+        m_waiting = std::move(snapshot); // latest wins
+        return;
+    }
+    m_preparing = true;
+    QtConcurrent::run([prepare = m_prepare, s = std::move(snapshot)] { return prepare(*s, kWindow); })
+        // On this object's thread; not at all once it is gone.
+        .then(this, [this](const Plot& plot) {
+            show(plot);
+            m_preparing = false;
+            if (m_waiting)
+                apply(std::exchange(m_waiting, nullptr));
+        });
 }
 
-QLineSeries* TimeSeriesChart::line(
-    const QString& key, const QString& name, const QColor& color, Qt::PenStyle style, qreal width)
+void TimeSeriesChart::show(const Plot& plot)
 {
-    m_touched.insert(key);
-    auto it = m_series.find(key);
-    if (it != m_series.end())
-        return it->second;
-    auto* s = new QLineSeries;
-    s->setName(name);
-    QPen pen(color, width, style);
-    s->setPen(pen);
-    chart()->addSeries(s);
-    s->attachAxis(m_x);
-    s->attachAxis(m_y);
-    if (name.isEmpty())
-        for (auto* m : chart()->legend()->markers(s))
-            m->setVisible(false);
-    m_series.emplace(key, s);
-    return s;
-}
-
-void TimeSeriesChart::finish(double now, double yMax)
-{
+    std::set<QString> touched;
+    for (const auto& l : plot.lines) {
+        touched.insert(l.key);
+        auto it = m_series.find(l.key);
+        if (it == m_series.end()) {
+            auto* s = new QLineSeries;
+            s->setName(l.name);
+            s->setPen(QPen(l.color, l.width, l.style));
+            chart()->addSeries(s);
+            s->attachAxis(m_x);
+            s->attachAxis(m_y);
+            if (l.name.isEmpty())
+                for (auto* m : chart()->legend()->markers(s))
+                    m->setVisible(false);
+            it = m_series.emplace(l.key, s).first;
+        } else if (it->second->name() != l.name) {
+            it->second->setName(l.name);
+        }
+        it->second->replace(l.points);
+    }
     for (auto it = m_series.begin(); it != m_series.end();) {
-        if (!m_touched.count(it->first)) {
+        if (!touched.count(it->first)) {
             chart()->removeSeries(it->second);
             delete it->second;
             it = m_series.erase(it);
@@ -104,8 +119,9 @@ void TimeSeriesChart::finish(double now, double yMax)
         }
     }
     // Early on the axis grows with the run (at least 10 s), then it scrolls with the window.
-    const double x0 = windowStart(now);
-    const double x1 = std::max(now, std::min(m_window, std::max(10.0, now * 1.2)));
+    const double now = plot.now;
+    const double x0 = std::max(0.0, now - kWindow);
+    const double x1 = std::max(now, std::min(kWindow, std::max(10.0, now * 1.2)));
     m_x->setRange(x0, x1);
     // Round tick values (0, 5, 10 … s) wherever the window starts.
     const double raw = (x1 - x0) / 6;
@@ -119,26 +135,27 @@ void TimeSeriesChart::finish(double now, double yMax)
     m_x->setTickType(QValueAxis::TicksDynamic);
     m_x->setTickAnchor(0);
     m_x->setTickInterval(step);
-    m_y->setRange(0, yMax);
+    m_y->setRange(0, plot.yMax);
+    ++m_shown;
 }
 
-void TimeSeriesChart::processLines(const TelemetrySnapshot& s,
-    const std::function<double(const ProcessPoint&)>& value, double& yMax)
+void TimeSeriesChart::processLines(const TelemetrySnapshot& s, double from,
+    const std::function<double(const ProcessPoint&)>& value, Plot& plot)
 {
-    const double from = windowStart(s.time);
     int i = 0;
     for (auto& p : s.processes) {
-        QList<QPointF> pts;
+        PlotLine l;
+        l.key = QString::number(p.pid);
+        l.name = p.pid == 1 ? tr("master") : tr("worker %1").arg(p.pid);
+        l.color = seriesColor(i++);
         p.points.for_each([&](const ProcessPoint& x) {
             if (x.time < from)
                 return;
             const double v = value(x);
-            pts.append({ x.time, v });
-            yMax = std::max(yMax, v);
+            l.points.append({ x.time, v });
+            plot.yMax = std::max(plot.yMax, v);
         });
-        line(QString::number(p.pid), p.pid == 1 ? tr("master") : tr("worker %1").arg(p.pid),
-            seriesColor(i++))
-            ->replace(pts);
+        plot.lines.push_back(std::move(l));
     }
 }
 
@@ -153,19 +170,20 @@ int TimeSeriesChart::pointCount() const
 // ---- LoadChart ----------------------------------------------------------------------------
 
 LoadChart::LoadChart(QWidget* parent)
-    : TimeSeriesChart(tr("Load per process"), tr("CPU %"), parent)
+    : TimeSeriesChart(tr("Load per process"), tr("CPU %"), &LoadChart::prepare, parent)
 {
 }
 
-void LoadChart::apply(const TelemetrySnapshot& s)
+Plot LoadChart::prepare(const TelemetrySnapshot& s, double window)
 {
-    begin();
-    const double from = windowStart(s.time);
-    double yMax = 100;
+    Plot plot;
+    plot.now = s.time;
+    plot.yMax = 100;
+    const double from = std::max(0.0, s.time - window);
     const bool many = s.processes.size() > std::size_t(kMaxLines);
     if (!many) {
         processLines(
-            s, [](const ProcessPoint& x) { return double(x.cpu_percent); }, yMax);
+            s, from, [](const ProcessPoint& x) { return double(x.cpu_percent); }, plot);
     } else {
         // Many processes: one line each would be noise. Bucket samples by interval and show the
         // spread across processes at each moment.
@@ -187,32 +205,36 @@ void LoadChart::apply(const TelemetrySnapshot& s)
             for (float x : v)
                 sum += x;
             mean.append({ t, sum / double(v.size()) });
-            yMax = std::max(yMax, double(v.back()));
+            plot.yMax = std::max(plot.yMax, double(v.back()));
         }
         const QColor band = seriesColor(0);
-        line(QStringLiteral("max"), tr("busiest process"), band.lighter(130), Qt::DotLine, 1)
-            ->replace(hi);
-        line(QStringLiteral("median"), tr("median of %1 processes").arg(s.processes.size()), band,
-            Qt::SolidLine, 2.2)
-            ->replace(med);
-        line(QStringLiteral("mean"), tr("mean"), seriesColor(1), Qt::DashLine, 1.4)->replace(mean);
-        line(QStringLiteral("min"), tr("idlest process"), band.darker(130), Qt::DotLine, 1)
-            ->replace(lo);
+        plot.lines.push_back({ QStringLiteral("max"), tr("busiest process"), band.lighter(130),
+            Qt::DotLine, 1, std::move(hi) });
+        plot.lines.push_back({ QStringLiteral("median"),
+            tr("median of %1 processes").arg(s.processes.size()), band, Qt::SolidLine, 2.2,
+            std::move(med) });
+        plot.lines.push_back({ QStringLiteral("mean"), tr("mean"), seriesColor(1), Qt::DashLine,
+            1.4, std::move(mean) });
+        plot.lines.push_back({ QStringLiteral("min"), tr("idlest process"), band.darker(130),
+            Qt::DotLine, 1, std::move(lo) });
     }
-    finish(s.time, std::ceil(yMax / 50) * 50);
+    plot.yMax = std::ceil(plot.yMax / 50) * 50;
+    return plot;
 }
 
 // ---- ChannelChart -------------------------------------------------------------------------
 
 ChannelChart::ChannelChart(QWidget* parent)
-    : TimeSeriesChart(tr("RemoteChannel depth"), tr("values buffered"), parent)
+    : TimeSeriesChart(
+        tr("RemoteChannel depth"), tr("values buffered"), &ChannelChart::prepare, parent)
 {
 }
 
-void ChannelChart::apply(const TelemetrySnapshot& s)
+Plot ChannelChart::prepare(const TelemetrySnapshot& s, double window)
 {
-    begin();
-    const double from = windowStart(s.time);
+    Plot plot;
+    plot.now = s.time;
+    const double from = std::max(0.0, s.time - window);
     double yMax = 4;
     // The most recently active channels.
     std::vector<const ChannelHistory*> shown;
@@ -235,34 +257,37 @@ void ChannelChart::apply(const TelemetrySnapshot& s)
         });
         const auto key = QStringLiteral("%1/%2/%3").arg(c->owner).arg(c->id.whence).arg(c->id.n);
         const QColor color = seriesColor(i++);
-        line(key,
+        plot.lines.push_back({ key,
             tr("channel (%1, %2) on %3%4")
                 .arg(c->id.whence)
                 .arg(c->id.n)
                 .arg(c->owner == 1 ? tr("master") : tr("worker %1").arg(c->owner))
                 .arg(c->gone ? tr(" (closed)") : QString()),
-            color, Qt::SolidLine, 2)
-            ->replace(depth);
-        line(key + QStringLiteral("/cap"), QString(), color, Qt::DashLine, 1)->replace(cap);
+            color, Qt::SolidLine, 2, std::move(depth) });
+        plot.lines.push_back(
+            { key + QStringLiteral("/cap"), QString(), color, Qt::DashLine, 1, std::move(cap) });
     }
-    finish(s.time, std::ceil(yMax * 1.1));
+    plot.yMax = std::ceil(yMax * 1.1);
+    return plot;
 }
 
 // ---- ReferencesChart ----------------------------------------------------------------------
 
 ReferencesChart::ReferencesChart(QWidget* parent)
-    : TimeSeriesChart(tr("Live references per owner"), tr("values stored"), parent)
+    : TimeSeriesChart(
+        tr("Live references per owner"), tr("values stored"), &ReferencesChart::prepare, parent)
 {
 }
 
-void ReferencesChart::apply(const TelemetrySnapshot& s)
+Plot ReferencesChart::prepare(const TelemetrySnapshot& s, double window)
 {
-    begin();
-    const double from = windowStart(s.time);
-    double yMax = 4;
+    Plot plot;
+    plot.now = s.time;
+    plot.yMax = 4;
+    const double from = std::max(0.0, s.time - window);
     if (s.processes.size() <= std::size_t(LoadChart::kMaxLines)) {
         processLines(
-            s, [](const ProcessPoint& x) { return double(x.store_entries); }, yMax);
+            s, from, [](const ProcessPoint& x) { return double(x.store_entries); }, plot);
     } else {
         const double step = std::max(0.05, s.interval);
         std::map<long, std::pair<double, double>> total; // sum, max
@@ -278,13 +303,15 @@ void ReferencesChart::apply(const TelemetrySnapshot& s)
         for (auto& [b, v] : total) {
             sum.append({ double(b) * step, v.first });
             mx.append({ double(b) * step, v.second });
-            yMax = std::max(yMax, v.first);
+            plot.yMax = std::max(plot.yMax, v.first);
         }
-        line(QStringLiteral("sum"), tr("all owners"), seriesColor(0), Qt::SolidLine, 2)
-            ->replace(sum);
-        line(QStringLiteral("max"), tr("largest owner"), seriesColor(1), Qt::DashLine)->replace(mx);
+        plot.lines.push_back({ QStringLiteral("sum"), tr("all owners"), seriesColor(0),
+            Qt::SolidLine, 2, std::move(sum) });
+        plot.lines.push_back({ QStringLiteral("max"), tr("largest owner"), seriesColor(1),
+            Qt::DashLine, 1.6, std::move(mx) });
     }
-    finish(s.time, std::ceil(yMax * 1.1));
+    plot.yMax = std::ceil(plot.yMax * 1.1);
+    return plot;
 }
 
 } // namespace weft::ui

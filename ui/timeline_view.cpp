@@ -2,7 +2,9 @@
 
 #include "time_series_chart.h"
 
+#include <QFuture>
 #include <QHelpEvent>
+#include <QtConcurrent/QtConcurrentRun>
 #include <QKeyEvent>
 #include <QPainter>
 #include <QToolTip>
@@ -44,14 +46,49 @@ TimelineView::TimelineView(QWidget* parent)
 
 void TimelineView::apply(std::shared_ptr<const TelemetrySnapshot> snapshot)
 {
-    m_snap = std::move(snapshot);
+    m_snap = snapshot;
     std::erase_if(m_chunkBounds, [](const auto& kv) { return kv.second.chunk.expired(); });
     if (m_live) {
         m_t1 = std::max(m_snap->time, m_span);
         m_t0 = m_t1 - m_span;
     }
-    layoutRows();
     update();
+    // The rows: every thread that ever ran a task means a walk over the whole run's spans, which
+    // runs on a worker thread; the latest snapshot waits while one is planned.
+    if (m_planning) {
+        m_waiting = std::move(snapshot);
+        return;
+    }
+    m_planning = true;
+    QtConcurrent::run([s = std::move(snapshot)] { return plan(*s); })
+        .then(this, [this](Plan p) {
+            m_plan = std::move(p);
+            ++m_plans;
+            layoutRows();
+            update();
+            m_planning = false;
+            if (m_waiting)
+                apply(std::exchange(m_waiting, nullptr));
+        });
+}
+
+TimelineView::Plan TimelineView::plan(const TelemetrySnapshot& s)
+{
+    Plan out;
+    // Threads of each process: those its pools have now, and any that ran a recorded task.
+    for (auto& p : s.processes) {
+        auto& proc = out.processes[p.pid];
+        proc.host = QString::fromStdString(p.host);
+        proc.dead = p.state == WorkerState::Exited;
+        const int nd = p.latest.pools[0].threads, ni = p.latest.pools[1].threads;
+        for (int i = 1; i <= nd; ++i)
+            proc.threads.emplace(i, 0);
+        for (int i = 1; i <= ni; ++i)
+            proc.threads.emplace(nd + i, 1);
+    }
+    s.spans.for_each(
+        [&](const TaskSpan& t) { out.processes[t.pid].threads.emplace(t.thread, t.pool); });
+    return out;
 }
 
 void TimelineView::setLive(bool live)
@@ -70,24 +107,12 @@ void TimelineView::layoutRows()
 {
     m_rows.clear();
     m_rowOf.clear();
-    if (!m_snap)
-        return;
-    // Threads of each process: those its pools have now, and any that ran a recorded task.
-    std::map<Pid, std::map<int, int>> threads; // pid -> thread -> pool
-    for (auto& p : m_snap->processes) {
-        auto& t = threads[p.pid];
-        const int nd = p.latest.pools[0].threads, ni = p.latest.pools[1].threads;
-        for (int i = 1; i <= nd; ++i)
-            t.emplace(i, 0);
-        for (int i = 1; i <= ni; ++i)
-            t.emplace(nd + i, 1);
-    }
-    m_snap->spans.for_each([&](const TaskSpan& s) { threads[s.pid].emplace(s.thread, s.pool); });
+    const auto& procs = m_plan.processes;
     int nthreads = 0;
-    for (auto& [pid, t] : threads)
-        nthreads += int(t.size());
+    for (auto& [pid, p] : procs)
+        nthreads += int(p.threads.size());
     const QRectF plot = plotRect();
-    const int groups = int(threads.size());
+    const int groups = int(procs.size());
     // Few processes: a header row each. Many (a 64-worker cluster): no header rows, the process
     // label sits in the gutter beside its threads, and rows shrink to fit.
     const bool compact = groups > 12;
@@ -95,14 +120,10 @@ void TimelineView::layoutRows()
     const double avail = plot.height() - groups * headerH;
     const int rowH = std::clamp(int(avail / std::max(1, nthreads)), compact ? 1 : 3, 22);
     int y = int(plot.top());
-    for (auto& [pid, t] : threads) {
-        QString host;
-        bool dead = false;
-        for (auto& p : m_snap->processes)
-            if (p.pid == pid) {
-                host = QString::fromStdString(p.host);
-                dead = p.state == WorkerState::Exited;
-            }
+    for (auto& [pid, proc] : procs) {
+        const QString& host = proc.host;
+        const bool dead = proc.dead;
+        const auto& t = proc.threads;
         Row header;
         header.pid = pid;
         header.label = compact

@@ -1,7 +1,9 @@
 #pragma once
 // The task timeline: one row per thread, grouped and labelled by process, one bar per stretch a
 // task ran on that thread, coloured by kernel. Follows the present until the user zooms (wheel)
-// or pans (drag); double-click or "L" returns to live. Hover shows the task. GUI thread.
+// or pans (drag); double-click or "L" returns to live. Hover shows the task. Which rows there are
+// (every thread that ran a task, of the whole run) is worked out from the snapshot on a worker
+// thread; the widget lays them out and paints on the GUI thread.
 
 #include "weft/telemetry.h"
 
@@ -18,6 +20,8 @@ public:
     explicit TimelineView(QWidget* parent = nullptr);
 
     void apply(std::shared_ptr<const TelemetrySnapshot> snapshot);
+    // Row plans applied so far (tests wait on it).
+    [[nodiscard]] int plansApplied() const { return m_plans; }
     void setLive(bool live);
     [[nodiscard]] QStringList rowLabels() const;
     [[nodiscard]] int spansInView() const; // bars the last paint drew
@@ -36,6 +40,16 @@ protected:
     bool event(QEvent* e) override;
 
 private:
+    // The processes and their threads (thread -> pool) a snapshot has rows for; any thread.
+    struct Plan {
+        struct Process {
+            QString host;
+            bool dead = false;
+            std::map<int, int> threads;
+        };
+        std::map<Pid, Process> processes;
+    };
+    static Plan plan(const TelemetrySnapshot& s);
     struct Row {
         Pid pid = 0;
         int thread = 0; // 0: the process's header row
@@ -51,6 +65,10 @@ private:
         const std::shared_ptr<const std::vector<TaskSpan>>& chunk) const;
 
     std::shared_ptr<const TelemetrySnapshot> m_snap;
+    Plan m_plan;
+    bool m_planning = false;
+    std::shared_ptr<const TelemetrySnapshot> m_waiting; // the latest, while a plan is made
+    int m_plans = 0;
     std::vector<Row> m_rows;
     std::map<std::pair<Pid, int>, int> m_rowOf; // (pid, thread) -> index in m_rows
     bool m_live = true;

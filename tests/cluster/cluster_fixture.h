@@ -49,7 +49,7 @@ inline std::pair<Pid, int> add_worker(Cluster& c)
 
 // True once none of `pids` exists any more (reaped, not zombies left behind).
 inline bool all_gone(
-    const std::vector<int>& pids, std::chrono::milliseconds within = std::chrono::seconds(5))
+    const std::vector<int>& pids, std::chrono::milliseconds within = std::chrono::seconds(30))
 {
     const auto until = std::chrono::steady_clock::now() + within;
     for (;;) {

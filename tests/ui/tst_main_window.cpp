@@ -239,7 +239,7 @@ private slots:
             subs.data(subs.index(0, SubmissionsModel::Result)).toString().startsWith("[150, 150"));
 
         // The charts and the timeline received the run.
-        QVERIFY(window_->loadChart()->pointCount() > 10);
+        QTRY_VERIFY(window_->loadChart()->pointCount() > 10);
         QTRY_VERIFY(window_->timeline()->spansInView() >= 12);
         const auto labels = window_->timeline()->rowLabels();
         QVERIFY(labels.contains("Worker 2 · localhost"));
