@@ -6,6 +6,7 @@
 // the byte count, which a call's result updates without it.
 
 #include "completion.h"
+#include "invariant.h"
 #include "weft/channel.h"
 #include "weft/process.h"
 
@@ -77,6 +78,8 @@ public:
     // Makes the entry a RemoteChannel's (once).
     void make_channel(const RefId& id, StoreEntry& e, std::size_t capacity)
     {
+        WEFT_INVARIANT(&map_.at(id) == &e,
+            "make_channel: entry (" << id.whence << ", " << id.n << ") is not the stored one");
         e.kind = RefKind::Channel;
         if (!e.channel) {
             e.channel = std::make_shared<Channel<Value>>(capacity);
@@ -158,6 +161,13 @@ private:
     {
         const RefId& id = it->first;
         StoreEntry& e = it->second;
+        // The age list holds every entry once: an entry without an older one is the oldest.
+        WEFT_INVARIANT((e.older_ == nullptr) == (oldest_ == &e)
+                && (e.newer_ == nullptr) == (newest_ == &e) && e.id_ == &it->first,
+            "erase: entry (" << id.whence << ", " << id.n << ") is not linked in the age list ("
+                             << map_.size() << " entries)");
+        WEFT_INVARIANT(!e.channel || channels_.count(id),
+            "erase: channel (" << id.whence << ", " << id.n << ") missing from the channel index");
         (e.older_ ? e.older_->newer_ : oldest_) = e.newer_;
         (e.newer_ ? e.newer_->older_ : newest_) = e.older_;
         ErasedEntry out;
