@@ -111,8 +111,7 @@ private:
                 continue;
             }
             const int first = int(i);
-            while (i < m_rows.size()
-                && (j >= next.size() || m_rows[i].key() < next[j].key()))
+            while (i < m_rows.size() && (j >= next.size() || m_rows[i].key() < next[j].key()))
                 ++i;
             ranges.emplace_back(first, int(i) - 1);
         }

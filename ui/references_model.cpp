@@ -15,8 +15,8 @@ constexpr double kFadeSeconds = 3.0;
 }
 
 ReferencesModel::ReferencesModel(QObject* parent)
-    : KeyedTableModel(ColumnCount,
-        { Qt::DisplayRole, Qt::ToolTipRole, Qt::ForegroundRole, FadeRole }, parent)
+    : KeyedTableModel(
+        ColumnCount, { Qt::DisplayRole, Qt::ToolTipRole, Qt::ForegroundRole, FadeRole }, parent)
 {
 }
 

@@ -5,7 +5,6 @@
 #include "keyed_table_model.h"
 #include "weft/telemetry.h"
 
-
 #include <tuple>
 
 namespace weft::ui {

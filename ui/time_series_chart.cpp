@@ -1,11 +1,11 @@
 #include "time_series_chart.h"
 
 #include <QApplication>
-#include <QFuture>
-#include <QtConcurrent/QtConcurrentRun>
 #include <QEvent>
+#include <QFuture>
 #include <QLegendMarker>
 #include <QPalette>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <algorithm>
 #include <cmath>
@@ -77,7 +77,8 @@ void TimeSeriesChart::apply(std::shared_ptr<const TelemetrySnapshot> snapshot)
         return;
     }
     m_preparing = true;
-    QtConcurrent::run([prepare = m_prepare, s = std::move(snapshot)] { return prepare(*s, kWindow); })
+    QtConcurrent::run(
+        [prepare = m_prepare, s = std::move(snapshot)] { return prepare(*s, kWindow); })
         // On this object's thread; not at all once it is gone.
         .then(this, [this](const Plot& plot) {
             show(plot);
@@ -210,9 +211,9 @@ Plot LoadChart::prepare(const TelemetrySnapshot& s, double window)
         const QColor band = seriesColor(0);
         plot.lines.push_back({ QStringLiteral("max"), tr("busiest process"), band.lighter(130),
             Qt::DotLine, 1, std::move(hi) });
-        plot.lines.push_back({ QStringLiteral("median"),
-            tr("median of %1 processes").arg(s.processes.size()), band, Qt::SolidLine, 2.2,
-            std::move(med) });
+        plot.lines.push_back(
+            { QStringLiteral("median"), tr("median of %1 processes").arg(s.processes.size()), band,
+                Qt::SolidLine, 2.2, std::move(med) });
         plot.lines.push_back({ QStringLiteral("mean"), tr("mean"), seriesColor(1), Qt::DashLine,
             1.4, std::move(mean) });
         plot.lines.push_back({ QStringLiteral("min"), tr("idlest process"), band.darker(130),

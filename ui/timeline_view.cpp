@@ -4,11 +4,11 @@
 
 #include <QFuture>
 #include <QHelpEvent>
-#include <QtConcurrent/QtConcurrentRun>
 #include <QKeyEvent>
 #include <QPainter>
 #include <QToolTip>
 #include <QWheelEvent>
+#include <QtConcurrent/QtConcurrentRun>
 
 #include <cmath>
 #include <limits>
@@ -60,16 +60,15 @@ void TimelineView::apply(std::shared_ptr<const TelemetrySnapshot> snapshot)
         return;
     }
     m_planning = true;
-    QtConcurrent::run([s = std::move(snapshot)] { return plan(*s); })
-        .then(this, [this](Plan p) {
-            m_plan = std::move(p);
-            ++m_plans;
-            layoutRows();
-            update();
-            m_planning = false;
-            if (m_waiting)
-                apply(std::exchange(m_waiting, nullptr));
-        });
+    QtConcurrent::run([s = std::move(snapshot)] { return plan(*s); }).then(this, [this](Plan p) {
+        m_plan = std::move(p);
+        ++m_plans;
+        layoutRows();
+        update();
+        m_planning = false;
+        if (m_waiting)
+            apply(std::exchange(m_waiting, nullptr));
+    });
 }
 
 TimelineView::Plan TimelineView::plan(const TelemetrySnapshot& s)

@@ -26,8 +26,7 @@ QString WorkersModel::stateName(RowState s)
 }
 
 WorkersModel::WorkersModel(QObject* parent)
-    : KeyedTableModel(ColumnCount,
-        { Qt::DisplayRole, Qt::ToolTipRole, Qt::ForegroundRole }, parent)
+    : KeyedTableModel(ColumnCount, { Qt::DisplayRole, Qt::ToolTipRole, Qt::ForegroundRole }, parent)
 {
 }
 

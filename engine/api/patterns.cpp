@@ -3,7 +3,6 @@
 #include "weft/patterns.h"
 
 #include "pattern_kernels.h"
-
 #include "weft/errors.h"
 #include "weft/threads.h"
 

@@ -130,12 +130,11 @@ void Listener::note_rejection(const std::string& line)
         const char* s = std::getenv("WEFT_REJECTION_WINDOW_S");
         return s && std::atoi(s) > 0 ? std::atoi(s) : kRejectionWindow;
     }();
-    loop_.add_task(
-        loop_.timer().afterDelay(window * kj::SECONDS).then([self = shared_from_this()] {
-            auto summary = self->rejections_.take_summary(std::chrono::seconds(window));
-            if (!summary.empty())
-                self->log_(summary);
-        }));
+    loop_.add_task(loop_.timer().afterDelay(window * kj::SECONDS).then([self = shared_from_this()] {
+        auto summary = self->rejections_.take_summary(std::chrono::seconds(window));
+        if (!summary.empty())
+            self->log_(summary);
+    }));
 }
 
 void Listener::accept_connection(int fd, std::string what)
@@ -150,7 +149,8 @@ void Listener::accept_connection(int fd, std::string what)
                 + (uid ? std::to_string(*uid) : std::string("unknown")) + ")");
             return;
         }
-    auto conn = std::make_shared<Connection>(loop_, fd, "incoming " + what + " connection", limits_);
+    auto conn
+        = std::make_shared<Connection>(loop_, fd, "incoming " + what + " connection", limits_);
     // At most so many peers may be unauthenticated at once: the oldest makes room.
     if (handshaking_.size() >= limits_.max_unauthenticated) {
         auto oldest = handshaking_.front();
@@ -178,24 +178,28 @@ void Listener::accept_connection(int fd, std::string what)
     // A peer that says nothing, or too little, is closed when the handshake's time is up.
     const auto timeout = limits_.handshake_timeout_ms;
     std::weak_ptr<Connection> weak = conn;
-    loop_.add_task(loop_.timer().afterDelay(timeout * kj::MILLISECONDS).then([self, forget, weak,
-                                                                                 what, timeout] {
-        auto c = weak.lock();
-        if (!c || !forget(c))
-            return; // authenticated, or gone
-        const std::string why = "handshake timed out after " + std::to_string(timeout) + " ms";
-        c->close(why);
-        self->note_rejection("rejected an incoming " + what + " connection: " + why);
-    }));
-    handshake_as_acceptor(conn, cookie_, self_.load(), [self, forget, conn, what](HandshakeResult r) {
-        forget(conn);
-        if (!r.ok) {
-            self->note_rejection("rejected an incoming " + what + " connection (claiming to be "
-                + who(r.peer_pid) + "): " + r.error);
-            return;
-        }
-        self->authenticated_(r.peer_pid, conn);
-    });
+    loop_.add_task(loop_.timer()
+                       .afterDelay(timeout * kj::MILLISECONDS)
+                       .then([self, forget, weak, what, timeout] {
+                           auto c = weak.lock();
+                           if (!c || !forget(c))
+                               return; // authenticated, or gone
+                           const std::string why
+                               = "handshake timed out after " + std::to_string(timeout) + " ms";
+                           c->close(why);
+                           self->note_rejection(
+                               "rejected an incoming " + what + " connection: " + why);
+                       }));
+    handshake_as_acceptor(
+        conn, cookie_, self_.load(), [self, forget, conn, what](HandshakeResult r) {
+            forget(conn);
+            if (!r.ok) {
+                self->note_rejection("rejected an incoming " + what + " connection (claiming to be "
+                    + who(r.peer_pid) + "): " + r.error);
+                return;
+            }
+            self->authenticated_(r.peer_pid, conn);
+        });
 }
 
 } // namespace weft::detail

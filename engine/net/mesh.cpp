@@ -209,10 +209,9 @@ void Mesh::adopt(Pid peer, const std::shared_ptr<Connection>& conn)
     }
     // The close handler lives in the connection: holding it by pointer (it runs only while the
     // connection exists) keeps the connection from owning itself.
-    conn->set_close_handler([self = shared_from_this(), raw = conn.get(), peer](
-                                const std::string& reason) {
-        self->on_closed(raw->shared_from_this(), peer, reason);
-    });
+    conn->set_close_handler(
+        [self = shared_from_this(), raw = conn.get(), peer](
+            const std::string& reason) { self->on_closed(raw->shared_from_this(), peer, reason); });
     attach(peer, conn);
 }
 

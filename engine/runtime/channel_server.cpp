@@ -97,9 +97,8 @@ Value ChannelServer::op(const RemoteRef& r, wire::ChannelOpKind op, Value v)
                 "this RemoteChannel no longer exists on " + who(rt_.myid()));
         return run(ch, op, std::move(v));
     }
-    auto done = rt_.request(r.owner, [&](std::uint64_t id) {
-        return msg::channel_op(id, r.id, op, v, 0, &rt_.holding_refs());
-    });
+    auto done = rt_.request(r.owner,
+        [&](std::uint64_t id) { return msg::channel_op(id, r.id, op, v, 0, &rt_.holding_refs()); });
     rt_.await_reply(*done, r.owner);
     const Value& got = done->wait();
     if (got.is_error())

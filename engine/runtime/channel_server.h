@@ -4,9 +4,9 @@
 // the Channel in its store. An operation that cannot complete at once (a take from an empty
 // channel, a put into a full one) waits as a task, never on the I/O thread. Any thread.
 
-#include "weft/channel.h"
 #include "connection.h"
 #include "weft.capnp.h"
+#include "weft/channel.h"
 #include "weft/value.h"
 
 #include <memory>

@@ -46,8 +46,7 @@ ErrorValue capture_current_exception(Pid self)
     }
 }
 
-ErrorValue capture_kernel_exception(
-    Pid self, const std::string& kernel, Pid caller, bool internal)
+ErrorValue capture_kernel_exception(Pid self, const std::string& kernel, Pid caller, bool internal)
 {
     const std::string in_kernel = "in kernel '" + kernel + "' on " + who(self);
     const auto where = [&](std::string line) { return internal ? "on " + who(self) : line; };

@@ -43,11 +43,11 @@ void FetchServer::handle_fetch(
         return;
     }
     std::weak_ptr<Connection> weak = conn;
-    slot->on_ready([self = rt_.shared_from_this(), weak, id, ref, mode, release, from](
-                       const Value& v) {
-        if (auto c = weak.lock())
-            self->fetches().answer(*c, from, id, ref, mode, release, v);
-    });
+    slot->on_ready(
+        [self = rt_.shared_from_this(), weak, id, ref, mode, release, from](const Value& v) {
+            if (auto c = weak.lock())
+                self->fetches().answer(*c, from, id, ref, mode, release, v);
+        });
 }
 
 void FetchServer::handle_fetch_many(

@@ -85,8 +85,8 @@ std::shared_ptr<Completion> FutureState::start_fetch(Batch* batch)
             return inflight_; // someone asked already: wait for the same answer
         if (released_) { // finalized: the owner may have freed it, and would wait for it
             req = std::make_shared<Completion>();
-            req->set(make_error(rt->myid(), "InvalidStateException", kFinalized,
-                ErrorKind::InvalidState));
+            req->set(make_error(
+                rt->myid(), "InvalidStateException", kFinalized, ErrorKind::InvalidState));
             return req;
         }
         inflight_ = req = std::make_shared<Completion>();

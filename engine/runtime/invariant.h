@@ -1,7 +1,8 @@
 #pragma once
-// WEFT_INVARIANT(condition, what): in debug builds (and sanitizer builds, WEFT_CHECK_INVARIANTS), a broken invariant prints the condition, where
-// it is, and `what` (a stream expression naming the values involved), then aborts. In release
-// builds it costs nothing: the condition is not evaluated.
+// WEFT_INVARIANT(condition, what): in debug builds (and sanitizer builds, WEFT_CHECK_INVARIANTS), a
+// broken invariant prints the condition, where it is, and `what` (a stream expression naming the
+// values involved), then aborts. In release builds it costs nothing: the condition is not
+// evaluated.
 
 #include <cstdio>
 #include <cstdlib>

@@ -353,7 +353,8 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
         case wire::Message::CALL: {
             auto call = m.getCall();
             IncomingCall c;
-            c.call_id = request_id = call.getCallId(); // answered as a fetch until its kind is known
+            c.call_id = request_id
+                = call.getCallId(); // answered as a fetch until its kind is known
             c.kind = msg::read_call_kind(call.getKind());
             c.ref = decode_ref_id(call.getRef());
             c.caller = from;
@@ -371,7 +372,8 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
         }
         case wire::Message::RESULT:
             result_id = m.getResult().getCallId();
-            calls_.complete(result_id, decode_value(m.getResult().getValue(), frame.owner, &holding_));
+            calls_.complete(
+                result_id, decode_value(m.getResult().getValue(), frame.owner, &holding_));
             break;
         case wire::Message::RESULTS: {
             // One lock for the batch; the values are set (waking their waiters) outside it.
@@ -485,7 +487,8 @@ void ProcessRuntime::reject_message(const std::shared_ptr<Connection>& conn, con
 void ProcessRuntime::on_peer_exited(Pid pid, const std::string& reason)
 {
     refs_.holder_exited(pid); // a dead process holds nothing
-    calls_.fail_to(pid, make_error(pid, "ProcessExitedException", reason, ErrorKind::ProcessExited));
+    calls_.fail_to(
+        pid, make_error(pid, "ProcessExitedException", reason, ErrorKind::ProcessExited));
 }
 
 void ProcessRuntime::on_join(wire::Join::Reader j)

@@ -281,7 +281,6 @@ private:
 #endif
 };
 
-
 // Not inlined: a task may resume on another thread, so thread-locals must be re-read each time.
 __attribute__((noinline)) Task* current_task()
 {

@@ -2,8 +2,8 @@
 
 #include "builtin_kernels.h"
 #include "handshake.h"
-#include "process_runtime.h"
 #include "kernel_registry.h"
+#include "process_runtime.h"
 #include "process_sampler.h"
 
 #include <condition_variable>

@@ -37,8 +37,8 @@ PoolSample pool_sample(const PoolStats& p)
 
 } // namespace
 
-ProcessSampler::ProcessSampler(ProcessRuntime& rt, Deliver deliver, std::size_t max_store_entries,
-    std::function<void()> idle)
+ProcessSampler::ProcessSampler(
+    ProcessRuntime& rt, Deliver deliver, std::size_t max_store_entries, std::function<void()> idle)
     : rt_(rt)
     , deliver_(std::move(deliver))
     , idle_(std::move(idle))
@@ -114,8 +114,8 @@ void ProcessSampler::run()
     std::unique_lock lk(m_);
     for (;;) {
         if (interval_.count() <= 0) {
-            const bool woken = cv_.wait_for(lk, std::chrono::seconds(1),
-                [&] { return stop_ || interval_.count() > 0; });
+            const bool woken = cv_.wait_for(
+                lk, std::chrono::seconds(1), [&] { return stop_ || interval_.count() > 0; });
             if (!woken && idle_) {
                 lk.unlock();
                 idle_();

@@ -117,8 +117,8 @@ WireSample decode_sample(wire::Telemetry::Reader in)
     const auto pools = in.getPools();
     for (unsigned i = 0; i < pools.size() && i < s.pools.size(); ++i) {
         const auto p = pools[i];
-        s.pools[i] = { p.getThreads(), p.getBusy(), p.getRunnable(), p.getBlocked(),
-            p.getCompleted() };
+        s.pools[i]
+            = { p.getThreads(), p.getBusy(), p.getRunnable(), p.getBlocked(), p.getCompleted() };
     }
     const auto channels = in.getChannels();
     s.channels.reserve(channels.size());

@@ -226,7 +226,8 @@ Pool read_pool(wire::Pool p)
 CallKind read_call_kind(wire::CallKind k)
 {
     if (static_cast<unsigned>(k) > static_cast<unsigned>(CallKind::Do))
-        throw std::invalid_argument("unknown call kind " + std::to_string(static_cast<unsigned>(k)));
+        throw std::invalid_argument(
+            "unknown call kind " + std::to_string(static_cast<unsigned>(k)));
     return static_cast<CallKind>(k);
 }
 

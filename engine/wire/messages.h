@@ -42,8 +42,8 @@ std::unique_ptr<OutFrame> call(CallKind kind, std::uint64_t id, const RefId& ref
 // The answer to call (or request) `id`.
 std::unique_ptr<OutFrame> result(std::uint64_t id, const Value& v, RefWriter* refs);
 // Many answers in one frame: ids[i] is answered by *values[i].
-std::unique_ptr<OutFrame> results(std::span<const std::uint64_t> ids,
-    std::span<const Value* const> values, RefWriter* refs);
+std::unique_ptr<OutFrame> results(
+    std::span<const std::uint64_t> ids, std::span<const Value* const> values, RefWriter* refs);
 std::unique_ptr<OutFrame> fetch_ref(
     std::uint64_t id, const RefId& ref, wire::FetchMode mode, bool release);
 // FetchRefs (mode value, releasing) for ids first, first + 1, ... of `refs`.
@@ -51,8 +51,8 @@ std::unique_ptr<OutFrame> fetch_many(std::uint64_t first_id, std::span<const Ref
 std::unique_ptr<OutFrame> ref_ops(std::span<const std::pair<RefId, Pid>> ops, bool add);
 std::unique_ptr<OutFrame> channel_op(std::uint64_t id, const RefId& ref, wire::ChannelOpKind op,
     const Value& v, std::uint64_t capacity, RefWriter* refs);
-std::unique_ptr<OutFrame> join(Pid pid, std::uint32_t telemetry_ms, Topology topology,
-    std::span<const PeerAddress> peers);
+std::unique_ptr<OutFrame> join(
+    Pid pid, std::uint32_t telemetry_ms, Topology topology, std::span<const PeerAddress> peers);
 std::unique_ptr<OutFrame> peer_added(const PeerAddress& p);
 std::unique_ptr<OutFrame> peer_exited(Pid pid, const std::string& reason);
 std::unique_ptr<OutFrame> exit();

@@ -292,8 +292,8 @@ void latency(std::vector<Figure>& out, const Options& o)
         out.push_back({ std::string("latency.remotecall_fetch.") + (tcp ? "tcp" : "unix"), value,
             "us", floor, "ratio <= 2.0", true });
         // Where the time goes: the same round trip answered by the worker's I/O thread, no task.
-        const auto [ping_floor, ping]
-            = floor_and_value_us(tcp, n, [&] { return weft::detail::ProcessAccess::runtime(c).ping(2); });
+        const auto [ping_floor, ping] = floor_and_value_us(
+            tcp, n, [&] { return weft::detail::ProcessAccess::runtime(c).ping(2); });
         out.push_back({ std::string("latency.ping.") + (tcp ? "tcp" : "unix"), ping, "us",
             ping_floor, "(diagnostic)", true });
     }
@@ -541,10 +541,10 @@ int main(int argc, char** argv)
         else if (a == "--quick")
             o.quick = true;
         else if (a == "--help" || a == "-h") {
-            std::printf(
-                "usage: weft-bench [--json FILE] [--quick] "
-                "[latency|throughput|bandwidth|startup|channel|refs|tasks|telemetry|telemetry_scale "
-                "...]\n");
+            std::printf("usage: weft-bench [--json FILE] [--quick] "
+                        "[latency|throughput|bandwidth|startup|channel|refs|tasks|telemetry|"
+                        "telemetry_scale "
+                        "...]\n");
             return 0;
         } else
             wanted.push_back(a);

@@ -187,7 +187,8 @@ private slots:
         // Off, the master still publishes once a second: two such beats bracket a second in
         // which nothing may be sampled (the first also lets samples on their way land).
         std::atomic<int> beats { 0 };
-        const auto id = c_->on_telemetry([&](std::shared_ptr<const TelemetrySnapshot>) { ++beats; });
+        const auto id
+            = c_->on_telemetry([&](std::shared_ptr<const TelemetrySnapshot>) { ++beats; });
         c_->set_telemetry_interval(std::chrono::milliseconds(0));
         QTRY_VERIFY_WITH_TIMEOUT(beats >= 1, 30000);
         const auto before = find(*c_->telemetry(), 2)->points.size();

@@ -67,12 +67,14 @@ private slots:
 
         QCOMPARE(make_kernel(&add2)(ctx, { Value(2), Value(3) }).as_int(), std::int64_t(5));
         // A vector parameter takes a 1-d array or a list of numbers.
-        QCOMPARE(make_kernel(&mean)(ctx, { Array::from(std::vector<double> { 1, 2, 3 }) })
-                     .as_double(),
+        QCOMPARE(
+            make_kernel(&mean)(ctx, { Array::from(std::vector<double> { 1, 2, 3 }) }).as_double(),
             2.0);
-        QCOMPARE(make_kernel(&mean)(ctx, List { Value(List { Value(1), Value(2.0) }) }).as_double(), 1.5);
+        QCOMPARE(make_kernel(&mean)(ctx, List { Value(List { Value(1), Value(2.0) }) }).as_double(),
+            1.5);
         // The Context comes first and is not an argument.
-        QCOMPARE(make_kernel(&greet)(ctx, { Value("you") }).as_text(), std::string("hello you from 1"));
+        QCOMPARE(
+            make_kernel(&greet)(ctx, { Value("you") }).as_text(), std::string("hello you from 1"));
         QVERIFY(make_kernel(&nothing)(ctx, { Value(true) }).is_nil());
     }
 
@@ -94,8 +96,8 @@ private slots:
     void wrong_calls_say_what_is_wrong()
     {
         Context ctx(*rt_);
-        QCOMPARE(error_of(make_kernel(&add2), ctx, { Value(1) }),
-            QString("takes 2 arguments, got 1"));
+        QCOMPARE(
+            error_of(make_kernel(&add2), ctx, { Value(1) }), QString("takes 2 arguments, got 1"));
         QCOMPARE(error_of(make_kernel(&greet), ctx, {}), QString("takes 1 argument, got 0"));
         const auto e = error_of(make_kernel(&add2), ctx, { Value(1), Value("two") });
         QVERIFY2(e.startsWith("argument 2: ") && e.contains("text"), qPrintable(e));

@@ -2,9 +2,9 @@
 
 #include "completion.h"
 #include "scheduler.h"
+#include "time_bound.h"
 
 #include <QtTest>
-#include "time_bound.h"
 
 #include <atomic>
 

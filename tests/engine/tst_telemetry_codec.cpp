@@ -38,8 +38,8 @@ WireSample random_sample(std::mt19937_64& g)
     for (auto& p : s.pools)
         p = { small(g), small(g), u64(g), u64(g), u64(g) };
     for (int i = small(g); i > 0; --i)
-        s.channels.push_back({ { Pid(small(g)), u64(g) }, u64(g), u64(g), u64(g), u64(g),
-            bool(small(g) & 1) });
+        s.channels.push_back(
+            { { Pid(small(g)), u64(g) }, u64(g), u64(g), u64(g), u64(g), bool(small(g) & 1) });
     s.store_entries = u64(g);
     s.store_bytes = u64(g);
     static const char* states[] = { "pending", "ready", "error", "open", "closed" };
@@ -60,8 +60,8 @@ WireSample random_sample(std::mt19937_64& g)
         s.traffic[Pid(i)] = { u64(g), u64(g), u64(g), u64(g) };
     for (int i = small(g) * 50; i > 0; --i)
         w.spans.push_back({ static_cast<std::int64_t>(u64(g) >> 1),
-            static_cast<std::int64_t>(u64(g) >> 1), std::uint32_t(u64(g)),
-            std::uint16_t(u64(g)), std::uint8_t(small(g) & 1), std::uint8_t(small(g) & 1) });
+            static_cast<std::int64_t>(u64(g) >> 1), std::uint32_t(u64(g)), std::uint16_t(u64(g)),
+            std::uint8_t(small(g) & 1), std::uint8_t(small(g) & 1) });
     for (int i = small(g); i > 0; --i)
         w.labels.emplace_back(std::uint32_t(i), "kernel " + std::to_string(u64(g)));
     s.spans_dropped = u64(g);

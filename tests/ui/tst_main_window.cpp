@@ -9,8 +9,8 @@
 #include "pool_chart.h"
 #include "submissions_model.h"
 #include "submit_panel.h"
-#include "time_series_chart.h"
 #include "time_bound.h"
+#include "time_series_chart.h"
 #include "timeline_view.h"
 #include "workers_model.h"
 
@@ -94,7 +94,8 @@ private slots:
             countState(*w.workersModel(), WorkersModel::RowState::Idle) == 4, 5000);
         const auto ms = t.elapsed();
         qInfo("startup.window_4: %lld ms from launch to 4 workers reporting in the window", ms);
-        QVERIFY2(weft::test::within_time_bound(ms, 2000), qPrintable(QString("took %1 ms").arg(ms)));
+        QVERIFY2(
+            weft::test::within_time_bound(ms, 2000), qPrintable(QString("took %1 ms").arg(ms)));
         const auto pids = workerOsPids(*bridge);
         QCOMPARE(pids.size(), std::size_t(4));
         bridge.reset();
@@ -149,9 +150,8 @@ private slots:
         // Nothing was sampled: membership alone did it.
         QVERIFY(snapshots.count() > 0);
         for (auto& p : bridge->latest()->processes)
-            QVERIFY2(p.points.size() == 0, qPrintable(QString("process %1 has %2 samples")
-                                                           .arg(p.pid)
-                                                           .arg(p.points.size())));
+            QVERIFY2(p.points.size() == 0,
+                qPrintable(QString("process %1 has %2 samples").arg(p.pid).arg(p.points.size())));
         const auto pids = workerOsPids(*bridge);
         QCOMPARE(pids.size(), std::size_t(2));
         bridge.reset();
