@@ -52,15 +52,21 @@ SubmitPanel::SubmitPanel(QWidget* parent)
 
     auto* form = new QFormLayout(this);
     form->setContentsMargins(0, 0, 0, 0);
-    form->addRow(tr("&Kernel:"), m_kernel);
-    form->addRow(tr("&Pattern:"), m_pattern);
-    m_workerRow = m_worker;
-    form->addRow(tr("&Worker:"), m_worker);
-    form->addRow(tr("&Arguments:"), m_args);
-    m_batchRow = m_batch;
-    form->addRow(tr("&Batch size:"), m_batch);
-    m_reducerRow = m_reducer;
-    form->addRow(tr("&Reducer:"), m_reducer);
+    // Rows are shown and hidden by their own widgets, never by QFormLayout::setRowVisible: mixed
+    // with a label hidden on its own (the error) it lost track of rows, and the Arguments row
+    // could vanish for good.
+    const auto row = [&](const QString& text, QWidget* field) {
+        auto* label = new QLabel(text);
+        label->setBuddy(field);
+        form->addRow(label, field);
+        return Row { label, field };
+    };
+    row(tr("&Kernel:"), m_kernel);
+    row(tr("&Pattern:"), m_pattern);
+    m_workerRow = row(tr("&Worker:"), m_worker);
+    row(tr("&Arguments:"), m_args);
+    m_batchRow = row(tr("&Batch size:"), m_batch);
+    m_reducerRow = row(tr("&Reducer:"), m_reducer);
     form->addRow(m_hint);
     form->addRow(m_error);
     auto* buttons = new QHBoxLayout;
@@ -99,10 +105,9 @@ void SubmitPanel::setWorkers(const QList<Pid>& workers)
 void SubmitPanel::updateFields()
 {
     const auto p = Pattern(m_pattern->currentData().toInt());
-    auto* form = static_cast<QFormLayout*>(layout());
-    form->setRowVisible(m_workerRow, p == Pattern::RemoteCall);
-    form->setRowVisible(m_batchRow, p == Pattern::Pmap);
-    form->setRowVisible(m_reducerRow, p == Pattern::Reduce);
+    m_workerRow.setVisible(p == Pattern::RemoteCall);
+    m_batchRow.setVisible(p == Pattern::Pmap);
+    m_reducerRow.setVisible(p == Pattern::Reduce);
     switch (p) {
     case Pattern::RemoteCall:
         m_hint->setText(tr("Runs kernel(arguments…) on the chosen worker. Arguments: 2, 3.5, "

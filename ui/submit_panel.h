@@ -40,9 +40,17 @@ private:
     QLabel* m_hint;
     QLabel* m_error;
     QPushButton* m_submit;
-    QWidget* m_workerRow;
-    QWidget* m_batchRow;
-    QWidget* m_reducerRow;
+    // The optional rows: a field and its label, shown and hidden together.
+    struct Row {
+        QWidget* label;
+        QWidget* field;
+        void setVisible(bool v) const
+        {
+            label->setVisible(v);
+            field->setVisible(v);
+        }
+    };
+    Row m_workerRow {}, m_batchRow {}, m_reducerRow {};
 };
 
 } // namespace weft::ui

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <malloc.h>
 #include <random>
 #include <stdexcept>
@@ -130,16 +131,35 @@ std::int64_t sleep_ms(std::int64_t ms)
     return ms;
 }
 
-// Keeps its thread busy for `ms` (a CPU-bound task that never yields).
-std::int64_t busy_ms(std::int64_t ms)
+namespace {
+// The CPU time the calling thread has used, in nanoseconds.
+std::int64_t thread_cpu_ns()
 {
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    timespec ts {};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return std::int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A fixed amount of work: `ms` milliseconds of this thread's CPU time, whatever else the machine
+// runs. (Spinning on the wall clock instead would let 64 workers on 2 cores "finish" 64 s of
+// work in 2 s, and teach a speedup that cannot exist.) A task that never suspends stays on its
+// thread, so its thread's clock is its own.
+void spend_cpu(std::int64_t ms)
+{
+    const auto until = thread_cpu_ns() + ms * 1'000'000;
     volatile std::uint64_t x = 0;
-    while (std::chrono::steady_clock::now() < until) {
+    while (thread_cpu_ns() < until) {
         for (int i = 0; i < 1000; ++i)
             x = x + 1;
         check_interrupt();
     }
+}
+} // namespace
+
+// Keeps its thread busy for `ms` of CPU time (a CPU-bound task that never yields).
+std::int64_t busy_ms(std::int64_t ms)
+{
+    spend_cpu(ms);
     return ms;
 }
 
@@ -301,16 +321,10 @@ Value square(Context&, const List& args)
     return args[0].as_double() * args[0].as_double();
 }
 
-// Busy for `ms` milliseconds, then returns `ms`: unequal items show dynamic scheduling.
+// `ms` milliseconds of CPU work, then returns `ms`: unequal items show dynamic scheduling.
 std::int64_t work_ms(std::int64_t ms)
 {
-    const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-    volatile std::uint64_t x = 0;
-    while (std::chrono::steady_clock::now() < end) {
-        for (int i = 0; i < 1000; ++i)
-            x = x + 1;
-        check_interrupt();
-    }
+    spend_cpu(ms);
     return ms;
 }
 
