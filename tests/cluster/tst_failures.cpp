@@ -51,7 +51,8 @@ private slots:
         Future busy = c->remotecall("busy_ms", 3, 10000);
         // Both calls are under way (the workers' pools say so) before the interrupt.
         const auto pool_of = [&](Pid pid) {
-            for (auto& p : c->telemetry()->processes)
+            const auto snap = c->telemetry(); // alive for the loop
+            for (auto& p : snap->processes)
                 if (p.pid == pid)
                     return p.latest.pools[0];
             return PoolSample {};

@@ -116,7 +116,8 @@ private slots:
         });
         // The take waits on the owner (its channel shows the taker) before the owner dies.
         const auto takers = [&] {
-            for (auto& h : c->telemetry()->channels)
+            const auto snap = c->telemetry(); // alive for the loop
+            for (auto& h : snap->channels)
                 if (h.owner == owner && h.id == ch.ref().id && !h.gone)
                     return h.latest.waiting_takers;
             return std::uint64_t(0);

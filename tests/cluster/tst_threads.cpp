@@ -67,7 +67,8 @@ private slots:
             busy.push_back(c->remotecall("busy_ms", 2, 800));
         // Every default thread of worker 2 is busy now (its pool says so).
         const auto saturated = [&] {
-            for (auto& p : c->telemetry()->processes)
+            const auto snap = c->telemetry(); // alive for the loop
+            for (auto& p : snap->processes)
                 if (p.pid == 2)
                     return p.latest.pools[0].threads > 0
                         && p.latest.pools[0].busy == p.latest.pools[0].threads;

@@ -149,7 +149,8 @@ private slots:
         QCOMPARE(m.stateAt(m.rowOf(2)), WorkersModel::RowState::Idle);
         // Nothing was sampled: membership alone did it.
         QVERIFY(snapshots.count() > 0);
-        for (auto& p : bridge->latest()->processes)
+        const auto last = bridge->latest();
+        for (auto& p : last->processes)
             QVERIFY2(p.points.size() == 0,
                 qPrintable(QString("process %1 has %2 samples").arg(p.pid).arg(p.points.size())));
         const auto pids = workerOsPids(*bridge);
