@@ -90,12 +90,12 @@ Value loaded_kernels(Context& ctx, const List&)
     return out;
 }
 
-WEFT_KERNEL_AS("weft.map_batch", map_batch);
-WEFT_KERNEL_AS("weft.reduce_range", reduce_range);
-WEFT_KERNEL(myid);
-WEFT_KERNEL(echo);
-WEFT_KERNEL(store_table);
-WEFT_KERNEL(loaded_kernels);
+WEFT_KERNEL_AS("weft.map_batch", map_batch, "pmap's worker side: kernel(item) for a batch");
+WEFT_KERNEL_AS("weft.reduce_range", reduce_range, "@distributed's worker side: one chunk reduced");
+WEFT_KERNEL(myid, "The id of the process running it");
+WEFT_KERNEL(echo, "Its argument, unchanged");
+WEFT_KERNEL(store_table, "The values this process owns and who holds them");
+WEFT_KERNEL(loaded_kernels, "The names of the kernels this process has loaded");
 
 } // namespace
 

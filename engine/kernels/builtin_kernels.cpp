@@ -336,30 +336,30 @@ std::int64_t heap_in_use()
     return static_cast<std::int64_t>(mi.uordblks + mi.hblkhd);
 }
 
-WEFT_KERNEL(heap_in_use);
-WEFT_KERNEL(coin_flip);
-WEFT_KERNEL(square);
-WEFT_KERNEL(work_ms);
-WEFT_KERNEL(add);
-WEFT_KERNEL(rand);
-WEFT_KERNEL(getindex);
-WEFT_KERNEL_AS("sum", sum_values);
-WEFT_KERNEL(count_heads);
-WEFT_KERNEL(sleep_ms);
-WEFT_KERNEL(busy_ms);
-WEFT_KERNEL(svdvals);
-WEFT_KERNEL(print);
-WEFT_KERNEL(fail);
-WEFT_KERNEL(relay);
-WEFT_KERNEL(sum_race);
-WEFT_KERNEL(sum_atomic);
-WEFT_KERNEL(sum_chunks);
-WEFT_KERNEL(fill_threadid);
-WEFT_KERNEL(thread_info);
-WEFT_KERNEL(do_work);
-WEFT_KERNEL(put_range);
-WEFT_KERNEL(take_sum);
-WEFT_KERNEL(hold_future);
+WEFT_KERNEL(heap_in_use, "Bytes this process has allocated and not freed");
+WEFT_KERNEL(coin_flip, "One coin flip: 0 or 1 (for @distributed (+))");
+WEFT_KERNEL(square, "x squared (integers wrap like Int64)");
+WEFT_KERNEL(work_ms, "ms milliseconds of CPU work, then returns ms");
+WEFT_KERNEL(add, "Adds numbers or float64 arrays elementwise (.+)");
+WEFT_KERNEL(rand, "A uniform float64 array in [0, 1) of the given dimensions");
+WEFT_KERNEL(getindex, "An element of an array (1-based, like Julia)");
+WEFT_KERNEL_AS("sum", sum_values, "The sum of a list or an array");
+WEFT_KERNEL(count_heads, "Counts heads in n coin flips");
+WEFT_KERNEL(sleep_ms, "Sleeps ms milliseconds (the task suspends, its thread is free)");
+WEFT_KERNEL(busy_ms, "Keeps its thread busy for ms milliseconds of CPU time");
+WEFT_KERNEL(svdvals, "Singular values of a float64 matrix, largest first");
+WEFT_KERNEL(print, "Prints a line on the worker (shown as From worker N:)");
+WEFT_KERNEL(fail, "Throws std::runtime_error with the given message");
+WEFT_KERNEL(relay, "Calls a kernel on another worker and returns its result");
+WEFT_KERNEL(sum_race, "Sums 1..n on all threads with a data race (wrong on purpose)");
+WEFT_KERNEL(sum_atomic, "Sums 1..n on all threads with an atomic (right, slower)");
+WEFT_KERNEL(sum_chunks, "Sums 1..n on all threads, one chunk per task (right, fast)");
+WEFT_KERNEL(fill_threadid, "An array filled with the id of the thread that wrote each element");
+WEFT_KERNEL(thread_info, "This process: its id, threads per pool, and the calling thread");
+WEFT_KERNEL(do_work, "Takes jobs from one RemoteChannel, puts results in another");
+WEFT_KERNEL(put_range, "Puts start .. start+count-1 into a RemoteChannel");
+WEFT_KERNEL(take_sum, "Takes count values from a RemoteChannel and sums them");
+WEFT_KERNEL(hold_future, "Holds a Future for ms milliseconds, then drops it");
 
 } // namespace weft::builtin
 

@@ -15,12 +15,12 @@ Pid Context::myid() const
 
 namespace detail {
 
-void KernelRegistry::add(
-    std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref)
+void KernelRegistry::add(std::string name, std::string signature, KernelFn fn,
+    std::vector<bool> keeps_ref, std::string description)
 {
     std::unique_lock g(m_);
-    auto info = std::make_unique<KernelInfo>(
-        KernelInfo { name, std::move(signature), std::move(fn), std::move(keeps_ref) });
+    auto info = std::make_unique<KernelInfo>(KernelInfo { name, std::move(signature), std::move(fn),
+        std::move(keeps_ref), 0, std::move(description) });
     // Entries are never removed, so a KernelInfo* handed out stays valid; a reload replaces it.
     auto& slot = kernels_[name];
     if (slot) {
@@ -43,7 +43,7 @@ const KernelInfo* KernelRegistry::find(std::string_view name) const
 void KernelRegistry::add_defined(const KernelDef* head)
 {
     for (auto* d = head; d; d = d->next)
-        add(d->name, d->signature, d->fn, d->keeps_ref);
+        add(d->name, d->signature, d->fn, d->keeps_ref, d->description);
 }
 
 std::vector<KernelDescription> KernelRegistry::list() const
@@ -52,7 +52,7 @@ std::vector<KernelDescription> KernelRegistry::list() const
     std::vector<KernelDescription> out;
     out.reserve(kernels_.size());
     for (auto& [n, k] : kernels_)
-        out.push_back({ k->name, k->signature });
+        out.push_back({ k->name, k->signature, k->description });
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return out;
 }

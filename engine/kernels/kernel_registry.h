@@ -22,14 +22,15 @@ struct KernelInfo {
     // keeps_ref[i]: argument i is a handle parameter, so a reference there is not fetched first.
     std::vector<bool> keeps_ref;
     std::uint32_t label = 0; // telemetry's name for the kernel's tasks (a label_name index)
+    std::string description; // one line ("" if none)
     // The pattern kernels (weft.map_batch, weft.reduce_range) run a user's kernel.
     [[nodiscard]] bool internal() const { return name.rfind("weft.", 0) == 0; }
 };
 
 class KernelRegistry final {
 public:
-    void add(
-        std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {});
+    void add(std::string name, std::string signature, KernelFn fn, std::vector<bool> keeps_ref = {},
+        std::string description = {});
     // Every kernel in a binary's WEFT_KERNEL list.
     void add_defined(const KernelDef* head);
     [[nodiscard]] const KernelInfo* find(std::string_view name) const;

@@ -1,6 +1,7 @@
 // A kernel's typed arguments and result, as WEFT_KERNEL wraps a C++ function: conversions, the
 // signature it shows, which parameters keep references, and the errors a wrong call gets.
 
+#include "builtin_kernels.h"
 #include "kernel_registry.h"
 #include "process_runtime.h"
 #include "weft/remote_channel.h"
@@ -33,6 +34,9 @@ std::int64_t take_one(RemoteChannel c, std::int64_t n)
     (void)c;
     return n;
 }
+
+WEFT_KERNEL(add2, "Adds two integers");
+WEFT_KERNEL_AS("mean_of", mean);
 
 QString error_of(const KernelFn& fn, Context& ctx, const List& args)
 {
@@ -118,6 +122,25 @@ private slots:
         QCOMPARE(r.find("add2")->label, label);
         QCOMPARE(r.label_name(label), std::string("add2"));
         QVERIFY(!r.find("missing"));
+    }
+
+    // WEFT_KERNEL(fn, "...") carries a one-line description; without one it is empty.
+    void kernels_carry_their_description()
+    {
+        KernelRegistry r;
+        register_builtin_kernels(r); // every kernel this binary defines, this file's too
+        const auto list = r.list();
+        const auto find = [&](const std::string& name) {
+            auto it
+                = std::find_if(list.begin(), list.end(), [&](auto& k) { return k.name == name; });
+            return it == list.end() ? KernelDescription { "missing: " + name, {}, {} } : *it;
+        };
+        QCOMPARE(find("add2").description, std::string("Adds two integers"));
+        QCOMPARE(find("add2").signature, std::string("(int64, int64) -> int64"));
+        QCOMPARE(find("mean_of").description, std::string());
+        // The engine's and the classroom's own kernels say what they do.
+        QCOMPARE(find("count_heads").description, std::string("Counts heads in n coin flips"));
+        QVERIFY(!find("myid").description.empty());
     }
 };
 

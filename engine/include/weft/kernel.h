@@ -42,6 +42,7 @@ using KernelFn = std::function<Value(Context&, const List&)>;
 struct KernelDescription {
     std::string name;
     std::string signature; // e.g. "(int64, int64) -> int64"
+    std::string description; // one line, as WEFT_KERNEL(fn, "...") gave it ("" if none)
     friend bool operator==(const KernelDescription&, const KernelDescription&) = default;
 };
 
@@ -258,8 +259,14 @@ struct KernelDef {
     std::string signature;
     KernelFn fn;
     std::vector<bool> keeps_ref;
+    const char* description = "";
     KernelDef* next = nullptr;
 };
+// The description a WEFT_KERNEL gave, or none.
+constexpr const char* describe(const char* description = "")
+{
+    return description;
+}
 __attribute__((visibility("hidden"))) inline KernelDef* g_kernel_defs = nullptr;
 
 struct KernelRegistrar {
@@ -276,15 +283,17 @@ struct KernelRegistrar {
 #define WEFT_KERNEL_CONCAT2(a, b) a##b
 #define WEFT_KERNEL_CONCAT(a, b) WEFT_KERNEL_CONCAT2(a, b)
 
-// Registers the function `fn` as the kernel named `name`.
-#define WEFT_KERNEL_AS(name, fn)                                                                   \
+// Registers the function `fn` as the kernel named `name`, with an optional one-line description:
+//     WEFT_KERNEL_AS("sum", sum_values, "Adds its arguments");
+#define WEFT_KERNEL_AS(name, fn, ...)                                                              \
     static ::weft::detail::KernelDef WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__) { name,        \
         ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn),                       \
-        ::weft::detail::keeps_ref_of(&fn) };                                                       \
+        ::weft::detail::keeps_ref_of(&fn), ::weft::detail::describe(__VA_ARGS__) };                \
     static const ::weft::detail::KernelRegistrar WEFT_KERNEL_CONCAT(weft_kernel_reg_, __LINE__)    \
     {                                                                                              \
         WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__)                                             \
     }
 
-// Registers the function `fn` as a kernel of the same name.
-#define WEFT_KERNEL(fn) WEFT_KERNEL_AS(#fn, fn)
+// Registers the function `fn` as a kernel of the same name, with an optional one-line description:
+//     WEFT_KERNEL(count_heads, "Counts heads in n coin flips");
+#define WEFT_KERNEL(fn, ...) WEFT_KERNEL_AS(#fn, fn __VA_OPT__(, ) __VA_ARGS__)
