@@ -502,11 +502,18 @@ void telemetry_scale(std::vector<Figure>& out, const Options& o)
         opts.worker_timeout = std::chrono::milliseconds(300000);
         weft::Cluster c(opts);
         c.addprocs(n, weft::Threads { 1, 0 });
-        // Settle: every worker has joined and sampled a few times.
-        std::this_thread::sleep_for(std::chrono::seconds(2));
+        // Settled: every process has sampled a few times.
+        for (bool settled = false; !settled;) {
+            const auto snap = c.telemetry();
+            settled = snap->processes.size() >= static_cast<std::size_t>(n) + 1
+                && std::all_of(snap->processes.begin(), snap->processes.end(),
+                    [](const weft::ProcessHistory& p) { return p.points.size() >= 3; });
+            if (!settled)
+                std::this_thread::sleep_for(std::chrono::milliseconds(50)); // polling, not timing
+        }
         const double cpu0 = process_cpu_seconds(0);
         const auto t0 = Clock::now();
-        std::this_thread::sleep_for(std::chrono::duration<double>(window));
+        std::this_thread::sleep_for(std::chrono::duration<double>(window)); // the window measured
         const double fraction = (process_cpu_seconds(0) - cpu0) / seconds(Clock::now() - t0);
         const auto snap = c.telemetry();
         if (snap->processes.size() < static_cast<std::size_t>(n) + 1)
