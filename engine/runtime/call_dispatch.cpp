@@ -67,10 +67,7 @@ List CallDispatch::resolve_args(const List& args, Pid caller, const std::vector<
                 throw InvalidStateException("Future(" + std::to_string(r.owner) + ", "
                     + std::to_string(r.id.whence) + ", " + std::to_string(r.id.n) + ") passed by "
                     + who(caller) + " was already freed");
-            const Value& got = v->wait();
-            if (got.is_error())
-                throw_error_value(got.as_error());
-            out.push_back(got);
+            out.push_back(value_or_throw(v->wait()));
             continue;
         }
         rt_.refs().add_hold(r, rt_.myid());

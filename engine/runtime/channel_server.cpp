@@ -1,6 +1,7 @@
 #include "channel_server.h"
 
 #include "error_capture.h"
+#include "holding_refs.h"
 #include "messages.h"
 #include "process_runtime.h"
 #include "weft/errors.h"
@@ -8,11 +9,6 @@
 namespace weft::detail {
 
 namespace {
-RemoteRef without_hold(RemoteRef r)
-{
-    r.hold.reset();
-    return r;
-}
 std::string describe(const RefId& id)
 {
     return "RemoteChannel (" + std::to_string(id.whence) + ", " + std::to_string(id.n) + ")";
@@ -58,9 +54,7 @@ RemoteRef ChannelServer::create(std::size_t capacity, Pid owner)
         return msg::channel_op(id, r.id, wire::ChannelOpKind::CREATE, {}, capacity, nullptr);
     });
     rt_.await_reply(*done, owner);
-    const Value& v = done->wait();
-    if (v.is_error())
-        throw_error_value(v.as_error());
+    value_or_throw(done->wait());
     return r;
 }
 
@@ -100,10 +94,7 @@ Value ChannelServer::op(const RemoteRef& r, wire::ChannelOpKind op, Value v)
     auto done = rt_.request(r.owner,
         [&](std::uint64_t id) { return msg::channel_op(id, r.id, op, v, 0, &rt_.holding_refs()); });
     rt_.await_reply(*done, r.owner);
-    const Value& got = done->wait();
-    if (got.is_error())
-        throw_error_value(got.as_error());
-    return got;
+    return value_or_throw(done->wait());
 }
 
 void ChannelServer::handle(const std::shared_ptr<Connection>& conn, Pid from,

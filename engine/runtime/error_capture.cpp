@@ -6,6 +6,13 @@
 
 namespace weft::detail {
 
+const Value& value_or_throw(const Value& v)
+{
+    if (v.is_error())
+        throw_error_value(v.as_error());
+    return v;
+}
+
 std::string who(Pid pid)
 {
     return pid == 1 ? std::string("process 1") : "worker " + std::to_string(pid);

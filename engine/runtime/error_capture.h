@@ -9,6 +9,9 @@
 
 namespace weft::detail {
 
+// `v`, or (an error value) the typed exception it stands for, thrown (throw_error_value).
+const Value& value_or_throw(const Value& v);
+
 // "process 1" or "worker N", as messages name processes.
 [[nodiscard]] std::string who(Pid pid);
 

@@ -1,6 +1,7 @@
 #include "future_state.h"
 
 #include "error_capture.h"
+#include "holding_refs.h"
 #include "messages.h"
 #include "process_runtime.h"
 #include "weft/errors.h"
@@ -12,18 +13,6 @@ namespace {
 // a value here: the owner may have freed it (and, asked anyway, would wait for it forever).
 constexpr const char* kFinalized = "this Future's value was already released (finalize)";
 
-const Value& checked(const Value& v)
-{
-    if (v.is_error())
-        throw_error_value(v.as_error());
-    return v;
-}
-
-RemoteRef without_hold(RemoteRef r)
-{
-    r.hold.reset();
-    return r;
-}
 } // namespace
 
 FutureState::FutureState(std::weak_ptr<ProcessRuntime> rt, RemoteRef ref)
@@ -136,7 +125,7 @@ const Value& FutureState::finish_fetch(const std::shared_ptr<Completion>& req)
     auto slot = rt->refs().stored_value(ref_.id);
     if (!slot)
         throw InvalidStateException(kFinalized);
-    const Value& v = checked(slot->wait());
+    const Value& v = value_or_throw(slot->wait());
     std::lock_guard g(m_);
     if (!cached_) {
         cached_ = v;
@@ -171,14 +160,14 @@ void FutureState::wait()
         auto slot = rt->refs().stored_value(ref_.id);
         if (!slot)
             throw InvalidStateException(kFinalized);
-        checked(slot->wait());
+        value_or_throw(slot->wait());
         return;
     }
     auto got = rt->request(ref_.owner, [&](std::uint64_t id) {
         return msg::fetch_ref(id, ref_.id, wire::FetchMode::WAIT, false);
     });
     rt->await_reply(*got, ref_.owner);
-    checked(got->wait());
+    value_or_throw(got->wait());
 }
 
 bool FutureState::isready()
@@ -200,7 +189,7 @@ bool FutureState::isready()
         return msg::fetch_ref(id, ref_.id, wire::FetchMode::PROBE, false);
     });
     rt->await_reply(*got, ref_.owner);
-    return checked(got->wait()).as_bool();
+    return value_or_throw(got->wait()).as_bool();
 }
 
 void FutureState::release()

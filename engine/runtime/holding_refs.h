@@ -13,6 +13,13 @@ namespace weft::detail {
 
 class ProcessRuntime;
 
+// The reference as an address: a handle's state never holds itself.
+inline RemoteRef without_hold(RemoteRef r)
+{
+    r.hold.reset();
+    return r;
+}
+
 class HoldingRefs final : public RefWriter, public RefReader {
 public:
     explicit HoldingRefs(ProcessRuntime& rt)

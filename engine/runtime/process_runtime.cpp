@@ -22,12 +22,6 @@ const int kReplyPollMicros = [] {
     return env ? std::atoi(env) : 100;
 }();
 
-const Value& checked(const Value& v)
-{
-    if (v.is_error())
-        throw_error_value(v.as_error());
-    return v;
-}
 } // namespace
 
 // A worker's idle pool thread reads the master connection while it spins: a request that comes
@@ -251,7 +245,7 @@ Value ProcessRuntime::remotecall_fetch_args(
 {
     auto done = start_call(CallKind::Fetch, kernel, pid, std::move(args), {}, o.pool);
     await_reply(*done, pid);
-    return checked(done->wait());
+    return value_or_throw(done->wait());
 }
 
 Future ProcessRuntime::remotecall_wait_args(
@@ -261,7 +255,7 @@ Future ProcessRuntime::remotecall_wait_args(
     auto done = start_call(CallKind::Wait, kernel, pid, std::move(args), ref, o.pool);
     auto fut = make_future({ RefKind::Future, ref, pid });
     await_reply(*done, pid);
-    checked(done->wait());
+    value_or_throw(done->wait());
     return fut;
 }
 
@@ -317,7 +311,7 @@ double ProcessRuntime::ping(Pid pid)
     const auto t0 = std::chrono::steady_clock::now();
     auto done = request(pid, [](std::uint64_t id) { return msg::ping(id); });
     await_reply(*done, pid);
-    checked(done->wait());
+    value_or_throw(done->wait());
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }
 

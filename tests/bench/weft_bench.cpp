@@ -13,11 +13,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <optional>
@@ -502,14 +504,23 @@ void telemetry_scale(std::vector<Figure>& out, const Options& o)
         opts.worker_timeout = std::chrono::milliseconds(300000);
         weft::Cluster c(opts);
         c.addprocs(n, weft::Threads { 1, 0 });
-        // Settled: every process has sampled a few times.
-        for (bool settled = false; !settled;) {
-            const auto snap = c.telemetry();
-            settled = snap->processes.size() >= static_cast<std::size_t>(n) + 1
-                && std::all_of(snap->processes.begin(), snap->processes.end(),
-                    [](const weft::ProcessHistory& p) { return p.points.size() >= 3; });
-            if (!settled)
-                std::this_thread::sleep_for(std::chrono::milliseconds(50)); // polling, not timing
+        // Settled: every process has sampled a few times (told by the snapshots themselves).
+        {
+            std::mutex m;
+            std::condition_variable cv;
+            bool settled = false;
+            const auto id = c.on_telemetry([&](std::shared_ptr<const weft::TelemetrySnapshot> s) {
+                const bool all = s->processes.size() >= static_cast<std::size_t>(n) + 1
+                    && std::all_of(s->processes.begin(), s->processes.end(),
+                        [](const weft::ProcessHistory& p) { return p.points.size() >= 3; });
+                std::lock_guard g(m);
+                settled |= all;
+                cv.notify_all();
+            });
+            std::unique_lock lk(m);
+            cv.wait(lk, [&] { return settled; });
+            lk.unlock();
+            c.remove_callback(id);
         }
         const double cpu0 = process_cpu_seconds(0);
         const auto t0 = Clock::now();
