@@ -22,9 +22,20 @@ void step(const char* julia, const std::string& result)
     std::printf("  %-46s => %s\n", julia, result.c_str());
 }
 
+// The options every command starts a cluster with: the classroom kernel library loaded.
+weft::ClusterOptions cli_options()
+{
+    weft::ClusterOptions o;
+    if (auto classroom = weft::bundled_kernel_library("classroom"); !classroom.empty())
+        o.kernel_libraries.push_back(classroom);
+    else
+        std::fprintf(stderr, "weft-cli: the classroom kernel library is not installed here\n");
+    return o;
+}
+
 int demo(int nworkers)
 {
-    weft::Cluster cluster;
+    weft::Cluster cluster(cli_options());
     cluster.on_output([](weft::Pid pid, const std::string& line) {
         std::printf("      From worker %u: %s\n", pid, line.c_str());
     });

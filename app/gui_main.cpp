@@ -82,6 +82,12 @@ int main(int argc, char** argv)
     }
 
     weft::ClusterOptions options;
+    // The classroom kernels (the reference documents' examples) are a kernel library like any
+    // other: loaded by default, on the master now and on each worker as it joins.
+    if (auto classroom = weft::bundled_kernel_library("classroom"); !classroom.empty())
+        options.kernel_libraries.push_back(classroom);
+    else
+        std::fprintf(stderr, "weft: the classroom kernel library is not installed beside weft\n");
     auto bridge = std::make_unique<weft::ui::EngineBridge>(options);
     weft::ui::MainWindow window(*bridge);
     QApplication::setWindowIcon(window.windowIcon());

@@ -7,8 +7,9 @@ function(weft_add_test name)
   target_link_libraries(${name} PRIVATE weft_build_flags Qt6::Test ${ARG_LIBS})
   target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE
-      WEFT_WORKER_PATH="$<TARGET_FILE:weft-worker>")
-  add_dependencies(${name} weft-worker)
+      WEFT_WORKER_PATH="$<TARGET_FILE:weft-worker>"
+      WEFT_CLASSROOM_PATH="$<TARGET_FILE:classroom>")
+  add_dependencies(${name} weft-worker classroom)
   add_test(NAME ${name} COMMAND ${name})
   if(NOT ARG_TIMEOUT)
     set(ARG_TIMEOUT 300)

@@ -1,6 +1,8 @@
 #include "weft/cluster.h"
 
 #include "builtin_kernels.h"
+#include "error_capture.h"
+#include "library_kernels.h"
 #include "inspect_codec.h"
 #include "kernel_registry.h"
 #include "local_manager.h"
@@ -16,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <stdexcept>
 #include <sys/resource.h>
 #include <thread>
@@ -69,6 +72,10 @@ struct Cluster::Impl {
     std::unique_ptr<detail::TelemetryHub> hub;
     std::unique_ptr<detail::LocalManager> local;
     std::unique_ptr<detail::ProcessSampler> sampler; // last: it feeds hub from its thread
+    mutable std::mutex libraries_m;
+    // Loaded on every worker as it joins; true when the master's own check (a forked child)
+    // passed, so workers on this host need not repeat it.
+    std::vector<std::pair<std::string, bool>> libraries;
 
     void publish_telemetry()
     {
@@ -99,13 +106,20 @@ void Cluster::interrupt(const std::vector<Pid>& pids)
     }
 }
 
-Cluster::Cluster(ClusterOptions options)
+Cluster::Cluster(ClusterOptions options, const detail::KernelDef* program_kernels)
     : impl_(std::make_unique<Impl>())
 {
     check_threads(options.master_threads, "master_threads");
     auto& d = *impl_;
     auto kernels = std::make_shared<detail::KernelRegistry>();
     detail::register_builtin_kernels(*kernels);
+    kernels->add_defined(program_kernels);
+    // The master checks each library in a forked child first (a static initialiser that throws
+    // would abort the process inside dlopen); workers on this host then trust that check.
+    for (const auto& path : options.kernel_libraries) {
+        detail::load_library(*kernels, path, true);
+        d.libraries.emplace_back(path, true);
+    }
     detail::RuntimeOptions ro;
     ro.pid = 1;
     ro.threads = options.master_threads;
@@ -198,6 +212,17 @@ Cluster::~Cluster()
     d.runtime->set_log(nullptr); // the callbacks go with this object; the runtime may not
 }
 
+std::string bundled_kernel_library(const std::string& name)
+{
+    std::error_code ec;
+    const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (ec)
+        return {};
+    const auto p = (exe.parent_path() / ".." / WEFT_KERNEL_DIR / ("lib" + name + ".so"))
+                       .lexically_normal();
+    return std::filesystem::is_regular_file(p, ec) ? p.string() : std::string();
+}
+
 int max_threads_per_pool()
 {
     return std::max(64, 64 * static_cast<int>(std::thread::hardware_concurrency()));
@@ -277,7 +302,120 @@ std::vector<Pid> Cluster::addprocs(int n, Threads threads)
 {
     check_threads(threads, "addprocs");
     check_room_for_workers(n, threads);
-    return impl_->local->launch(n, threads);
+    auto pids = impl_->local->launch(n, threads);
+    // New workers load what the others have before anyone can call them.
+    std::vector<std::pair<std::string, bool>> libraries;
+    {
+        std::lock_guard g(impl_->libraries_m);
+        libraries = impl_->libraries;
+    }
+    for (const auto& [path, checked] : libraries)
+        for (auto& r : load_on(path, pids, checked))
+            if (!r.ok)
+                impl_->runtime->log(r.error);
+    return pids;
+}
+
+namespace {
+std::string where_is(const Cluster& c, Pid pid)
+{
+    if (pid == 1)
+        return "the master (process 1)";
+    std::string host = "localhost";
+    for (auto& w : c.worker_info())
+        if (w.pid == pid && !w.host.empty())
+            host = w.host;
+    return "worker " + std::to_string(pid) + " on " + host;
+}
+
+KernelLoadResult load_result(Pid pid, const Value& v)
+{
+    auto l = detail::listing_from_value(v);
+    return { pid, true, std::move(l.name), std::move(l.version), std::move(l.kernels), {} };
+}
+} // namespace
+
+std::vector<KernelLoadResult> Cluster::load_on(
+    const std::string& path, const std::vector<Pid>& pids, bool preflighted)
+{
+    std::vector<Future> calls;
+    calls.reserve(pids.size());
+    for (Pid p : pids)
+        calls.push_back(remotecall("weft.load_kernels", p, path, !preflighted));
+    std::vector<KernelLoadResult> out;
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+        try {
+            out.push_back(load_result(pids[i], calls[i].fetch()));
+        } catch (const RemoteException& e) {
+            out.push_back({ pids[i], false, {}, {}, {},
+                where_is(*this, pids[i]) + ": " + e.remote_message() });
+        } catch (const std::exception& e) {
+            out.push_back({ pids[i], false, {}, {}, {}, where_is(*this, pids[i]) + ": " + e.what() });
+        }
+    }
+    return out;
+}
+
+std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
+{
+    std::vector<KernelLoadResult> out;
+    // The master first, checking the library in a forked child: a library whose initialiser
+    // throws or crashes is then refused everywhere without any worker trying it.
+    bool master_ok = false;
+    try {
+        out.push_back(load_result(1, detail::listing_to_value(
+                                         detail::load_library(impl_->runtime->kernels(), path, true))));
+        master_ok = true;
+    } catch (const std::exception& e) {
+        out.push_back({ 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() });
+    }
+    auto pids = workers();
+    pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
+    for (auto& r : load_on(path, pids, master_ok))
+        out.push_back(std::move(r));
+    if (std::any_of(out.begin(), out.end(), [](auto& r) { return r.ok; })) {
+        std::lock_guard g(impl_->libraries_m);
+        auto& l = impl_->libraries;
+        auto it = std::find_if(l.begin(), l.end(), [&](auto& e) { return e.first == path; });
+        if (it == l.end())
+            l.emplace_back(path, master_ok);
+        else
+            it->second = master_ok;
+    }
+    return out;
+}
+
+std::vector<ProcessKernelLibraries> Cluster::kernel_libraries()
+{
+    std::vector<ProcessKernelLibraries> out;
+    out.push_back({ 1, impl_->runtime->kernels().libraries(), {} });
+    auto pids = workers();
+    pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
+    std::vector<Future> calls;
+    CallOptions o;
+    o.pool = Pool::Interactive;
+    for (Pid p : pids)
+        calls.push_back(remotecall_args("weft.kernel_libraries", p, {}, o));
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+        ProcessKernelLibraries r { pids[i], {}, {} };
+        try {
+            for (auto& l : calls[i].fetch().as_list())
+                r.libraries.push_back(detail::listing_from_value(l));
+        } catch (const std::exception& e) {
+            r.error = where_is(*this, pids[i]) + ": " + e.what();
+        }
+        out.push_back(std::move(r));
+    }
+    return out;
+}
+
+std::vector<std::string> Cluster::kernel_library_paths() const
+{
+    std::lock_guard g(impl_->libraries_m);
+    std::vector<std::string> out;
+    for (auto& [path, checked] : impl_->libraries)
+        out.push_back(path);
+    return out;
 }
 
 void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds timeout)

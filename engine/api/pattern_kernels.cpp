@@ -16,12 +16,13 @@ namespace weft::detail {
 
 namespace {
 
-const KernelInfo& loaded_kernel(Context& ctx, std::string_view name)
+// The entry is held while the caller runs it: a reload meanwhile leaves this batch on the old code.
+std::shared_ptr<const KernelInfo> loaded_kernel(Context& ctx, std::string_view name)
 {
-    const auto* k = ProcessAccess::runtime(ctx.process()).kernels().find(name);
+    auto k = ProcessAccess::runtime(ctx.process()).kernels().find(name);
     if (!k)
         throw KernelNotFound(std::string(name), ctx.myid());
-    return *k;
+    return k;
 }
 
 // kernel(item) for each item of a pmap batch, in order.
@@ -29,7 +30,8 @@ Value map_batch(Context& ctx, const List& args)
 {
     if (args.size() != 2)
         throw std::invalid_argument("weft.map_batch takes a kernel name and a list of items");
-    const auto& k = loaded_kernel(ctx, args[0].as_text());
+    const auto held = loaded_kernel(ctx, args[0].as_text());
+    const auto& k = *held;
     set_task_label(k.label); // the timeline shows the mapped kernel
     const auto& items = args[1].as_list();
     List out;
@@ -49,7 +51,8 @@ Value reduce_range(Context& ctx, const List& args)
     if (args.size() != 4)
         throw std::invalid_argument("weft.reduce_range takes reducer, mapper, lo, hi");
     const auto reducer = args[0].as_text();
-    const auto& mapper = loaded_kernel(ctx, args[1].as_text());
+    const auto held = loaded_kernel(ctx, args[1].as_text());
+    const auto& mapper = *held;
     set_task_label(mapper.label);
     const auto lo = args[2].as_int(), hi = args[3].as_int();
     if (hi <= lo)
@@ -115,6 +118,10 @@ std::vector<std::pair<std::int64_t, std::int64_t>> split_range(
     return out;
 }
 
+} // namespace weft::detail
+
+namespace weft {
+
 Value add_values(const Value& a, const Value& b)
 {
     const bool aa = a.kind() == Value::Kind::Array, ba = b.kind() == Value::Kind::Array;
@@ -141,6 +148,10 @@ Value add_values(const Value& a, const Value& b)
     return out;
 }
 
+} // namespace weft
+
+namespace weft::detail {
+
 Value apply_reducer(Context& ctx, std::string_view reducer, const Value& a, const Value& b)
 {
     if (reducer == "+")
@@ -154,7 +165,7 @@ Value apply_reducer(Context& ctx, std::string_view reducer, const Value& a, cons
     if (reducer == "max")
         return ints ? Value(std::max(a.as_int(), b.as_int()))
                     : Value(std::max(a.as_double(), b.as_double()));
-    return loaded_kernel(ctx, reducer).fn(ctx, List { a, b });
+    return loaded_kernel(ctx, reducer)->fn(ctx, List { a, b });
 }
 
 } // namespace weft::detail

@@ -5,6 +5,7 @@
 
 #include "kernel_registry.h"
 #include "weft/kernel.h"
+#include "weft/patterns.h"
 
 #include <cstdint>
 #include <string_view>
@@ -17,8 +18,6 @@ namespace weft::detail {
 // them one longer.
 std::vector<std::pair<std::int64_t, std::int64_t>> split_range(
     std::int64_t lo, std::int64_t hi, std::int64_t k);
-// Elementwise a + b where either may be a scalar or a float64 array (Julia's .+).
-Value add_values(const Value& a, const Value& b);
 // Applies a reducer named like distributed_reduce's ("+", "*", "min", "max", or a two-argument
 // kernel loaded here) to two values on the current process.
 Value apply_reducer(Context& ctx, std::string_view reducer, const Value& a, const Value& b);

@@ -1,13 +1,13 @@
 #pragma once
-// The kernels linked into this binary: the engine's primitives and pattern kernels
-// (api/pattern_kernels.cpp) and the classroom set (the reference documents' examples).
+// The engine's own kernels, which every process has: the primitives (myid, echo, store_table), the
+// pattern kernels (api/pattern_kernels.cpp) and the kernel-library primitives
+// (kernels/library_kernels.cpp). Everything else comes from kernel libraries.
 
 #include "kernel_registry.h"
 
 namespace weft::detail {
 
-// Adds every kernel this binary defines with WEFT_KERNEL to `r`. Calling it also keeps the
-// classroom kernels in the link (their registrations are static initialisers).
+// Adds every kernel libweft defines with WEFT_KERNEL to `r`.
 void register_builtin_kernels(KernelRegistry& r);
 
 } // namespace weft::detail

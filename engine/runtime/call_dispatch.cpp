@@ -7,12 +7,14 @@
 #include "weft/errors.h"
 
 #include <algorithm>
+#include <stdexcept>
 
 namespace weft::detail {
 
 void CallDispatch::accept(IncomingCall c, std::optional<ErrorValue> failed)
 {
-    const KernelInfo* k = failed ? nullptr : rt_.kernels().find(c.kernel);
+    // Held by the task: a reload while it runs leaves this call on the code it started with.
+    auto k = failed ? nullptr : rt_.kernels().find(c.kernel);
     if (c.kind == CallKind::Async || c.kind == CallKind::Wait) {
         c.slot = rt_.refs().claim_result(c.ref, c.caller);
         // Ids are never reused by a real peer; a second call naming one would race the first
@@ -39,9 +41,11 @@ void CallDispatch::accept(IncomingCall c, std::optional<ErrorValue> failed)
         c.pool == Pool::Interactive && rt_.scheduler().has_pool(Pool::Interactive)
             ? Pool::Interactive
             : Pool::Default);
-    pool.spawn_labelled(k->label, [self = rt_.shared_from_this(), c = std::move(c), k]() mutable {
-        self->dispatch().run(c, *k);
-    });
+    const auto label = k->label;
+    pool.spawn_labelled(
+        label, [self = rt_.shared_from_this(), c = std::move(c), k = std::move(k)]() mutable {
+            self->dispatch().run(c, *k);
+        });
 }
 
 List CallDispatch::resolve_args(const List& args, Pid caller, const std::vector<bool>& keeps)
@@ -83,11 +87,17 @@ void CallDispatch::run(IncomingCall& c, const KernelInfo& k)
     const bool has_refs = std::any_of(
         c.args.begin(), c.args.end(), [](const Value& a) { return a.kind() == Value::Kind::Ref; });
     try {
-        Context ctx(rt_);
+        Context ctx(rt_, c.caller);
+        // The arguments are checked against the kernel's parameters before it runs.
+        auto checked = [&k](const List& args) -> const List& {
+            if (auto why = check_arguments(k, args); !why.empty())
+                throw std::invalid_argument(why);
+            return args;
+        };
         if (has_refs)
-            result = k.fn(ctx, resolve_args(c.args, c.caller, k.keeps_ref));
+            result = k.fn(ctx, checked(resolve_args(c.args, c.caller, k.keeps_ref)));
         else
-            result = k.fn(ctx, c.args); // the common case: nothing to fetch, nothing to copy
+            result = k.fn(ctx, checked(c.args)); // the common case: nothing to fetch or copy
     } catch (...) {
         // The pattern kernels (weft.map_batch, weft.reduce_range) run the user's kernel: an
         // error there is the user's, reported as if the user's kernel had been called directly.

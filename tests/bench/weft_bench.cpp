@@ -1,7 +1,7 @@
 // weft-bench: Weft's speed figures, each measured against a floor measured in the same run.
 //
 //   weft-bench [--json FILE] [--quick] [SUITE...]     suites: latency throughput bandwidth startup
-//   channel refs tasks telemetry telemetry_scale
+//   channel refs tasks telemetry telemetry_scale kernels
 //
 // Floors are raw sockets between two processes of this program (a fork that echoes), so the
 // ratio says what Weft's layers cost over the bare transport on this machine, now.
@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <dlfcn.h>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -92,6 +93,7 @@ weft::ClusterOptions cluster_options(weft::Transport t)
     o.transport = t;
     if (const char* w = std::getenv("WEFT_WORKER"); !w || !*w)
         o.worker_path = WEFT_WORKER_PATH;
+    o.kernel_libraries = { WEFT_CLASSROOM_PATH }; // work_ms and the other classroom kernels
     // Sampling is on by default, as for users; WEFT_BENCH_TELEMETRY_MS=0 measures without it.
     if (const char* ms = std::getenv("WEFT_BENCH_TELEMETRY_MS"))
         o.telemetry_interval = std::chrono::milliseconds(std::atoi(ms));
@@ -377,6 +379,46 @@ void startup(std::vector<Figure>& out, const Options& o)
     out.push_back({ "startup.local_32", median(times), "s", std::nullopt, "value <= 0.5", true });
 }
 
+// Loading a kernel library on 8 workers (and the master), from load_kernels to every process
+// having it; and reloading it (a rebuilt library of the same name) on a cluster that has it. The
+// floor is one dlopen of the same library in this process.
+void kernels(std::vector<Figure>& out, const Options& o)
+{
+    const int reps = o.quick ? 3 : 15;
+    std::vector<double> floor;
+    for (int rep = 0; rep < reps; ++rep) {
+        const auto t0 = Clock::now();
+        void* h = ::dlopen(WEFT_CLASSROOM_PATH, RTLD_NOW | RTLD_LOCAL);
+        const auto t = seconds(Clock::now() - t0);
+        if (!h)
+            throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
+        ::dlclose(h);
+        floor.push_back(t);
+    }
+    auto opts = cluster_options(weft::Transport::Unix);
+    opts.kernel_libraries.clear();
+    opts.telemetry_interval = std::chrono::milliseconds(0);
+    std::vector<double> first, reload;
+    for (int rep = 0; rep < (o.quick ? 1 : 3); ++rep) {
+        weft::Cluster c(opts);
+        const auto pids = c.addprocs(8);
+        for (int i = 0; i < reps / 3 + 1; ++i) {
+            const auto t0 = Clock::now();
+            const auto results = c.load_kernels(WEFT_CLASSROOM_PATH);
+            const auto t = seconds(Clock::now() - t0);
+            for (auto& r : results)
+                if (!r.ok)
+                    throw std::runtime_error(r.error);
+            if (results.size() != pids.size() + 1)
+                throw std::runtime_error("load_kernels answered for too few processes");
+            (i == 0 ? first : reload).push_back(t);
+        }
+    }
+    const double f = median(floor);
+    out.push_back({ "kernels.load_8w", median(first), "s", f, "ratio <= 20", true });
+    out.push_back({ "kernels.reload_8w", median(reload), "s", f, "", true });
+}
+
 void channel(std::vector<Figure>& out, const Options& o)
 {
     const int n = o.quick ? 2000 : 20000;
@@ -570,7 +612,8 @@ int main(int argc, char** argv)
     const std::vector<std::pair<std::string, void (*)(std::vector<Figure>&, const Options&)>>
         suites { { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth },
             { "startup", startup }, { "channel", channel }, { "refs", refs }, { "tasks", tasks },
-            { "telemetry", telemetry }, { "telemetry_scale", telemetry_scale } };
+            { "telemetry", telemetry }, { "telemetry_scale", telemetry_scale },
+            { "kernels", kernels } };
     for (auto& w : wanted)
         if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
             std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());

@@ -23,6 +23,7 @@ inline ClusterOptions options(Transport t = Transport::Unix)
 {
     ClusterOptions o;
     o.worker_path = WEFT_WORKER_PATH;
+    o.kernel_libraries = { WEFT_CLASSROOM_PATH }; // the kernels most tests call
     o.transport = t;
     o.worker_timeout = std::chrono::seconds(30);
     return o;

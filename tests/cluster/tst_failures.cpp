@@ -92,7 +92,7 @@ private slots:
                 const auto& bt = e.backtrace();
                 QVERIFY2(bt.size() >= 2, e.what());
                 QVERIFY2(bt[0].rfind("[1] ", 0) == 0 && bt[0].find("fail") != std::string::npos
-                        && bt[0].find("builtin_kernels.cpp:") != std::string::npos,
+                        && bt[0].find("classroom_kernels.cpp:") != std::string::npos,
                     e.what());
                 QVERIFY2(
                     bt.back().find("kernel 'fail' on worker 3") != std::string::npos, e.what());

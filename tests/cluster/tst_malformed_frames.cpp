@@ -123,6 +123,11 @@ private slots:
         std::unique_lock lk(m);
         QVERIFY(cv.wait_for(lk, std::chrono::seconds(10), [&] { return hs.has_value(); }));
         QVERIFY2(hs->ok, hs->error.c_str());
+        lk.unlock();
+        // The classroom kernels ("add") come from a kernel library, as for any master.
+        conn->send(call(1000, "weft.load_kernels", { WEFT_CLASSROOM_PATH, true }));
+        const Value loaded = result(1000);
+        QVERIFY2(!loaded.is_error(), loaded.repr().c_str());
     }
 
     void cleanupTestCase()

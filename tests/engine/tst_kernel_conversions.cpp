@@ -3,6 +3,7 @@
 
 #include "builtin_kernels.h"
 #include "kernel_registry.h"
+#include "library_kernels.h"
 #include "process_runtime.h"
 #include "weft/remote_channel.h"
 
@@ -128,12 +129,16 @@ private slots:
     void kernels_carry_their_description()
     {
         KernelRegistry r;
-        register_builtin_kernels(r); // every kernel this binary defines, this file's too
+        register_builtin_kernels(r); // the engine's own
+        r.add_defined(g_kernel_defs); // this file's
+        load_library(r, WEFT_CLASSROOM_PATH, false); // the classroom's, as a kernel library
         const auto list = r.list();
         const auto find = [&](const std::string& name) {
             auto it
                 = std::find_if(list.begin(), list.end(), [&](auto& k) { return k.name == name; });
-            return it == list.end() ? KernelDescription { "missing: " + name, {}, {} } : *it;
+            KernelDescription missing;
+            missing.name = "missing: " + name;
+            return it == list.end() ? missing : *it;
         };
         QCOMPARE(find("add2").description, std::string("Adds two integers"));
         QCOMPARE(find("add2").signature, std::string("(int64, int64) -> int64"));
@@ -141,6 +146,33 @@ private slots:
         // The engine's and the classroom's own kernels say what they do.
         QCOMPARE(find("count_heads").description, std::string("Counts heads in n coin flips"));
         QVERIFY(!find("myid").description.empty());
+        // Each kernel carries its parameter and result types, and its library.
+        QCOMPARE(find("add2").params, (std::vector<std::string> { "int64", "int64" }));
+        QCOMPARE(find("add2").result, std::string("int64"));
+        QVERIFY(!find("add2").variadic);
+        QCOMPARE(find("add2").library, std::string());
+        QCOMPARE(find("count_heads").library, std::string("classroom"));
+        QCOMPARE(find("count_heads").params, std::vector<std::string> { "int64" });
+        QCOMPARE(find("do_work").params,
+            (std::vector<std::string> { "RemoteChannel", "RemoteChannel", "int64" }));
+        QVERIFY(find("square").variadic);
+        QCOMPARE(find("square").result, std::string("any"));
+    }
+
+    // A call is checked against the kernel's parameters before it runs; the message names the
+    // argument, the expected type and the given one.
+    void arguments_are_checked_against_the_parameters()
+    {
+        KernelRegistry r;
+        r.add_defined(g_kernel_defs);
+        const auto k = r.find("add2");
+        QVERIFY(k);
+        QCOMPARE(check_arguments(*k, List { 1, 2 }), std::string());
+        QCOMPARE(check_arguments(*k, List { 1, "two" }),
+            std::string("argument 2: expected int64, got text"));
+        QCOMPARE(check_arguments(*k, List { 1 }), std::string("takes 2 arguments, got 1"));
+        QCOMPARE(check_arguments(*k, List { 1.5, 2 }),
+            std::string("argument 1: expected int64, got float64"));
     }
 };
 

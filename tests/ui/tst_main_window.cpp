@@ -37,6 +37,7 @@ ClusterOptions options()
 {
     ClusterOptions o;
     o.worker_path = WEFT_WORKER_PATH;
+    o.kernel_libraries = { WEFT_CLASSROOM_PATH }; // as the app loads it
     return o;
 }
 

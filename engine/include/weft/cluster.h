@@ -46,7 +46,31 @@ struct ClusterOptions {
     std::chrono::milliseconds telemetry_interval { 100 };
     std::chrono::seconds telemetry_window { 600 };
     std::size_t telemetry_max_spans = 1'000'000;
+    // Kernel libraries loaded on the master when the cluster starts and on every worker as it
+    // joins (as Cluster::load_kernels does). One the master cannot load fails the constructor.
+    std::vector<std::string> kernel_libraries;
 };
+
+// What loading a kernel library did on one process.
+struct KernelLoadResult {
+    Pid pid = 0;
+    bool ok = false;
+    std::string library; // its name (a reload replaces the library of the same name)
+    std::string version;
+    std::vector<KernelDescription> kernels; // what it added, on success
+    std::string error; // on failure: why, naming the process, its host and the file
+};
+
+// The kernel libraries one process has loaded (or why it could not say).
+struct ProcessKernelLibraries {
+    Pid pid = 0;
+    std::vector<KernelLibraryInfo> libraries;
+    std::string error;
+};
+
+// A kernel library installed with Weft, by name (e.g. "classroom"):
+// <this program's directory>/../<libdir>/weft/kernels/lib<name>.so, or "" if there is none.
+[[nodiscard]] std::string bundled_kernel_library(const std::string& name);
 
 enum class WorkerState : std::uint8_t { Starting, Running, Exiting, Exited };
 [[nodiscard]] const char* worker_state_name(WorkerState s);
@@ -71,7 +95,12 @@ struct PeerTraffic {
 
 class Cluster final : public Process {
 public:
-    explicit Cluster(ClusterOptions options = {});
+    // The kernels this program defines with WEFT_KERNEL are loaded on the master (the program
+    // that constructs the cluster passes its own list).
+    explicit Cluster(ClusterOptions options = {})
+        : Cluster(std::move(options), detail::g_kernel_defs)
+    {
+    }
     ~Cluster() override; // removes every worker; none outlives the cluster
     Cluster(const Cluster&) = delete;
     Cluster& operator=(const Cluster&) = delete;
@@ -95,6 +124,17 @@ public:
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
     // The kernels the master has loaded (pid 1 runs calls too), sorted by name.
     [[nodiscard]] std::vector<KernelDescription> kernels() const;
+
+    // Loads a kernel library (see weft/kernel_library.h) on every process, the master first, and
+    // on every worker added later: Julia's @everywhere include("mycode.jl"). Returns one result
+    // per process (the master first). A failure on one process changes nothing on the others.
+    // Loading a rebuilt library of the same name replaces its kernels for calls that start
+    // afterwards; calls already running finish on the old code, which is unloaded after them.
+    std::vector<KernelLoadResult> load_kernels(const std::string& path);
+    // What every process has loaded (the master first).
+    [[nodiscard]] std::vector<ProcessKernelLibraries> kernel_libraries();
+    // The libraries every new worker loads as it joins, in load order.
+    [[nodiscard]] std::vector<std::string> kernel_library_paths() const;
 
     // Callbacks run on the engine's I/O thread: keep them short, never block in them. Each
     // returns an id for remove_callback. One that throws is caught and reported through on_log;
@@ -137,6 +177,11 @@ public:
     [[nodiscard]] std::vector<StoreEntryInfo> store_table(Pid pid);
 
 private:
+    Cluster(ClusterOptions options, const detail::KernelDef* program_kernels);
+    // Loads `path` on `pids` (workers) in parallel; one result each, in order of `pids`.
+    std::vector<KernelLoadResult> load_on(const std::string& path, const std::vector<Pid>& pids,
+        bool preflighted);
+
     friend struct detail::ProcessAccess; // the engine reaches the runtime behind the master
     struct Impl; // the runtime, the telemetry record, the local manager, the callbacks
     std::unique_ptr<Impl> impl_;

@@ -22,18 +22,22 @@ namespace weft {
 
 class Process;
 
-// What a running kernel can reach: the process it runs on.
+// What a running kernel can reach: the process it runs on, and who asked for the call.
 class Context {
 public:
-    explicit Context(Process& p)
+    explicit Context(Process& p, Pid caller = 0)
         : process_(p)
+        , caller_(caller)
     {
     }
     Process& process() { return process_; }
     Pid myid() const;
+    // The process that made the call (this one for a local call; 0 when unknown).
+    [[nodiscard]] Pid caller() const { return caller_; }
 
 private:
     Process& process_;
+    Pid caller_ = 0;
 };
 
 using KernelFn = std::function<Value(Context&, const List&)>;
@@ -43,7 +47,21 @@ struct KernelDescription {
     std::string name;
     std::string signature; // e.g. "(int64, int64) -> int64"
     std::string description; // one line, as WEFT_KERNEL(fn, "...") gave it ("" if none)
+    // The parameters' types ("int64", "float64", "text", "array", "any", ...), without the
+    // Context; empty with `variadic` for a kernel written against the value list.
+    std::vector<std::string> params;
+    std::string result; // the result's type ("nothing" for void)
+    bool variadic = false;
+    std::string library; // the kernel library that defines it ("" for the program's own)
     friend bool operator==(const KernelDescription&, const KernelDescription&) = default;
+};
+
+// A kernel library as one process has it loaded.
+struct KernelLibraryInfo {
+    std::string name; // as weft_add_kernel_library / WEFT_KERNEL_LIBRARY named it
+    std::string version; // the library's own version ("" if none)
+    std::string path; // the file it was loaded from
+    std::vector<KernelDescription> kernels; // sorted by name
 };
 
 // ---- Conversions between C++ types and Value ------------------------------------------
@@ -141,19 +159,33 @@ namespace detail {
 
 template <class T> inline constexpr bool is_context_v = std::is_same_v<std::decay_t<T>, Context>;
 
-template <class... A> std::string argument_names()
+template <class T> constexpr const char* type_name_of()
 {
-    std::string s = "(";
-    [[maybe_unused]] bool first = true;
-    [[maybe_unused]] auto name_of = []<class T>(std::type_identity<T>) {
-        if constexpr (ContextConverted<T>)
-            return ConvertInContext<T>::name;
-        else
-            return Convert<T>::name;
-    };
-    ((s += (first ? "" : ", "), s += name_of(std::type_identity<std::decay_t<A>>()), first = false),
+    if constexpr (ContextConverted<T>)
+        return ConvertInContext<T>::name;
+    else
+        return Convert<T>::name;
+}
+
+// The parameters' type names, without the Context a kernel may take first.
+template <class... A> std::vector<std::string> parameter_types()
+{
+    std::vector<std::string> out;
+    (
+        [&] {
+            if constexpr (!is_context_v<A>)
+                out.emplace_back(type_name_of<std::decay_t<A>>());
+        }(),
         ...);
-    return s + ")";
+    return out;
+}
+
+template <class R> constexpr const char* result_type()
+{
+    if constexpr (std::is_void_v<R>)
+        return "nothing";
+    else
+        return Convert<std::decay_t<R>>::name;
 }
 
 [[noreturn]] void throw_arity(std::size_t want, std::size_t got);
@@ -238,19 +270,35 @@ template <class R, class... A> std::vector<bool> keeps_ref_of(R (*)(A...))
 
 template <class R, class... A> std::string signature_of(R (*)(A...))
 {
-    std::string args;
-    if constexpr (sizeof...(A) > 0
-        && is_context_v<std::tuple_element_t<0, std::tuple<A..., void>>>) {
-        args = []<class C, class... Rest>(std::type_identity<std::tuple<C, Rest...>>) {
-            return argument_names<Rest...>();
-        }(std::type_identity<std::tuple<A...>>());
-    } else {
-        args = argument_names<A...>();
-    }
-    if constexpr (std::is_void_v<R>)
-        return args + " -> nothing";
-    else
-        return args + " -> " + Convert<std::decay_t<R>>::name;
+    std::string s = "(";
+    for (const auto& p : parameter_types<A...>())
+        s += (s.size() > 1 ? ", " : "") + p;
+    return s + ") -> " + result_type<R>();
+}
+
+inline std::vector<std::string> parameters_of(RawKernel)
+{
+    return {};
+}
+template <class R, class... A> std::vector<std::string> parameters_of(R (*)(A...))
+{
+    return parameter_types<A...>();
+}
+inline const char* result_of(RawKernel)
+{
+    return "any";
+}
+template <class R, class... A> const char* result_of(R (*)(A...))
+{
+    return result_type<R>();
+}
+inline constexpr bool is_variadic(RawKernel)
+{
+    return true;
+}
+template <class R, class... A> constexpr bool is_variadic(R (*)(A...))
+{
+    return false;
 }
 
 // Kernels defined with WEFT_KERNEL in one binary or plugin, in a list private to it.
@@ -259,6 +307,9 @@ struct KernelDef {
     std::string signature;
     KernelFn fn;
     std::vector<bool> keeps_ref;
+    std::vector<std::string> params;
+    const char* result = "any";
+    bool variadic = false;
     const char* description = "";
     KernelDef* next = nullptr;
 };
@@ -288,7 +339,9 @@ struct KernelRegistrar {
 #define WEFT_KERNEL_AS(name, fn, ...)                                                              \
     static ::weft::detail::KernelDef WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__) { name,        \
         ::weft::detail::signature_of(&fn), ::weft::detail::make_kernel(&fn),                       \
-        ::weft::detail::keeps_ref_of(&fn), ::weft::detail::describe(__VA_ARGS__) };                \
+        ::weft::detail::keeps_ref_of(&fn), ::weft::detail::parameters_of(&fn),                     \
+        ::weft::detail::result_of(&fn), ::weft::detail::is_variadic(&fn),                          \
+        ::weft::detail::describe(__VA_ARGS__) };                                                   \
     static const ::weft::detail::KernelRegistrar WEFT_KERNEL_CONCAT(weft_kernel_reg_, __LINE__)    \
     {                                                                                              \
         WEFT_KERNEL_CONCAT(weft_kernel_def_, __LINE__)                                             \

@@ -45,4 +45,8 @@ Value distributed_reduce(Process& p, std::string_view reducer, std::string_view 
 // with one entry per process that failed.
 std::map<Pid, Value> everywhere(Process& p, std::string_view kernel, const List& args = {});
 
+// a + b as the "+" reducer computes it: numbers (int64 stays int64), or elementwise where either
+// is a float64 array (Julia's .+).
+Value add_values(const Value& a, const Value& b);
+
 } // namespace weft

@@ -1,0 +1,218 @@
+#include "kernel_library.h"
+
+#include "exception_name.h"
+
+#include <atomic>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <dlfcn.h>
+#include <exception>
+#include <fcntl.h>
+#include <filesystem>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace weft {
+
+const char* runtime_version()
+{
+    return WEFT_VERSION_STRING;
+}
+
+namespace detail {
+
+namespace {
+
+std::atomic<int> g_open { 0 };
+
+std::string fd_path(int fd)
+{
+    return "/proc/self/fd/" + std::to_string(fd);
+}
+
+// The loader's message, with the private copy's name replaced by the file the user gave.
+std::string loader_error(const std::string& copy, const std::string& path)
+{
+    const char* e = ::dlerror();
+    std::string m = e ? e : "unknown dynamic loader error";
+    for (auto at = m.find(copy); at != std::string::npos; at = m.find(copy, at + path.size()))
+        m.replace(at, copy.size(), path);
+    return m;
+}
+
+// The file, held open for as long as the library is loaded. The loader maps it by its
+// /proc/self/fd name: that name is unique while the descriptor is held, so a rebuilt library
+// (the linker writes a new file) loads as new code beside the old version, and symbolizing a
+// kernel's frames still finds the file the code came from after a rebuild replaced it.
+int open_library_file(const std::string& path)
+{
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        throw KernelLibraryError("cannot open kernel library " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        throw KernelLibraryError("kernel library " + path + " is not a regular file");
+    }
+    return fd;
+}
+
+// What the preflight child reports when a static initialiser throws.
+int g_report_fd = -1;
+[[noreturn]] void report_terminate()
+{
+    std::string m = "a static initialiser threw ";
+    try {
+        if (auto e = std::current_exception())
+            std::rethrow_exception(e);
+        m = "a static initialiser called std::terminate";
+    } catch (const std::exception& e) {
+        m += current_exception_type() + ": " + e.what();
+    } catch (...) {
+        m += current_exception_type();
+    }
+    [[maybe_unused]] auto n = ::write(g_report_fd, m.data(), m.size());
+    ::_exit(3);
+}
+
+// Loads the copy in a forked child and reports how its initialisers went: "" when they ran.
+std::string preflight(const std::string& copy, const std::string& path)
+{
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0)
+        throw KernelLibraryError(std::string("cannot check kernel library: ") + std::strerror(errno));
+    const pid_t child = ::fork();
+    if (child < 0) {
+        ::close(p[0]);
+        ::close(p[1]);
+        throw KernelLibraryError(std::string("cannot check kernel library: ") + std::strerror(errno));
+    }
+    if (child == 0) {
+        ::close(p[0]);
+        g_report_fd = p[1];
+        std::set_terminate(report_terminate);
+        // A failure to load is the parent's to report (with the loader's message).
+        ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+        ::_exit(0);
+    }
+    ::close(p[1]);
+    std::string report;
+    char buf[512];
+    pollfd pfd { p[0], POLLIN, 0 };
+    bool timed_out = false;
+    for (;;) {
+        const int r = ::poll(&pfd, 1, 30'000);
+        if (r == 0) {
+            timed_out = true;
+            ::kill(child, SIGKILL);
+            break;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        const auto n = ::read(p[0], buf, sizeof buf);
+        if (n > 0) {
+            report.append(buf, static_cast<std::size_t>(n));
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        break;
+    }
+    ::close(p[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) { }
+    if (timed_out)
+        return "its static initialisers did not finish within 30 s";
+    if (!report.empty())
+        return report;
+    if (WIFSIGNALED(status))
+        return std::string("a static initialiser crashed (") + ::strsignal(WTERMSIG(status)) + ")";
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return "a static initialiser ended the process (exit status "
+            + std::to_string(WEXITSTATUS(status)) + ")";
+    (void)path;
+    return {};
+}
+
+} // namespace
+
+std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(const std::string& path, bool preflight_first)
+{
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(path, ec);
+    const std::string where = ec ? path : abs.lexically_normal().string();
+    const int fd = open_library_file(where);
+    const std::string copy = fd_path(fd);
+    auto fail = [&](const std::string& m) {
+        ::close(fd);
+        throw KernelLibraryError(m);
+    };
+    if (preflight_first) {
+        if (auto why = preflight(copy, where); !why.empty())
+            fail("kernel library " + where + " cannot be loaded: " + why);
+    }
+    void* h = ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        fail(loader_error(copy, where));
+    using Entry = const KernelLibraryEntry* (*)();
+    auto entry_fn = reinterpret_cast<Entry>(::dlsym(h, kernel_library_symbol));
+    if (!entry_fn) {
+        ::dlclose(h);
+        fail(where + " is not a Weft kernel library: it has no " + kernel_library_symbol
+            + " (build it with weft_add_kernel_library, or put WEFT_KERNEL_LIBRARY in one of its "
+              "sources)");
+    }
+    const auto* e = entry_fn();
+    std::string mismatch;
+    if (!e || e->layout != kernel_library_layout)
+        mismatch = "its entry point has layout " + std::to_string(e ? e->layout : 0)
+            + ", this process reads layout " + std::to_string(kernel_library_layout);
+    else if (std::strcmp(e->sdk_version, runtime_version()) != 0)
+        mismatch = std::string("it was built against Weft SDK ") + e->sdk_version
+            + ", this process runs Weft " + runtime_version();
+    else if (e->cxx_abi != __GXX_ABI_VERSION || e->cxx11_strings != _GLIBCXX_USE_CXX11_ABI)
+        mismatch = "it was built with C++ ABI " + std::to_string(e->cxx_abi) + " (cxx11 strings "
+            + std::to_string(e->cxx11_strings) + "), this process uses "
+            + std::to_string(__GXX_ABI_VERSION) + " (cxx11 strings "
+            + std::to_string(_GLIBCXX_USE_CXX11_ABI) + ")";
+    if (!mismatch.empty()) {
+        ::dlclose(h);
+        fail("ABI mismatch: kernel library " + where + " cannot be loaded: " + mismatch);
+    }
+    std::shared_ptr<LoadedLibrary> lib(new LoadedLibrary);
+    lib->handle_ = h;
+    lib->fd_ = fd;
+    lib->name_ = e->name ? e->name : "";
+    lib->version_ = e->version ? e->version : "";
+    lib->path_ = where;
+    lib->defs_ = e->kernels();
+    if (lib->name_.empty())
+        lib->name_ = std::filesystem::path(where).stem().string();
+    g_open.fetch_add(1);
+    return lib;
+}
+
+LoadedLibrary::~LoadedLibrary()
+{
+    if (handle_)
+        ::dlclose(handle_);
+    if (fd_ >= 0)
+        ::close(fd_);
+    g_open.fetch_sub(1);
+}
+
+std::string LoadedLibrary::label() const
+{
+    return "'" + name_ + "' (" + path_ + ")";
+}
+
+int LoadedLibrary::open_count()
+{
+    return g_open.load();
+}
+
+} // namespace detail
+} // namespace weft

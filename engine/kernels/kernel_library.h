@@ -1,0 +1,53 @@
+#pragma once
+// One kernel library, opened: the shared object mapped into this process, its entry point checked
+// (SDK version, C++ ABI) and its WEFT_KERNEL definitions ready to install in a KernelRegistry.
+// Closed (dlclose) when the last KernelInfo of it goes, i.e. once no call runs its code.
+//
+// Each open holds the file open and maps it by that descriptor's name, so a rebuilt library loads
+// as new code while the old version is still mapped for the calls running it.
+
+#include "weft/kernel_library.h"
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace weft::detail {
+
+// A library that cannot be loaded here; the message says why, naming the file.
+class KernelLibraryError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+class LoadedLibrary final {
+public:
+    // Loads `path`. With `preflight`, the library is first loaded in a forked child, so that a
+    // static initialiser that throws or crashes is reported instead of taking this process down
+    // (the dynamic loader cannot unwind an exception out of dlopen: it aborts the process).
+    // Throws KernelLibraryError.
+    static std::shared_ptr<const LoadedLibrary> open(const std::string& path, bool preflight);
+    ~LoadedLibrary();
+    LoadedLibrary(const LoadedLibrary&) = delete;
+    LoadedLibrary& operator=(const LoadedLibrary&) = delete;
+
+    [[nodiscard]] const std::string& name() const { return name_; }
+    [[nodiscard]] const std::string& version() const { return version_; }
+    [[nodiscard]] const std::string& path() const { return path_; }
+    [[nodiscard]] const KernelDef* kernels() const { return defs_; }
+    // "libname.so (path)" for messages.
+    [[nodiscard]] std::string label() const;
+
+    // How many libraries this process has open now (loaded and not yet unloaded): what tests
+    // watch to see an old version go.
+    [[nodiscard]] static int open_count();
+
+private:
+    LoadedLibrary() = default;
+    void* handle_ = nullptr;
+    int fd_ = -1;
+    std::string name_, version_, path_;
+    const KernelDef* defs_ = nullptr;
+};
+
+} // namespace weft::detail

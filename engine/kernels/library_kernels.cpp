@@ -1,0 +1,118 @@
+#include "library_kernels.h"
+
+#include "kernel_library.h"
+#include "process_access.h"
+#include "process_runtime.h"
+#include "weft/kernel.h"
+#include "weft/process.h"
+
+#include <stdexcept>
+
+namespace weft::detail {
+
+LibraryListing load_library(KernelRegistry& registry, const std::string& path, bool preflight)
+{
+    auto lib = LoadedLibrary::open(path, preflight);
+    LibraryListing l { lib->name(), lib->version(), lib->path(), {} };
+    l.kernels = registry.install(std::move(lib));
+    return l;
+}
+
+namespace {
+
+const Value& field(const Map& m, std::string_view key)
+{
+    for (auto& [k, v] : m)
+        if (k == key)
+            return v;
+    throw std::invalid_argument("kernel listing lacks '" + std::string(key) + "'");
+}
+
+List texts(const std::vector<std::string>& v)
+{
+    List out;
+    for (auto& s : v)
+        out.emplace_back(s);
+    return out;
+}
+
+} // namespace
+
+Value kernel_to_value(const KernelDescription& k)
+{
+    return Map { { "name", k.name }, { "signature", k.signature },
+        { "description", k.description }, { "params", texts(k.params) }, { "result", k.result },
+        { "variadic", k.variadic }, { "library", k.library } };
+}
+
+KernelDescription kernel_from_value(const Value& v)
+{
+    const auto& m = v.as_map();
+    KernelDescription k;
+    k.name = field(m, "name").as_text();
+    k.signature = field(m, "signature").as_text();
+    k.description = field(m, "description").as_text();
+    for (auto& p : field(m, "params").as_list())
+        k.params.push_back(p.as_text());
+    k.result = field(m, "result").as_text();
+    k.variadic = field(m, "variadic").as_bool();
+    k.library = field(m, "library").as_text();
+    return k;
+}
+
+Value listing_to_value(const LibraryListing& l)
+{
+    List ks;
+    for (auto& k : l.kernels)
+        ks.push_back(kernel_to_value(k));
+    return Map { { "name", l.name }, { "version", l.version }, { "path", l.path },
+        { "kernels", ks } };
+}
+
+LibraryListing listing_from_value(const Value& v)
+{
+    const auto& m = v.as_map();
+    LibraryListing l { field(m, "name").as_text(), field(m, "version").as_text(),
+        field(m, "path").as_text(), {} };
+    for (auto& k : field(m, "kernels").as_list())
+        l.kernels.push_back(kernel_from_value(k));
+    return l;
+}
+
+namespace {
+
+// Loads a kernel library on this process; only the master may ask. The answer lists what the
+// library added. `preflight`: load it in a forked child first (a throwing initialiser).
+Value load_kernels(Context& ctx, std::string path, bool preflight)
+{
+    if (ctx.caller() != 1)
+        throw std::invalid_argument("only the master (process 1) may load kernel libraries; "
+            "process " + std::to_string(ctx.caller()) + " asked for " + path);
+    return listing_to_value(
+        load_library(ProcessAccess::runtime(ctx.process()).kernels(), path, preflight));
+}
+
+// The kernel libraries this process has loaded, each with its kernels.
+Value kernel_libraries(Context& ctx)
+{
+    List out;
+    for (auto& l : ProcessAccess::runtime(ctx.process()).kernels().libraries())
+        out.push_back(listing_to_value(l));
+    return out;
+}
+
+// Every kernel this process has loaded, with its library and signature.
+Value kernel_table(Context& ctx)
+{
+    List out;
+    for (auto& k : ProcessAccess::runtime(ctx.process()).kernels().list())
+        out.push_back(kernel_to_value(k));
+    return out;
+}
+
+WEFT_KERNEL_AS("weft.load_kernels", load_kernels, "Loads a kernel library here (master only)");
+WEFT_KERNEL_AS("weft.kernel_libraries", kernel_libraries, "The kernel libraries loaded here");
+WEFT_KERNEL_AS("weft.kernel_table", kernel_table, "Every kernel loaded here, with its signature");
+
+} // namespace
+} // namespace weft::detail

@@ -1,0 +1,24 @@
+#pragma once
+// Kernel libraries across the cluster: the engine's primitives that load a library on the process
+// they run on (weft.load_kernels) and list what it has loaded (weft.kernel_libraries), and the
+// value forms their answers travel in.
+
+#include "kernel_registry.h"
+#include "weft/value.h"
+
+#include <string>
+#include <vector>
+
+namespace weft::detail {
+
+// Loads `path` into `registry` (see LoadedLibrary::open for `preflight`): the library and the
+// kernels it added. Throws KernelLibraryError or std::runtime_error (a duplicate name), changing
+// nothing.
+LibraryListing load_library(KernelRegistry& registry, const std::string& path, bool preflight);
+
+Value kernel_to_value(const KernelDescription& k);
+KernelDescription kernel_from_value(const Value& v);
+Value listing_to_value(const LibraryListing& l);
+LibraryListing listing_from_value(const Value& v);
+
+} // namespace weft::detail
