@@ -2,9 +2,9 @@
 
 #include "builtin_kernels.h"
 #include "error_capture.h"
-#include "library_kernels.h"
 #include "inspect_codec.h"
 #include "kernel_registry.h"
+#include "library_kernels.h"
 #include "local_manager.h"
 #include "process_access.h"
 #include "process_runtime.h"
@@ -73,9 +73,14 @@ struct Cluster::Impl {
     std::unique_ptr<detail::LocalManager> local;
     std::unique_ptr<detail::ProcessSampler> sampler; // last: it feeds hub from its thread
     mutable std::mutex libraries_m;
-    // Loaded on every worker as it joins; true when the master's own check (a forked child)
-    // passed, so workers on this host need not repeat it.
-    std::vector<std::pair<std::string, bool>> libraries;
+
+    // Loaded on every worker as it joins, one per library name. `checked`: the master's own
+    // check (a forked child) passed, so workers on this host need not repeat it.
+    struct Library {
+        std::string name, path;
+        bool checked = false;
+    };
+    std::vector<Library> libraries;
 
     void publish_telemetry()
     {
@@ -117,8 +122,7 @@ Cluster::Cluster(ClusterOptions options, const detail::KernelDef* program_kernel
     // The master checks each library in a forked child first (a static initialiser that throws
     // would abort the process inside dlopen); workers on this host then trust that check.
     for (const auto& path : options.kernel_libraries) {
-        detail::load_library(*kernels, path, true);
-        d.libraries.emplace_back(path, true);
+        d.libraries.push_back({ detail::load_library(*kernels, path, true).name, path, true });
     }
     detail::RuntimeOptions ro;
     ro.pid = 1;
@@ -218,8 +222,8 @@ std::string bundled_kernel_library(const std::string& name)
     const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
     if (ec)
         return {};
-    const auto p = (exe.parent_path() / ".." / WEFT_KERNEL_DIR / ("lib" + name + ".so"))
-                       .lexically_normal();
+    const auto p
+        = (exe.parent_path() / ".." / WEFT_KERNEL_DIR / ("lib" + name + ".so")).lexically_normal();
     return std::filesystem::is_regular_file(p, ec) ? p.string() : std::string();
 }
 
@@ -304,13 +308,13 @@ std::vector<Pid> Cluster::addprocs(int n, Threads threads)
     check_room_for_workers(n, threads);
     auto pids = impl_->local->launch(n, threads);
     // New workers load what the others have before anyone can call them.
-    std::vector<std::pair<std::string, bool>> libraries;
+    std::vector<Impl::Library> libraries;
     {
         std::lock_guard g(impl_->libraries_m);
         libraries = impl_->libraries;
     }
-    for (const auto& [path, checked] : libraries)
-        for (auto& r : load_on(path, pids, checked))
+    for (const auto& lib : libraries)
+        for (auto& r : load_on(lib.path, pids, lib.checked))
             if (!r.ok)
                 impl_->runtime->log(r.error);
     return pids;
@@ -350,7 +354,8 @@ std::vector<KernelLoadResult> Cluster::load_on(
             out.push_back({ pids[i], false, {}, {}, {},
                 where_is(*this, pids[i]) + ": " + e.remote_message() });
         } catch (const std::exception& e) {
-            out.push_back({ pids[i], false, {}, {}, {}, where_is(*this, pids[i]) + ": " + e.what() });
+            out.push_back(
+                { pids[i], false, {}, {}, {}, where_is(*this, pids[i]) + ": " + e.what() });
         }
     }
     return out;
@@ -363,8 +368,8 @@ std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
     // throws or crashes is then refused everywhere without any worker trying it.
     bool master_ok = false;
     try {
-        out.push_back(load_result(1, detail::listing_to_value(
-                                         detail::load_library(impl_->runtime->kernels(), path, true))));
+        out.push_back(load_result(1,
+            detail::listing_to_value(detail::load_library(impl_->runtime->kernels(), path, true))));
         master_ok = true;
     } catch (const std::exception& e) {
         out.push_back({ 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() });
@@ -375,12 +380,15 @@ std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
         out.push_back(std::move(r));
     if (std::any_of(out.begin(), out.end(), [](auto& r) { return r.ok; })) {
         std::lock_guard g(impl_->libraries_m);
+        // A reload (the same library name, from this file or another) takes the old one's place.
+        const auto& name
+            = std::find_if(out.begin(), out.end(), [](auto& r) { return r.ok; })->library;
         auto& l = impl_->libraries;
-        auto it = std::find_if(l.begin(), l.end(), [&](auto& e) { return e.first == path; });
+        auto it = std::find_if(l.begin(), l.end(), [&](auto& e) { return e.name == name; });
         if (it == l.end())
-            l.emplace_back(path, master_ok);
+            l.push_back({ name, path, master_ok });
         else
-            it->second = master_ok;
+            *it = { name, path, master_ok };
     }
     return out;
 }
@@ -413,8 +421,8 @@ std::vector<std::string> Cluster::kernel_library_paths() const
 {
     std::lock_guard g(impl_->libraries_m);
     std::vector<std::string> out;
-    for (auto& [path, checked] : impl_->libraries)
-        out.push_back(path);
+    for (auto& l : impl_->libraries)
+        out.push_back(l.path);
     return out;
 }
 

@@ -28,6 +28,16 @@ namespace {
 
 std::atomic<int> g_open { 0 };
 
+// dlopen through a pointer whose type allows exceptions: glibc declares dlopen noexcept, so a
+// try around a direct call is dropped by the compiler, and an initialiser's exception would pass
+// it (or end in std::terminate) instead of being caught.
+using Dlopen = void* (*)(const char*, int);
+void* dlopen_may_throw(const char* path, int flags)
+{
+    static volatile Dlopen f = &::dlopen;
+    return f(path, flags);
+}
+
 std::string fd_path(int fd)
 {
     return "/proc/self/fd/" + std::to_string(fd);
@@ -51,8 +61,9 @@ int open_library_file(const std::string& path)
 {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        throw KernelLibraryError("cannot open kernel library " + path + ": " + std::strerror(errno));
-    struct stat st {};
+        throw KernelLibraryError(
+            "cannot open kernel library " + path + ": " + std::strerror(errno));
+    struct stat st { };
     if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
         throw KernelLibraryError("kernel library " + path + " is not a regular file");
@@ -60,9 +71,9 @@ int open_library_file(const std::string& path)
     return fd;
 }
 
-// What the preflight child reports when a static initialiser throws.
+// The preflight child's report of the exception being handled, and its end.
 int g_report_fd = -1;
-[[noreturn]] void report_terminate()
+[[noreturn]] void report_exception()
 {
     std::string m = "a static initialiser threw ";
     try {
@@ -83,19 +94,28 @@ std::string preflight(const std::string& copy, const std::string& path)
 {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0)
-        throw KernelLibraryError(std::string("cannot check kernel library: ") + std::strerror(errno));
+        throw KernelLibraryError(
+            std::string("cannot check kernel library: ") + std::strerror(errno));
     const pid_t child = ::fork();
     if (child < 0) {
         ::close(p[0]);
         ::close(p[1]);
-        throw KernelLibraryError(std::string("cannot check kernel library: ") + std::strerror(errno));
+        throw KernelLibraryError(
+            std::string("cannot check kernel library: ") + std::strerror(errno));
     }
     if (child == 0) {
         ::close(p[0]);
+        // The child never returns into the caller's code. Depending on the unwind information
+        // on the way, an exception from an initialiser either comes out of dlopen or ends in
+        // std::terminate: both are reported.
         g_report_fd = p[1];
-        std::set_terminate(report_terminate);
-        // A failure to load is the parent's to report (with the loader's message).
-        ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+        std::set_terminate(report_exception);
+        try {
+            // A failure to load is the parent's to report (with the loader's message).
+            dlopen_may_throw(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+        } catch (...) {
+            report_exception();
+        }
         ::_exit(0);
     }
     ::close(p[1]);
@@ -139,7 +159,8 @@ std::string preflight(const std::string& copy, const std::string& path)
 
 } // namespace
 
-std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(const std::string& path, bool preflight_first)
+std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(
+    const std::string& path, bool preflight_first)
 {
     std::error_code ec;
     const auto abs = std::filesystem::absolute(path, ec);
@@ -154,7 +175,15 @@ std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(const std::string& path
         if (auto why = preflight(copy, where); !why.empty())
             fail("kernel library " + where + " cannot be loaded: " + why);
     }
-    void* h = ::dlopen(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* h = nullptr;
+    try {
+        h = dlopen_may_throw(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+    } catch (const std::exception& e) {
+        // Not checked first (a worker trusting its master's check of another copy): the process
+        // lives, but its dynamic loader may be left locked.
+        fail("kernel library " + where + " cannot be loaded: a static initialiser threw "
+            + current_exception_type() + ": " + e.what());
+    }
     if (!h)
         fail(loader_error(copy, where));
     using Entry = const KernelLibraryEntry* (*)();

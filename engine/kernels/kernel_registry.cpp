@@ -153,8 +153,8 @@ std::vector<LibraryListing> KernelRegistry::libraries() const
                 if (l.name == k->library->name())
                     l.kernels.push_back(k->describe());
     for (auto& l : out)
-        std::sort(l.kernels.begin(), l.kernels.end(),
-            [](auto& a, auto& b) { return a.name < b.name; });
+        std::sort(
+            l.kernels.begin(), l.kernels.end(), [](auto& a, auto& b) { return a.name < b.name; });
     std::sort(out.begin(), out.end(), [](auto& a, auto& b) { return a.name < b.name; });
     return out;
 }

@@ -40,9 +40,9 @@ List texts(const std::vector<std::string>& v)
 
 Value kernel_to_value(const KernelDescription& k)
 {
-    return Map { { "name", k.name }, { "signature", k.signature },
-        { "description", k.description }, { "params", texts(k.params) }, { "result", k.result },
-        { "variadic", k.variadic }, { "library", k.library } };
+    return Map { { "name", k.name }, { "signature", k.signature }, { "description", k.description },
+        { "params", texts(k.params) }, { "result", k.result }, { "variadic", k.variadic },
+        { "library", k.library } };
 }
 
 KernelDescription kernel_from_value(const Value& v)
@@ -87,7 +87,8 @@ Value load_kernels(Context& ctx, std::string path, bool preflight)
 {
     if (ctx.caller() != 1)
         throw std::invalid_argument("only the master (process 1) may load kernel libraries; "
-            "process " + std::to_string(ctx.caller()) + " asked for " + path);
+                                    "process "
+            + std::to_string(ctx.caller()) + " asked for " + path);
     return listing_to_value(
         load_library(ProcessAccess::runtime(ctx.process()).kernels(), path, preflight));
 }

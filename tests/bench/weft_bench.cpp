@@ -16,8 +16,8 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <dlfcn.h>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <mutex>

@@ -133,7 +133,7 @@ public:
     std::vector<KernelLoadResult> load_kernels(const std::string& path);
     // What every process has loaded (the master first).
     [[nodiscard]] std::vector<ProcessKernelLibraries> kernel_libraries();
-    // The libraries every new worker loads as it joins, in load order.
+    // The libraries every new worker loads as it joins, in load order (one per library name).
     [[nodiscard]] std::vector<std::string> kernel_library_paths() const;
 
     // Callbacks run on the engine's I/O thread: keep them short, never block in them. Each
@@ -179,8 +179,8 @@ public:
 private:
     Cluster(ClusterOptions options, const detail::KernelDef* program_kernels);
     // Loads `path` on `pids` (workers) in parallel; one result each, in order of `pids`.
-    std::vector<KernelLoadResult> load_on(const std::string& path, const std::vector<Pid>& pids,
-        bool preflighted);
+    std::vector<KernelLoadResult> load_on(
+        const std::string& path, const std::vector<Pid>& pids, bool preflighted);
 
     friend struct detail::ProcessAccess; // the engine reaches the runtime behind the master
     struct Impl; // the runtime, the telemetry record, the local manager, the callbacks

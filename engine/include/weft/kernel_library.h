@@ -41,11 +41,14 @@ inline constexpr const char* kernel_library_symbol = "weft_kernel_library_entry"
     extern "C" __attribute__((visibility("default"))) const ::weft::detail::KernelLibraryEntry*    \
     weft_kernel_library_entry()                                                                    \
     {                                                                                              \
-        static const ::weft::detail::KernelLibraryEntry entry { ::weft::detail::                   \
-                                                                    kernel_library_layout,         \
-            WEFT_VERSION_STRING, __GXX_ABI_VERSION, _GLIBCXX_USE_CXX11_ABI, name, version,         \
-            [] { return static_cast<const ::weft::detail::KernelDef*>(                             \
-                     ::weft::detail::g_kernel_defs); } };                                          \
+        static const ::weft::detail::KernelLibraryEntry entry {                                    \
+            ::weft::detail::kernel_library_layout, WEFT_VERSION_STRING, __GXX_ABI_VERSION,         \
+            _GLIBCXX_USE_CXX11_ABI, name, version,                                                 \
+            [] {                                                                                   \
+                return static_cast<const ::weft::detail::KernelDef*>(                              \
+                    ::weft::detail::g_kernel_defs);                                                \
+            }                                                                                      \
+        };                                                                                         \
         return &entry;                                                                             \
     }                                                                                              \
     static_assert(true, "")

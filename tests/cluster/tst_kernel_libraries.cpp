@@ -1,0 +1,267 @@
+// Kernel libraries: a user's library loaded on every process and on workers that join later,
+// called every way a kernel can be; each way a library can fail to load, reported per process
+// while the cluster keeps working; a reload while calls run; and argument checking.
+
+#include "cluster_fixture.h"
+#include "kernel_library.h"
+
+#include <QtTest>
+
+#include <string>
+
+using namespace weft;
+
+namespace {
+
+const std::string kLibs = WEFT_TEST_KERNEL_LIBS;
+const std::string kV1 = kLibs + "/v1/libtripler_v1.so";
+const std::string kV2 = kLibs + "/v2/libtripler_v2.so";
+
+bool contains(const std::string& s, const std::string& part)
+{
+    return s.find(part) != std::string::npos;
+}
+
+std::string all_errors(const std::vector<KernelLoadResult>& rs)
+{
+    std::string s;
+    for (auto& r : rs)
+        s += std::to_string(r.pid) + ": " + (r.ok ? "ok" : r.error) + "\n";
+    return s;
+}
+
+} // namespace
+
+class TestKernelLibraries : public QObject {
+    Q_OBJECT
+
+    std::unique_ptr<Cluster> c;
+    std::vector<Pid> pids;
+
+    // Every process of `rs` failed, each with an error naming it and containing `part`.
+    static void expect_failed_everywhere(
+        const std::vector<KernelLoadResult>& rs, std::size_t n, const std::string& part)
+    {
+        QCOMPARE(rs.size(), n);
+        for (auto& r : rs) {
+            QVERIFY2(!r.ok, all_errors(rs).c_str());
+            QVERIFY2(contains(r.error, part), r.error.c_str());
+            const std::string who = r.pid == 1 ? "the master (process 1)"
+                                               : "worker " + std::to_string(r.pid) + " on ";
+            QVERIFY2(contains(r.error, who), r.error.c_str());
+        }
+    }
+
+    // The cluster still answers on every process, with the library it had.
+    void expect_cluster_works()
+    {
+        for (Pid p : c->procs()) {
+            QCOMPARE(c->remotecall_fetch("myid", p).as_int(), std::int64_t(p));
+            QCOMPARE(c->remotecall_fetch("triple", p, 5).as_int(), std::int64_t(15));
+        }
+    }
+
+private slots:
+    void initTestCase()
+    {
+        auto o = test::options();
+        o.kernel_libraries.clear(); // this suite loads its own
+        c = std::make_unique<Cluster>(o);
+        pids = c->addprocs(3);
+    }
+
+    void loadsOnEveryProcessAndIsCalledEveryWay()
+    {
+        // Before: a user's kernel is unknown everywhere.
+        QVERIFY_THROWS_EXCEPTION(KernelNotFound, c->remotecall_fetch("triple", pids[0], 5));
+
+        const auto rs = c->load_kernels(kV1);
+        QCOMPARE(rs.size(), std::size_t(4));
+        QCOMPARE(rs[0].pid, Pid(1));
+        for (auto& r : rs) {
+            QVERIFY2(r.ok, all_errors(rs).c_str());
+            QCOMPARE(r.library, std::string("tripler"));
+            QCOMPARE(r.version, std::string("1.0"));
+            QCOMPARE(r.kernels.size(), std::size_t(5));
+        }
+        const auto& triple = *std::find_if(
+            rs[1].kernels.begin(), rs[1].kernels.end(), [](auto& k) { return k.name == "triple"; });
+        QCOMPARE(triple.signature, std::string("(int64) -> int64"));
+        QCOMPARE(triple.params, std::vector<std::string> { "int64" });
+        QCOMPARE(triple.result, std::string("int64"));
+        QCOMPARE(triple.description, std::string("Three times x"));
+        QCOMPARE(triple.library, std::string("tripler"));
+
+        // remotecall on the master and each worker, pmap, and a nested call from a kernel.
+        for (Pid p : c->procs())
+            QCOMPARE(c->remotecall_fetch("triple", p, 5).as_int(), std::int64_t(15));
+        List items;
+        for (int i = 1; i <= 20; ++i)
+            items.emplace_back(i);
+        const auto mapped = pmap(*c, "triple", items);
+        QCOMPARE(mapped.size(), std::size_t(20));
+        for (int i = 0; i < 20; ++i)
+            QCOMPARE(mapped[i].as_int(), std::int64_t(3 * (i + 1)));
+        QCOMPARE(c->remotecall_fetch("triple_on", pids[0], std::int64_t(pids[2]), 7).as_int(),
+            std::int64_t(21));
+
+        // A worker that joins afterwards has it before addprocs returns.
+        const auto late = c->addprocs(1).at(0);
+        QCOMPARE(c->remotecall_fetch("triple", late, 2).as_int(), std::int64_t(6));
+        pids.push_back(late);
+
+        // Every process lists it, with its version and kernels.
+        const auto listing = c->kernel_libraries();
+        QCOMPARE(listing.size(), std::size_t(5));
+        for (auto& p : listing) {
+            QVERIFY2(p.error.empty(), p.error.c_str());
+            QCOMPARE(p.libraries.size(), std::size_t(1));
+            QCOMPARE(p.libraries[0].name, std::string("tripler"));
+            QCOMPARE(p.libraries[0].version, std::string("1.0"));
+            QCOMPARE(p.libraries[0].path, kV1);
+            QCOMPARE(p.libraries[0].kernels.size(), std::size_t(5));
+        }
+    }
+
+    void argumentsAreCheckedBeforeTheKernelRuns()
+    {
+        try {
+            c->remotecall_fetch("triple", pids[0], "five");
+            QFAIL("expected RemoteException");
+        } catch (const RemoteException& e) {
+            QCOMPARE(e.remote_message(), std::string("argument 1: expected int64, got text"));
+            QVERIFY2(contains(e.what(), "kernel 'triple'"), e.what());
+        }
+        try {
+            c->remotecall_fetch("triple", pids[1], 1, 2);
+            QFAIL("expected RemoteException");
+        } catch (const RemoteException& e) {
+            QCOMPARE(e.remote_message(), std::string("takes 1 argument, got 2"));
+        }
+    }
+
+    void missingFile()
+    {
+        const auto rs = c->load_kernels(kLibs + "/no_such_library.so");
+        expect_failed_everywhere(rs, c->nprocs(),
+            "cannot open kernel library " + kLibs
+                + "/no_such_library.so: No such file or directory");
+        expect_cluster_works();
+        // A library that never loaded is not given to later workers.
+        QCOMPARE(c->kernel_library_paths(), std::vector<std::string> { kV1 });
+    }
+
+    void notAKernelLibrary()
+    {
+        const auto path = kLibs + "/libnot_a_kernel_library.so";
+        expect_failed_everywhere(rs_of(path), c->nprocs(),
+            path + " is not a Weft kernel library: it has no weft_kernel_library_entry");
+        expect_cluster_works();
+    }
+
+    void otherSdkVersion()
+    {
+        const auto path = kLibs + "/libother_sdk.so";
+        expect_failed_everywhere(rs_of(path), c->nprocs(),
+            "ABI mismatch: kernel library " + path
+                + " cannot be loaded: it was built against Weft SDK 0.0.1, this process runs "
+                  "Weft "
+                + std::string(runtime_version()));
+        expect_cluster_works();
+    }
+
+    void loaderErrorIsPassedOn()
+    {
+        const auto path = kLibs + "/libunresolved.so";
+        expect_failed_everywhere(
+            rs_of(path), c->nprocs(), "undefined symbol: weft_test_function_defined_nowhere");
+        for (auto& r : rs_of(path))
+            QVERIFY2(contains(r.error, path), r.error.c_str()); // the file, not /proc/self/fd
+        expect_cluster_works();
+    }
+
+    void duplicateKernelNamesBothLibraries()
+    {
+        const auto path = kLibs + "/libduplicate.so";
+        expect_failed_everywhere(rs_of(path), c->nprocs(),
+            "kernel 'triple' of kernel library 'duplicate' (" + path
+                + ") is already defined by kernel library 'tripler' (" + kV1 + ")");
+        expect_cluster_works();
+    }
+
+    void throwingStaticInitialiser()
+    {
+        const auto path = kLibs + "/libthrowing_init.so";
+        const int before = detail::LoadedLibrary::open_count();
+        expect_failed_everywhere(rs_of(path), c->nprocs(),
+            "kernel library " + path
+                + " cannot be loaded: a static initialiser threw std::runtime_error: no licence "
+                  "server at licence.example:27000");
+        QCOMPARE(detail::LoadedLibrary::open_count(), before);
+        expect_cluster_works();
+    }
+
+    void onlyTheMasterLoads()
+    {
+        // A kernel on one worker asks another worker to load a library.
+        try {
+            c->remotecall_fetch("ask_to_load", pids[0], std::int64_t(pids[1]), kV2);
+            QFAIL("expected RemoteException");
+        } catch (const RemoteException& e) {
+            QVERIFY2(contains(e.what(),
+                         "only the master (process 1) may load kernel libraries; process "
+                             + std::to_string(pids[0]) + " asked"),
+                e.what());
+        }
+        QCOMPARE(c->remotecall_fetch("tripler_version", pids[1]).as_int(), std::int64_t(1));
+    }
+
+    // The edit, rebuild, rerun loop: calls running during a reload finish on the old code, new
+    // calls get the new code, and the old library goes once its last call has ended.
+    void reloadWhileCallsRun()
+    {
+        const int open_before = detail::LoadedLibrary::open_count();
+        auto started = RemoteChannel::create(*c, 16, 1);
+        auto go = RemoteChannel::create(*c, 16, 1);
+        std::vector<Future> running;
+        for (Pid p : c->procs())
+            running.push_back(c->remotecall("gated_version", p, started, go));
+        for (std::size_t i = 0; i < running.size(); ++i)
+            QCOMPARE(started.take().as_int(), std::int64_t(1)); // all are running v1 now
+
+        const auto rs = c->load_kernels(kV2);
+        for (auto& r : rs) {
+            QVERIFY2(r.ok, all_errors(rs).c_str());
+            QCOMPARE(r.version, std::string("2.0"));
+        }
+        // New calls: the new code, everywhere.
+        for (Pid p : c->procs()) {
+            QCOMPARE(c->remotecall_fetch("triple", p, 5).as_int(), std::int64_t(1015));
+            QCOMPARE(c->remotecall_fetch("tripler_version", p).as_int(), std::int64_t(2));
+        }
+        // The master still maps v1 for its running call.
+        QCOMPARE(detail::LoadedLibrary::open_count(), open_before + 1);
+        for (std::size_t i = 0; i < running.size(); ++i)
+            go.put(1);
+        for (auto& f : running)
+            QCOMPARE(f.fetch().as_int(), std::int64_t(1)); // the old calls, the old code
+        // With its last call ended, v1 is unloaded on the master...
+        QCOMPARE(detail::LoadedLibrary::open_count(), open_before);
+        // ... and every process lists v2 alone, which later workers get too.
+        for (auto& p : c->kernel_libraries()) {
+            QCOMPARE(p.libraries.size(), std::size_t(1));
+            QCOMPARE(p.libraries[0].version, std::string("2.0"));
+        }
+        QCOMPARE(c->kernel_library_paths(), std::vector<std::string> { kV2 }); // replaced v1
+        const auto late = c->addprocs(1).at(0);
+        QCOMPARE(c->remotecall_fetch("tripler_version", late).as_int(), std::int64_t(2));
+    }
+
+    void cleanupTestCase() { QVERIFY(test::stop_cluster(c)); }
+
+private:
+    std::vector<KernelLoadResult> rs_of(const std::string& path) { return c->load_kernels(path); }
+};
+
+QTEST_GUILESS_MAIN(TestKernelLibraries)
+#include "tst_kernel_libraries.moc"
