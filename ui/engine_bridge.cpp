@@ -77,8 +77,45 @@ EngineBridge::EngineBridge(ClusterOptions options, QObject* parent)
         post([this, m] { emit engineMessage(m); });
     });
     for (auto& k : c->kernels())
-        if (!k.name.starts_with("weft."))
+        if (!k.name.starts_with("weft.")) {
             m_kernels << QString::fromStdString(k.name);
+            m_catalog.kernels.push_back({ k, { Pid(1) } });
+        }
+}
+
+const KernelDescription* KernelCatalog::find(const QString& name) const
+{
+    const auto n = name.toStdString();
+    for (auto& e : kernels)
+        if (e.kernel.name == n)
+            return &e.kernel;
+    return nullptr;
+}
+
+void EngineBridge::loadKernelLibrary(const QString& path)
+{
+    if (m_shutDown)
+        return;
+    runJob([this, path] {
+        try {
+            const auto results = m_cluster->load_kernels(path.toStdString());
+            int ok = 0;
+            QStringList failures;
+            for (auto& r : results) {
+                ok += r.ok;
+                if (!r.ok)
+                    failures << QString::fromStdString(r.error);
+            }
+            post([this, path, ok, failures] {
+                m_loadErrors = failures;
+                emit kernelLibraryLoaded(path, ok, failures);
+                refreshKernels();
+            });
+        } catch (const std::exception& e) {
+            const QStringList failures { QString::fromUtf8(e.what()) };
+            post([this, path, failures] { emit kernelLibraryLoaded(path, 0, failures); });
+        }
+    });
 }
 
 EngineBridge::~EngineBridge()
@@ -191,18 +228,43 @@ void EngineBridge::addLocalWorkers(int count, Threads threads)
     });
 }
 
-// The kernels the submit panel offers are the ones a worker has loaded.
+// The kernels the submit panel offers are the ones a worker has loaded; the catalog says which
+// process has which.
 void EngineBridge::refreshKernels()
 {
     runJob([this] {
         try {
-            const auto ws = m_cluster->workers();
-            const auto names = m_cluster->remotecall_fetch("loaded_kernels", ws.front());
+            KernelCatalog cat;
+            auto add = [&cat](Pid p, const KernelDescription& k) {
+                if (k.name.starts_with("weft."))
+                    return;
+                auto it = std::find_if(cat.kernels.begin(), cat.kernels.end(),
+                    [&](auto& e) { return e.kernel.name == k.name; });
+                if (it == cat.kernels.end())
+                    cat.kernels.push_back({ k, { p } });
+                else
+                    it->processes << p;
+            };
+            auto ws = m_cluster->workers();
+            ws.erase(std::remove(ws.begin(), ws.end(), Pid(1)), ws.end());
+            auto all = ws;
+            all.insert(all.begin(), Pid(1));
+            const auto tables = m_cluster->kernels_on(all);
+            for (std::size_t i = 0; i < all.size(); ++i)
+                for (auto& k : tables[i])
+                    add(all[i], k);
+            std::sort(cat.kernels.begin(), cat.kernels.end(),
+                [](auto& a, auto& b) { return a.kernel.name < b.kernel.name; });
+            // What the submit panel offers: the kernels of the workers (or the master alone).
+            const Pid first = ws.empty() ? Pid(1) : ws.front();
             QStringList list;
-            for (auto& n : names.as_list())
-                if (!n.as_text().starts_with("weft."))
-                    list << QString::fromStdString(n.as_text());
-            post([this, list] {
+            for (auto& e : cat.kernels)
+                if (e.processes.contains(first))
+                    list << QString::fromStdString(e.kernel.name);
+            post([this, list, cat = std::move(cat)]() mutable {
+                cat.errors = m_loadErrors;
+                m_catalog = std::move(cat);
+                emit kernelCatalogChanged();
                 if (list != m_kernels) {
                     m_kernels = list;
                     emit kernelsChanged(list);

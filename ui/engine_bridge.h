@@ -34,6 +34,18 @@ struct SubmitRequest {
     QString description; // what the submissions list shows
 };
 
+// Every kernel some process has loaded, with the processes that have it: what the Kernels view
+// and the submit panel show.
+struct KernelCatalogEntry {
+    KernelDescription kernel;
+    QList<Pid> processes;
+};
+struct KernelCatalog {
+    std::vector<KernelCatalogEntry> kernels; // sorted by name; the engine's weft.* left out
+    QStringList errors; // why a library did not load, one line per process and library
+    [[nodiscard]] const KernelDescription* find(const QString& name) const;
+};
+
 class EngineBridge final : public QObject {
     Q_OBJECT
 public:
@@ -47,10 +59,13 @@ public:
     void interruptWorkers(const QList<Pid>& pids); // the calls running there fail, workers stay
     int submit(const SubmitRequest& request); // returns the submission's id
     void setTelemetryInterval(int ms);
+    // Loads a kernel library on every process (and later workers); emits kernelLibraryLoaded.
+    void loadKernelLibrary(const QString& path);
     // Removes every worker and ends the cluster; emits shutDownFinished() when done.
     void shutdown();
 
     [[nodiscard]] QStringList kernelNames() const; // kernels loaded on the workers
+    [[nodiscard]] const KernelCatalog& kernelCatalog() const { return m_catalog; }
     // The engine's latest snapshot delivered to the GUI thread: samples and membership (the
     // engine publishes one at every join and exit, and once a second with sampling off).
     // Reading it never waits on the engine.
@@ -72,6 +87,9 @@ signals:
     void submissionProgress(int id, qint64 done, qint64 total);
     void submissionFinished(int id, bool ok, const QString& result);
     void kernelsChanged(const QStringList& kernels);
+    void kernelCatalogChanged();
+    // `failures`: one line per process that could not load it (empty when all did).
+    void kernelLibraryLoaded(const QString& path, int loadedOn, const QStringList& failures);
     void shutDownFinished();
 
 private:
@@ -99,6 +117,8 @@ private:
     bool m_deliveryQueued = false;
     qint64 m_lastDeliveryMs = 0;
     QStringList m_kernels;
+    KernelCatalog m_catalog;
+    QStringList m_loadErrors; // of every library loaded so far, by path (latest kept)
     std::thread m_shutdownThread;
 };
 

@@ -2,6 +2,8 @@
 
 #include "add_workers_dialog.h"
 #include "exporters.h"
+#include "kernel_editor.h"
+#include "kernels_view.h"
 #include "log_pane.h"
 #include "pool_chart.h"
 #include "references_model.h"
@@ -22,6 +24,9 @@
 #include <QMessageBox>
 #include <QPainter>
 #include <QRegularExpression>
+#include <QFileInfo>
+#include <QMenu>
+#include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
 #include <QStyledItemDelegate>
@@ -92,6 +97,7 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     , m_log(new LogPane)
     , m_submit(new SubmitPanel)
     , m_tabs(new QTabWidget)
+    , m_kernelsView(new KernelsView)
     , m_status(new QLabel)
 {
     initWeftResources();
@@ -132,6 +138,7 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     m_tabs->addTab(m_timeline, tr("Timeline"));
     m_tabs->addTab(m_channels, tr("Channels"));
     m_tabs->addTab(refsPage, tr("References"));
+    m_tabs->addTab(m_kernelsView, tr("Kernels"));
     auto* right = new QSplitter(Qt::Vertical);
     right->addWidget(m_tabs);
     right->addWidget(m_log);
@@ -151,7 +158,36 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
     resize(1400, 860);
 
     m_submit->setKernels(m_bridge.kernelNames());
+    m_submit->setCatalog(m_bridge.kernelCatalog());
+    m_kernelsView->setCatalog(m_bridge.kernelCatalog(), { Pid(1) });
     connect(&m_bridge, &EngineBridge::kernelsChanged, m_submit, &SubmitPanel::setKernels);
+    connect(&m_bridge, &EngineBridge::kernelCatalogChanged, this, [this] {
+        m_submit->setCatalog(m_bridge.kernelCatalog());
+        auto procs = m_bridge.workers();
+        if (!procs.contains(Pid(1)))
+            procs.prepend(Pid(1));
+        m_kernelsView->setCatalog(m_bridge.kernelCatalog(), procs);
+    });
+    connect(&m_bridge, &EngineBridge::kernelLibraryLoaded, this,
+        [this](const QString& path, int loadedOn, const QStringList& failures) {
+            const auto file = QFileInfo(path).fileName();
+            if (loadedOn > 0)
+                m_log->append(LogPane::Kind::Event,
+                    tr("Kernel library %1 loaded on %n process(es).", nullptr, loadedOn)
+                        .arg(file));
+            for (const auto& f : failures)
+                m_log->append(LogPane::Kind::Error, tr("Kernel library %1: %2").arg(file, f));
+            if (m_editor && m_editor->isVisible())
+                m_editor->status()->setText(failures.isEmpty()
+                        ? tr("Loaded %1 on %n process(es).", nullptr, loadedOn).arg(file)
+                        : tr("Built, but not loaded everywhere:\n%1").arg(failures.join('\n')));
+            statusBar()->showMessage(
+                tr("Kernel library %1: loaded on %2, failed on %3")
+                    .arg(file)
+                    .arg(loadedOn)
+                    .arg(failures.size()),
+                6000);
+        });
     connect(&m_bridge, &EngineBridge::snapshotReady, this, &MainWindow::applySnapshot);
     // The engine publishes a snapshot at every join and exit, samples or not.
     connect(&m_bridge, &EngineBridge::membershipChanged, this,
@@ -211,6 +247,61 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
 
 MainWindow::~MainWindow() = default;
 
+QStringList MainWindow::recentLibraries()
+{
+    return QSettings().value(QStringLiteral("kernels/recent")).toStringList();
+}
+
+void MainWindow::rebuildRecentMenu()
+{
+    if (!m_recentMenu)
+        return;
+    m_recentMenu->clear();
+    const auto recent = recentLibraries();
+    for (const auto& path : recent)
+        m_recentMenu->addAction(path, this, [this, path] { loadKernelLibrary(path); });
+    m_recentMenu->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::chooseKernelLibrary()
+{
+    const auto recent = recentLibraries();
+    const QString path = QFileDialog::getOpenFileName(this, tr("Load Kernel Library"),
+        recent.isEmpty() ? QString() : QFileInfo(recent.front()).absolutePath(),
+        tr("Kernel libraries (*.so);;All files (*)"));
+    if (!path.isEmpty())
+        loadKernelLibrary(path);
+}
+
+void MainWindow::loadKernelLibrary(const QString& path)
+{
+    auto recent = recentLibraries();
+    recent.removeAll(path);
+    recent.prepend(path);
+    while (recent.size() > 8)
+        recent.removeLast();
+    QSettings().setValue(QStringLiteral("kernels/recent"), recent);
+    rebuildRecentMenu();
+    m_log->append(LogPane::Kind::Event, tr("Loading kernel library %1…").arg(path));
+    m_bridge.loadKernelLibrary(path);
+}
+
+void MainWindow::newKernel()
+{
+    if (!m_editor) {
+        m_editor = new KernelEditor(this);
+        // Built libraries load like any other, but are not offered as recent files (each build
+        // is a new file).
+        connect(m_editor, &KernelEditor::loadRequested, this, [this](const QString& path) {
+            m_log->append(LogPane::Kind::Event, tr("Loading kernel library %1…").arg(path));
+            m_bridge.loadKernelLibrary(path);
+        });
+    }
+    m_editor->show();
+    m_editor->raise();
+    m_editor->activateWindow();
+}
+
 void MainWindow::buildActions()
 {
     auto* file = menuBar()->addMenu(tr("&File"));
@@ -247,6 +338,20 @@ void MainWindow::buildActions()
     m_killAction->setObjectName(QStringLiteral("actionKillWorker"));
     m_killAction->setToolTip(tr("Kill the worker process at once: its pending calls fail with "
                                 "ProcessExitedException, the rest of the cluster keeps working."));
+
+    auto* kernels = menuBar()->addMenu(tr("&Kernels"));
+    auto* load = kernels->addAction(QIcon::fromTheme(QStringLiteral("document-open")),
+        tr("&Load Kernel Library…"), this, &MainWindow::chooseKernelLibrary);
+    load->setObjectName(QStringLiteral("actionLoadKernelLibrary"));
+    load->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_O));
+    load->setToolTip(tr("Load a kernel library (a .so built with weft_add_kernel_library) on "
+                        "every process, and on every worker added later"));
+    m_recentMenu = kernels->addMenu(tr("&Recent Libraries"));
+    rebuildRecentMenu();
+    auto* fresh = kernels->addAction(tr("&New Kernel…"), this, &MainWindow::newKernel);
+    fresh->setObjectName(QStringLiteral("actionNewKernel"));
+    kernels->addSeparator();
+    kernels->addAction(tr("Show &Kernels"), this, [this] { m_tabs->setCurrentWidget(m_kernelsView); });
 
     auto* view = menuBar()->addMenu(tr("&View"));
     auto* live

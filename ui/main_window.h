@@ -23,6 +23,8 @@ class ReferencesChart;
 class TimelineView;
 class LogPane;
 class SubmitPanel;
+class KernelsView;
+class KernelEditor;
 
 class MainWindow final : public QMainWindow {
     Q_OBJECT
@@ -42,6 +44,10 @@ public:
     [[nodiscard]] SubmitPanel* submitPanel() const { return m_submit; }
     [[nodiscard]] LogPane* logPane() const { return m_log; }
     [[nodiscard]] QTabWidget* views() const { return m_tabs; }
+    [[nodiscard]] KernelsView* kernelsView() const { return m_kernelsView; }
+    [[nodiscard]] KernelEditor* kernelEditor() const { return m_editor; } // null until opened
+    // Kernel libraries loaded from this window, most recent first (kept between runs).
+    [[nodiscard]] static QStringList recentLibraries();
 
 public slots:
     void addLocalWorkers(); // opens the dialog
@@ -52,6 +58,10 @@ public slots:
     bool saveTrace(const QString& path, QString* error);
     void exportSeriesCsv();
     void exportTrace();
+    void chooseKernelLibrary(); // Kernels ▸ Load Kernel Library… (a file dialog)
+    // Loads a kernel library on every process and remembers it among the recent ones.
+    void loadKernelLibrary(const QString& path);
+    void newKernel(); // Kernels ▸ New Kernel…
 
 protected:
     void closeEvent(QCloseEvent* e) override;
@@ -60,6 +70,7 @@ private:
     void buildActions();
     void applySnapshot(std::shared_ptr<const TelemetrySnapshot> s);
     void refreshWorkerActions();
+    void rebuildRecentMenu();
     [[nodiscard]] QList<Pid> selectedPids() const;
 
     EngineBridge& m_bridge;
@@ -77,6 +88,9 @@ private:
     LogPane* m_log;
     SubmitPanel* m_submit;
     QTabWidget* m_tabs;
+    KernelsView* m_kernelsView;
+    KernelEditor* m_editor = nullptr;
+    class QMenu* m_recentMenu = nullptr;
     QLabel* m_status;
     QAction* m_addAction = nullptr;
     QAction* m_removeAction = nullptr;

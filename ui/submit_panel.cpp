@@ -21,6 +21,7 @@ SubmitPanel::SubmitPanel(QWidget* parent)
     , m_batch(new QSpinBox)
     , m_reducer(new QComboBox)
     , m_hint(new QLabel)
+    , m_signature(new QLabel)
     , m_error(new QLabel)
     , m_submit(new QPushButton(tr("Submit")))
 {
@@ -32,6 +33,9 @@ SubmitPanel::SubmitPanel(QWidget* parent)
     m_reducer->setObjectName(QStringLiteral("reducer"));
     m_submit->setObjectName(QStringLiteral("submit"));
     m_error->setObjectName(QStringLiteral("inputError"));
+    m_signature->setObjectName(QStringLiteral("signature"));
+    m_signature->setWordWrap(true);
+    m_signature->setTextInteractionFlags(Qt::TextSelectableByMouse);
 
     m_pattern->addItem(tr("remotecall on a worker"), int(Pattern::RemoteCall));
     m_pattern->addItem(tr("spawn (any worker)"), int(Pattern::Spawn));
@@ -62,6 +66,7 @@ SubmitPanel::SubmitPanel(QWidget* parent)
         return Row { label, field };
     };
     row(tr("&Kernel:"), m_kernel);
+    form->addRow(QString(), m_signature);
     row(tr("&Pattern:"), m_pattern);
     m_workerRow = row(tr("&Worker:"), m_worker);
     row(tr("&Arguments:"), m_args);
@@ -75,6 +80,7 @@ SubmitPanel::SubmitPanel(QWidget* parent)
     form->addRow(buttons);
 
     connect(m_pattern, &QComboBox::currentIndexChanged, this, &SubmitPanel::updateFields);
+    connect(m_kernel, &QComboBox::currentTextChanged, this, &SubmitPanel::describeKernel);
     connect(m_submit, &QPushButton::clicked, this, &SubmitPanel::trySubmit);
     connect(m_args, &QLineEdit::returnPressed, this, &SubmitPanel::trySubmit);
     connect(m_args, &QLineEdit::textChanged, m_error, &QLabel::hide);
@@ -91,6 +97,46 @@ void SubmitPanel::setKernels(const QStringList& kernels)
         m_kernel->setCurrentIndex(i);
 }
 
+void SubmitPanel::setCatalog(const KernelCatalog& catalog)
+{
+    m_catalog = catalog;
+    describeKernel();
+}
+
+void SubmitPanel::describeKernel()
+{
+    const auto* k = m_catalog.find(m_kernel->currentText().trimmed());
+    if (!k) {
+        m_signature->clear();
+        m_signature->setToolTip(QString());
+        m_args->setToolTip(QString());
+        updateFields();
+        return;
+    }
+    const QString sig = QString::fromStdString(k->name + k->signature);
+    const QString desc = QString::fromStdString(k->description);
+    m_signature->setText(desc.isEmpty() ? QStringLiteral("<code>%1</code>").arg(sig.toHtmlEscaped())
+                                        : QStringLiteral("<code>%1</code> — %2")
+                                              .arg(sig.toHtmlEscaped(), desc.toHtmlEscaped()));
+    m_signature->setToolTip(QString::fromStdString(k->library.empty()
+            ? std::string("built in")
+            : "from kernel library " + k->library));
+    m_args->setToolTip(desc);
+    updateFields();
+}
+
+QString SubmitPanel::argumentError(const QString& kernel, const List& args) const
+{
+    const auto* k = m_catalog.find(kernel);
+    if (!k)
+        return {};
+    const auto why = argument_error(*k, args);
+    return why.empty() ? QString()
+                       : tr("%1%2: %3")
+                             .arg(kernel, QString::fromStdString(k->signature),
+                                 QString::fromStdString(why));
+}
+
 void SubmitPanel::setWorkers(const QList<Pid>& workers)
 {
     const auto current = m_worker->currentData();
@@ -105,6 +151,13 @@ void SubmitPanel::setWorkers(const QList<Pid>& workers)
 void SubmitPanel::updateFields()
 {
     const auto p = Pattern(m_pattern->currentData().toInt());
+    // The chosen kernel's parameter types, as the argument field's placeholder.
+    const auto* k = m_catalog.find(m_kernel->currentText().trimmed());
+    QStringList types;
+    if (k && !k->variadic)
+        for (const auto& t : k->params)
+            types << QString::fromStdString(t);
+    const QString typed = k && !k->variadic ? types.join(QStringLiteral(", ")) : QString();
     m_workerRow.setVisible(p == Pattern::RemoteCall);
     m_batchRow.setVisible(p == Pattern::Pmap);
     m_reducerRow.setVisible(p == Pattern::Reduce);
@@ -112,11 +165,11 @@ void SubmitPanel::updateFields()
     case Pattern::RemoteCall:
         m_hint->setText(tr("Runs kernel(arguments…) on the chosen worker. Arguments: 2, 3.5, "
                            "\"text\", [1, 2], true."));
-        m_args->setPlaceholderText(QStringLiteral("2, 3"));
+        m_args->setPlaceholderText(k && !k->variadic ? typed : QStringLiteral("2, 3"));
         break;
     case Pattern::Spawn:
         m_hint->setText(tr("Runs kernel(arguments…) on the next worker, round robin."));
-        m_args->setPlaceholderText(QStringLiteral("2, 3"));
+        m_args->setPlaceholderText(k && !k->variadic ? typed : QStringLiteral("2, 3"));
         break;
     case Pattern::Pmap:
         m_hint->setText(tr("kernel(item) for every item, handed to whichever worker is free "
@@ -130,7 +183,7 @@ void SubmitPanel::updateFields()
         break;
     case Pattern::Everywhere:
         m_hint->setText(tr("Runs kernel(arguments…) on every process, the master included."));
-        m_args->setPlaceholderText(QString());
+        m_args->setPlaceholderText(typed);
         break;
     }
 }
@@ -155,6 +208,10 @@ std::optional<SubmitRequest> SubmitPanel::request(QString* error) const
             return std::nullopt;
         }
         r.args = std::move(parsed.values);
+        if (auto why = argumentError(r.kernel, r.args); !why.isEmpty()) {
+            *error = why;
+            return std::nullopt;
+        }
         if (r.pattern == Pattern::RemoteCall) {
             if (m_worker->currentIndex() < 0) {
                 *error = tr("Add a worker first, or choose spawn.");
@@ -177,6 +234,11 @@ std::optional<SubmitRequest> SubmitPanel::request(QString* error) const
             return std::nullopt;
         }
         r.items = std::move(parsed.values);
+        // pmap calls kernel(item): the first item stands for all of them.
+        if (auto why = argumentError(r.kernel, List { r.items.front() }); !why.isEmpty()) {
+            *error = tr("Items: %1").arg(why);
+            return std::nullopt;
+        }
         r.batchSize = m_batch->value();
         r.description = tr("pmap %1 over %2 (%3 items, batch %4)")
                             .arg(r.kernel, text)
@@ -192,6 +254,10 @@ std::optional<SubmitRequest> SubmitPanel::request(QString* error) const
         }
         r.lo = range->first;
         r.hi = range->second + 1; // Julia's ranges include their end
+        if (auto why = argumentError(r.kernel, List { Value(r.lo) }); !why.isEmpty()) {
+            *error = tr("The mapper is called with each integer i: %1").arg(why);
+            return std::nullopt;
+        }
         r.reducer = m_reducer->currentText().trimmed();
         r.description = tr("@distributed (%1) for i in %2: %3(i)").arg(r.reducer, text, r.kernel);
         break;

@@ -20,6 +20,9 @@ class SubmitPanel final : public QWidget {
 public:
     explicit SubmitPanel(QWidget* parent = nullptr);
     void setKernels(const QStringList& kernels);
+    // Signatures and descriptions: the argument field shows the chosen kernel's parameter types
+    // (its description as help), and mistyped arguments are refused before submitting.
+    void setCatalog(const KernelCatalog& catalog);
     void setWorkers(const QList<Pid>& workers);
     // The request the current input describes, or an error message.
     [[nodiscard]] std::optional<SubmitRequest> request(QString* error) const;
@@ -29,6 +32,9 @@ signals:
 
 private:
     void updateFields();
+    void describeKernel();
+    // Why `args` do not fit the chosen kernel, or "" (unknown kernels are the engine's to judge).
+    [[nodiscard]] QString argumentError(const QString& kernel, const List& args) const;
     void trySubmit();
 
     QComboBox* m_kernel;
@@ -38,6 +44,8 @@ private:
     QSpinBox* m_batch;
     QComboBox* m_reducer;
     QLabel* m_hint;
+    QLabel* m_signature;
+    KernelCatalog m_catalog;
     QLabel* m_error;
     QPushButton* m_submit;
     // The optional rows: a field and its label, shown and hidden together.

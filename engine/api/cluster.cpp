@@ -417,6 +417,28 @@ std::vector<ProcessKernelLibraries> Cluster::kernel_libraries()
     return out;
 }
 
+std::vector<std::vector<KernelDescription>> Cluster::kernels_on(const std::vector<Pid>& pids)
+{
+    std::vector<Future> calls;
+    CallOptions o;
+    o.pool = Pool::Interactive;
+    for (Pid p : pids)
+        if (p != 1)
+            calls.push_back(remotecall_args("weft.kernel_table", p, {}, o));
+    std::vector<std::vector<KernelDescription>> out;
+    std::size_t next = 0;
+    for (Pid p : pids) {
+        if (p == 1) {
+            out.push_back(kernels());
+            continue;
+        }
+        auto& list = out.emplace_back();
+        for (auto& k : calls[next++].fetch().as_list())
+            list.push_back(detail::kernel_from_value(k));
+    }
+    return out;
+}
+
 std::vector<std::string> Cluster::kernel_library_paths() const
 {
     std::lock_guard g(impl_->libraries_m);

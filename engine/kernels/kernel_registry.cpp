@@ -201,14 +201,17 @@ bool fits(const std::string& type, const Value& v)
 
 std::string check_arguments(const KernelInfo& k, const List& args)
 {
-    if (k.variadic)
-        return {};
-    if (args.size() != k.params.size())
-        return "takes " + std::to_string(k.params.size()) + " argument"
-            + (k.params.size() == 1 ? "" : "s") + ", got " + std::to_string(args.size());
+    return k.variadic ? std::string() : argument_error(k.params, args);
+}
+
+std::string argument_error(const std::vector<std::string>& params, const List& args)
+{
+    if (args.size() != params.size())
+        return "takes " + std::to_string(params.size()) + " argument"
+            + (params.size() == 1 ? "" : "s") + ", got " + std::to_string(args.size());
     for (std::size_t i = 0; i < args.size(); ++i)
-        if (args[i].kind() != Value::Kind::Ref && !fits(k.params[i], args[i]))
-            return "argument " + std::to_string(i + 1) + ": expected " + k.params[i] + ", got "
+        if (args[i].kind() != Value::Kind::Ref && !fits(params[i], args[i]))
+            return "argument " + std::to_string(i + 1) + ": expected " + params[i] + ", got "
                 + args[i].kind_name();
     return {};
 }
@@ -225,4 +228,10 @@ void throw_argument(std::size_t index, const std::exception& e)
 }
 
 } // namespace detail
+
+std::string argument_error(const KernelDescription& k, const List& args)
+{
+    return k.variadic ? std::string() : detail::argument_error(k.params, args);
+}
+
 } // namespace weft

@@ -77,5 +77,6 @@ private:
 // got U" (what the caller is told, with the kernel's name), or "" when all fit. A reference is
 // checked once fetched.
 [[nodiscard]] std::string check_arguments(const KernelInfo& k, const List& args);
+[[nodiscard]] std::string argument_error(const std::vector<std::string>& params, const List& args);
 
 } // namespace weft::detail

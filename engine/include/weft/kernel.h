@@ -56,6 +56,12 @@ struct KernelDescription {
     friend bool operator==(const KernelDescription&, const KernelDescription&) = default;
 };
 
+// Why `args` do not fit kernel `k`'s parameters, as "argument N: expected T, got U" or "takes N
+// arguments, got M", or "" when they fit (or the kernel takes any arguments). What a process
+// checks before it runs a call, for a front end to check before it submits one. A reference
+// argument is not checked (it is fetched where the call runs).
+[[nodiscard]] std::string argument_error(const KernelDescription& k, const List& args);
+
 // A kernel library as one process has it loaded.
 struct KernelLibraryInfo {
     std::string name; // as weft_add_kernel_library / WEFT_KERNEL_LIBRARY named it
