@@ -56,7 +56,8 @@ QList<Diagnostic> parseDiagnostics(const QString& output, const QString& sourceN
 
 QString KernelEditor::starterSource()
 {
-    return QStringLiteral(R"(// A kernel library: each WEFT_KERNEL below becomes a kernel every process can run.
+    return QStringLiteral(
+        R"(// A kernel library: each WEFT_KERNEL below becomes a kernel every process can run.
 // Parameters and results may be int64_t, double, bool, std::string, std::vector<double>,
 // weft::Array, weft::List, weft::Value, weft::RemoteChannel or weft::Future; a kernel may take
 // weft::Context& first to reach its process (myid(), nested calls).
@@ -216,8 +217,7 @@ void KernelEditor::finishBuild(int exitCode, QProcess::ExitStatus status)
     m_progress->hide();
     m_found = parseDiagnostics(output, QFileInfo(m_sourcePath).fileName());
     for (const auto& d : m_found)
-        m_diagnostics->addItem(
-            tr("line %1: %2: %3").arg(d.line).arg(d.severity, d.message));
+        m_diagnostics->addItem(tr("line %1: %2: %3").arg(d.line).arg(d.severity, d.message));
     const bool ok = status == QProcess::NormalExit && exitCode == 0;
     if (!ok) {
         const int errors = static_cast<int>(std::count_if(

@@ -39,7 +39,10 @@ KernelsView::KernelsView(QWidget* parent)
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
     m_table->setAlternatingRowColors(true);
     m_table->horizontalHeader()->setStretchLastSection(true);
+    m_table->setWordWrap(false);
+    m_table->verticalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
     m_table->setSortingEnabled(true);
+    m_table->sortByColumn(0, Qt::AscendingOrder);
     m_errors->setObjectName(QStringLiteral("kernelLoadErrors"));
     m_errors->setWordWrap(true);
     m_errors->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -58,8 +61,8 @@ void KernelsView::setCatalog(const KernelCatalog& catalog, const QList<Pid>& pro
     int row = 0;
     for (const auto& e : catalog.kernels) {
         const auto& k = e.kernel;
-        const bool everywhere = std::all_of(processes.begin(), processes.end(),
-            [&](Pid p) { return e.processes.contains(p); });
+        const bool everywhere = std::all_of(
+            processes.begin(), processes.end(), [&](Pid p) { return e.processes.contains(p); });
         const QString where = everywhere && processes.size() > 1
             ? tr("all %1").arg(processes.size())
             : processRanges(e.processes);
@@ -68,8 +71,8 @@ void KernelsView::setCatalog(const KernelCatalog& catalog, const QList<Pid>& pro
             QString::fromStdString(k.signature), where, QString::fromStdString(k.description) };
         for (int c = 0; c < cells.size(); ++c) {
             auto* item = new QTableWidgetItem(cells[c]);
-            item->setToolTip(c == 3 ? tr("Processes: %1").arg(processRanges(e.processes))
-                                    : cells[c]);
+            item->setToolTip(
+                c == 3 ? tr("Processes: %1").arg(processRanges(e.processes)) : cells[c]);
             m_table->setItem(row, c, item);
         }
         ++row;

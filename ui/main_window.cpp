@@ -18,14 +18,14 @@
 #include <QApplication>
 #include <QCloseEvent>
 #include <QFileDialog>
+#include <QFileInfo>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMenu>
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QPainter>
 #include <QRegularExpression>
-#include <QFileInfo>
-#include <QMenu>
 #include <QSettings>
 #include <QSplitter>
 #include <QStatusBar>
@@ -173,19 +173,17 @@ MainWindow::MainWindow(EngineBridge& bridge, QWidget* parent)
             const auto file = QFileInfo(path).fileName();
             if (loadedOn > 0)
                 m_log->append(LogPane::Kind::Event,
-                    tr("Kernel library %1 loaded on %n process(es).", nullptr, loadedOn)
-                        .arg(file));
+                    tr("Kernel library %1 loaded on %n process(es).", nullptr, loadedOn).arg(file));
             for (const auto& f : failures)
                 m_log->append(LogPane::Kind::Error, tr("Kernel library %1: %2").arg(file, f));
             if (m_editor && m_editor->isVisible())
                 m_editor->status()->setText(failures.isEmpty()
                         ? tr("Loaded %1 on %n process(es).", nullptr, loadedOn).arg(file)
                         : tr("Built, but not loaded everywhere:\n%1").arg(failures.join('\n')));
-            statusBar()->showMessage(
-                tr("Kernel library %1: loaded on %2, failed on %3")
-                    .arg(file)
-                    .arg(loadedOn)
-                    .arg(failures.size()),
+            statusBar()->showMessage(tr("Kernel library %1: loaded on %2, failed on %3")
+                                         .arg(file)
+                                         .arg(loadedOn)
+                                         .arg(failures.size()),
                 6000);
         });
     connect(&m_bridge, &EngineBridge::snapshotReady, this, &MainWindow::applySnapshot);
@@ -351,7 +349,8 @@ void MainWindow::buildActions()
     auto* fresh = kernels->addAction(tr("&New Kernel…"), this, &MainWindow::newKernel);
     fresh->setObjectName(QStringLiteral("actionNewKernel"));
     kernels->addSeparator();
-    kernels->addAction(tr("Show &Kernels"), this, [this] { m_tabs->setCurrentWidget(m_kernelsView); });
+    kernels->addAction(
+        tr("Show &Kernels"), this, [this] { m_tabs->setCurrentWidget(m_kernelsView); });
 
     auto* view = menuBar()->addMenu(tr("&View"));
     auto* live

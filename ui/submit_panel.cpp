@@ -118,9 +118,8 @@ void SubmitPanel::describeKernel()
     m_signature->setText(desc.isEmpty() ? QStringLiteral("<code>%1</code>").arg(sig.toHtmlEscaped())
                                         : QStringLiteral("<code>%1</code> — %2")
                                               .arg(sig.toHtmlEscaped(), desc.toHtmlEscaped()));
-    m_signature->setToolTip(QString::fromStdString(k->library.empty()
-            ? std::string("built in")
-            : "from kernel library " + k->library));
+    m_signature->setToolTip(QString::fromStdString(
+        k->library.empty() ? std::string("built in") : "from kernel library " + k->library));
     m_args->setToolTip(desc);
     updateFields();
 }
@@ -131,10 +130,10 @@ QString SubmitPanel::argumentError(const QString& kernel, const List& args) cons
     if (!k)
         return {};
     const auto why = argument_error(*k, args);
-    return why.empty() ? QString()
-                       : tr("%1%2: %3")
-                             .arg(kernel, QString::fromStdString(k->signature),
-                                 QString::fromStdString(why));
+    return why.empty()
+        ? QString()
+        : tr("%1%2: %3")
+              .arg(kernel, QString::fromStdString(k->signature), QString::fromStdString(why));
 }
 
 void SubmitPanel::setWorkers(const QList<Pid>& workers)

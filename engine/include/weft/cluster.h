@@ -135,7 +135,8 @@ public:
     [[nodiscard]] std::vector<ProcessKernelLibraries> kernel_libraries();
     // Every kernel each of `pids` has loaded, sorted by name; asked of all at once (a process
     // that cannot answer throws, as remotecall_fetch would).
-    [[nodiscard]] std::vector<std::vector<KernelDescription>> kernels_on(const std::vector<Pid>& pids);
+    [[nodiscard]] std::vector<std::vector<KernelDescription>> kernels_on(
+        const std::vector<Pid>& pids);
     // The libraries every new worker loads as it joins, in load order (one per library name).
     [[nodiscard]] std::vector<std::string> kernel_library_paths() const;
 
