@@ -339,13 +339,21 @@ KernelLoadResult load_result(Pid pid, const Value& v)
 }
 } // namespace
 
-std::vector<KernelLoadResult> Cluster::load_on(
-    const std::string& path, const std::vector<Pid>& pids, bool preflighted)
+std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
+    const std::vector<Pid>& pids, bool preflighted, const std::function<void()>& meanwhile)
 {
     std::vector<Future> calls;
     calls.reserve(pids.size());
     for (Pid p : pids)
         calls.push_back(remotecall("weft.load_kernels", p, path, !preflighted));
+    if (meanwhile)
+        meanwhile();
+    // Every fetch request on the wire at once (one round trip, not one per worker); each Future
+    // then holds its own answer or error, read below.
+    try {
+        (void)fetch_all(calls);
+    } catch (const std::exception&) {
+    }
     std::vector<KernelLoadResult> out;
     for (std::size_t i = 0; i < pids.size(); ++i) {
         try {
@@ -363,20 +371,25 @@ std::vector<KernelLoadResult> Cluster::load_on(
 
 std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
 {
-    std::vector<KernelLoadResult> out;
-    // The master first, checking the library in a forked child: a library whose initialiser
-    // throws or crashes is then refused everywhere without any worker trying it.
-    bool master_ok = false;
-    try {
-        out.push_back(load_result(1,
-            detail::listing_to_value(detail::load_library(impl_->runtime->kernels(), path, true))));
-        master_ok = true;
-    } catch (const std::exception& e) {
-        out.push_back({ 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() });
-    }
+    // First the check, in a child forked from the master: a library whose initialiser throws or
+    // crashes is then refused everywhere without any process trying it for real. Then the
+    // workers load it while the master does.
+    const auto check = detail::check_library(path);
+    const bool checked = check.empty();
     auto pids = workers();
     pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
-    for (auto& r : load_on(path, pids, master_ok))
+    std::vector<KernelLoadResult> out(1);
+    auto on_workers = load_on(path, pids, checked, [&] {
+        try {
+            if (!checked)
+                throw std::runtime_error(check);
+            out[0] = load_result(1,
+                detail::listing_to_value(detail::load_library(impl_->runtime->kernels(), path, false)));
+        } catch (const std::exception& e) {
+            out[0] = { 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() };
+        }
+    });
+    for (auto& r : on_workers)
         out.push_back(std::move(r));
     if (std::any_of(out.begin(), out.end(), [](auto& r) { return r.ok; })) {
         std::lock_guard g(impl_->libraries_m);
@@ -386,9 +399,9 @@ std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
         auto& l = impl_->libraries;
         auto it = std::find_if(l.begin(), l.end(), [&](auto& e) { return e.name == name; });
         if (it == l.end())
-            l.push_back({ name, path, master_ok });
+            l.push_back({ name, path, checked });
         else
-            *it = { name, path, master_ok };
+            *it = { name, path, checked };
     }
     return out;
 }

@@ -159,6 +159,24 @@ std::string preflight(const std::string& copy, const std::string& path)
 
 } // namespace
 
+std::string check_library(const std::string& path)
+{
+    std::error_code ec;
+    const auto abs = std::filesystem::absolute(path, ec);
+    const std::string where = ec ? path : abs.lexically_normal().string();
+    const int fd = ::open(where.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return {};
+    std::string why;
+    try {
+        why = preflight(fd_path(fd), where);
+    } catch (const std::exception& e) {
+        why = e.what();
+    }
+    ::close(fd);
+    return why.empty() ? why : "kernel library " + where + " cannot be loaded: " + why;
+}
+
 std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(
     const std::string& path, bool preflight_first)
 {

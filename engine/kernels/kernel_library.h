@@ -20,6 +20,11 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Loads `path` in a forked child and reports how its static initialisers went: "" when they ran,
+// else why not ("kernel library P cannot be loaded: a static initialiser threw T: what"). A file
+// that cannot be opened or loaded at all passes: loading it for real gives the precise error.
+[[nodiscard]] std::string check_library(const std::string& path);
+
 class LoadedLibrary final {
 public:
     // Loads `path`. With `preflight`, the library is first loaded in a forked child, so that a

@@ -3,6 +3,7 @@
 // they run on (weft.load_kernels) and list what it has loaded (weft.kernel_libraries), and the
 // value forms their answers travel in.
 
+#include "kernel_library.h"
 #include "kernel_registry.h"
 #include "weft/value.h"
 

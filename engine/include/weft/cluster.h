@@ -182,9 +182,10 @@ public:
 
 private:
     Cluster(ClusterOptions options, const detail::KernelDef* program_kernels);
-    // Loads `path` on `pids` (workers) in parallel; one result each, in order of `pids`.
-    std::vector<KernelLoadResult> load_on(
-        const std::string& path, const std::vector<Pid>& pids, bool preflighted);
+    // Loads `path` on `pids` (workers) in parallel, running `meanwhile` here while they do; one
+    // result each, in order of `pids`.
+    std::vector<KernelLoadResult> load_on(const std::string& path, const std::vector<Pid>& pids,
+        bool preflighted, const std::function<void()>& meanwhile = {});
 
     friend struct detail::ProcessAccess; // the engine reaches the runtime behind the master
     struct Impl; // the runtime, the telemetry record, the local manager, the callbacks
