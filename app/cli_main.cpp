@@ -3,6 +3,7 @@
 
 #include "weft/weft.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -149,6 +150,43 @@ int demo(int nworkers)
     return 0;
 }
 
+// weft-cli kernels [--workers N] [LIBRARY...]: loads each library on the master and N workers
+// and lists what every process has loaded: library, version, kernels and signatures, and where
+// a library failed, why.
+int kernels(int argc, char** argv)
+{
+    int nworkers = 2;
+    std::vector<std::string> libraries;
+    for (int i = 2; i < argc; ++i) {
+        const std::string a = argv[i];
+        if (a == "--workers" && i + 1 < argc)
+            nworkers = std::max(0, std::atoi(argv[++i]));
+        else
+            libraries.push_back(a);
+    }
+    weft::Cluster cluster(cli_options());
+    cluster.addprocs(nworkers);
+    int failed = 0;
+    for (const auto& lib : libraries)
+        for (const auto& r : cluster.load_kernels(lib))
+            if (!r.ok) {
+                std::printf("not loaded: %s\n", r.error.c_str());
+                ++failed;
+            }
+    for (const auto& p : cluster.kernel_libraries()) {
+        std::printf("process %u%s\n", p.pid, p.pid == 1 ? " (master)" : "");
+        if (!p.error.empty())
+            std::printf("  %s\n", p.error.c_str());
+        for (const auto& l : p.libraries) {
+            std::printf("  %s %s  (%s)\n", l.name.c_str(), l.version.c_str(), l.path.c_str());
+            for (const auto& k : l.kernels)
+                std::printf("    %-16s %-40s %s\n", k.name.c_str(), k.signature.c_str(),
+                    k.description.c_str());
+        }
+    }
+    return failed ? 1 : 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -168,6 +206,15 @@ int main(int argc, char** argv)
             return 1;
         }
     }
-    std::fprintf(stderr, "usage: weft-cli [demo [NWORKERS]] | --version\n");
+    if (cmd == "kernels") {
+        try {
+            return kernels(argc, argv);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "weft-cli: %s\n", e.what());
+            return 1;
+        }
+    }
+    std::fprintf(stderr,
+        "usage: weft-cli [demo [NWORKERS]] | kernels [--workers N] [LIBRARY...] | --version\n");
     return 2;
 }
