@@ -6,6 +6,7 @@
 #include "engine_bridge.h"
 #include "kernel_editor.h"
 #include "kernels_view.h"
+#include "app_options.h"
 #include "main_window.h"
 #include "submissions_model.h"
 #include "submit_panel.h"
@@ -28,14 +29,6 @@ using namespace weft;
 using namespace weft::ui;
 
 namespace {
-
-ClusterOptions options()
-{
-    ClusterOptions o;
-    o.worker_path = WEFT_WORKER_PATH;
-    o.kernel_libraries = { WEFT_CLASSROOM_PATH };
-    return o;
-}
 
 // The row of `kernel` in the Kernels view, or -1.
 int rowOf(const KernelsView& v, const QString& kernel)
@@ -78,7 +71,7 @@ private slots:
         QSettings::setDefaultFormat(QSettings::IniFormat);
         QSettings::setPath(QSettings::IniFormat, QSettings::UserScope, settings_.path());
         QCoreApplication::setApplicationName(QStringLiteral("weft-test"));
-        bridge_ = std::make_unique<EngineBridge>(options());
+        bridge_ = std::make_unique<EngineBridge>(test::app_options());
         window_ = std::make_unique<MainWindow>(*bridge_);
         window_->show();
         bridge_->addLocalWorkers(2, { 1, 0 });

@@ -5,6 +5,7 @@
 #include "add_workers_dialog.h"
 #include "engine_bridge.h"
 #include "log_pane.h"
+#include "app_options.h"
 #include "main_window.h"
 #include "pool_chart.h"
 #include "submissions_model.h"
@@ -32,14 +33,6 @@ using namespace weft;
 using namespace weft::ui;
 
 namespace {
-
-ClusterOptions options()
-{
-    ClusterOptions o;
-    o.worker_path = WEFT_WORKER_PATH;
-    o.kernel_libraries = { WEFT_CLASSROOM_PATH }; // as the app loads it
-    return o;
-}
 
 int countState(const WorkersModel& m, WorkersModel::RowState s)
 {
@@ -87,7 +80,7 @@ private slots:
     {
         QElapsedTimer t;
         t.start();
-        auto bridge = std::make_unique<EngineBridge>(options());
+        auto bridge = std::make_unique<EngineBridge>(test::app_options());
         MainWindow w(*bridge);
         w.show();
         bridge->addLocalWorkers(4, { 1, 1 });
@@ -108,7 +101,7 @@ private slots:
     // its event loop, which this very wait runs).
     void absurd_worker_count_fails_at_once()
     {
-        auto bridge = std::make_unique<EngineBridge>(options());
+        auto bridge = std::make_unique<EngineBridge>(test::app_options());
         MainWindow w(*bridge);
         w.show();
         QString shown;
@@ -133,7 +126,7 @@ private slots:
     // showed. The engine now publishes a snapshot at every change of membership, sampled or not.
     void joins_and_deaths_show_with_sampling_off()
     {
-        auto o = options();
+        auto o = test::app_options();
         o.telemetry_interval = std::chrono::milliseconds(0);
         auto bridge = std::make_unique<EngineBridge>(o);
         MainWindow w(*bridge);
@@ -162,7 +155,7 @@ private slots:
 
     void add_workers_through_the_dialog()
     {
-        bridge_ = std::make_unique<EngineBridge>(options());
+        bridge_ = std::make_unique<EngineBridge>(test::app_options());
         window_ = std::make_unique<MainWindow>(*bridge_);
         window_->show();
         QVERIFY(QTest::qWaitForWindowExposed(window_.get()));
