@@ -170,6 +170,12 @@ void KernelEditor::buildAndLoad()
     ++m_generation;
     const QString dir = m_outDir + QLatin1Char('/') + name;
     QDir().mkpath(dir);
+    // Earlier builds go, except the latest: it may be the one loaded, which workers that join
+    // later load by its path. (Processes that have a build loaded hold it open; removing its
+    // file does not disturb them.)
+    for (const auto& old : QDir(dir).entryInfoList({ QStringLiteral("lib%1.*.so").arg(name) }))
+        if (old.absoluteFilePath() != m_libraryPath)
+            QFile::remove(old.absoluteFilePath());
     m_sourcePath = dir + QLatin1Char('/') + name + QStringLiteral(".cpp");
     const QString entryPath = dir + QStringLiteral("/weft_entry.cpp");
     m_libraryPath

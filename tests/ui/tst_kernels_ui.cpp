@@ -3,10 +3,10 @@
 // kernel written in the editor fails to build with its error at the right line, then builds,
 // loads everywhere and runs.
 
+#include "app_options.h"
 #include "engine_bridge.h"
 #include "kernel_editor.h"
 #include "kernels_view.h"
-#include "app_options.h"
 #include "main_window.h"
 #include "submissions_model.h"
 #include "submit_panel.h"
@@ -14,6 +14,7 @@
 
 #include <QApplication>
 #include <QComboBox>
+#include <QDir>
 #include <QLabel>
 #include <QLineEdit>
 #include <QListWidget>
@@ -176,6 +177,20 @@ private slots:
         QTRY_COMPARE_WITH_TIMEOUT(model->rowCount(), before + 1, 30000);
         QTRY_COMPARE_WITH_TIMEOUT(lastResult(*model), QStringLiteral("worker 2: 42"), 30000);
         QVERIFY(ed->grab().save(QStringLiteral(QT_TESTCASE_BUILDDIR "/kernel-editor.png")));
+        // Builds do not pile up: a build removes every earlier one but the latest (which later
+        // workers may still load by its path).
+        const QDir cache(out.path() + QStringLiteral("/editor_test"));
+        const auto filter = QStringList { QStringLiteral("libeditor_test.*.so") };
+        const auto afterTwo = cache.entryList(filter);
+        QCOMPARE(afterTwo.size(), 1); // the first build failed, so it wrote none
+        for (int b = 3; b <= 4; ++b) {
+            QTest::mouseClick(ed->buildButton(), Qt::LeftButton);
+            QTRY_COMPARE_WITH_TIMEOUT(built.count(), b, 120000);
+            QVERIFY2(built.at(b - 1).at(0).toBool(), qPrintable(ed->status()->text()));
+        }
+        const auto afterFour = cache.entryList(filter);
+        QCOMPARE(afterFour.size(), 2); // builds 3 and 4
+        QVERIFY(!afterFour.contains(afterTwo.front()));
     }
 
     void noCompilerNamesThePackage()
