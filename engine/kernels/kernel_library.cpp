@@ -43,13 +43,13 @@ std::string fd_path(int fd)
     return "/proc/self/fd/" + std::to_string(fd);
 }
 
-// The loader's message, with the private copy's name replaced by the file the user gave.
-std::string loader_error(const std::string& copy, const std::string& path)
+// The loader's message, with the descriptor's name replaced by the file the user gave.
+std::string loader_error(const std::string& mapped, const std::string& path)
 {
     const char* e = ::dlerror();
     std::string m = e ? e : "unknown dynamic loader error";
-    for (auto at = m.find(copy); at != std::string::npos; at = m.find(copy, at + path.size()))
-        m.replace(at, copy.size(), path);
+    for (auto at = m.find(mapped); at != std::string::npos; at = m.find(mapped, at + path.size()))
+        m.replace(at, mapped.size(), path);
     return m;
 }
 
@@ -89,8 +89,9 @@ int g_report_fd = -1;
     ::_exit(3);
 }
 
-// Loads the copy in a forked child and reports how its initialisers went: "" when they ran.
-std::string preflight(const std::string& copy, const std::string& path)
+// Loads the library (by its descriptor's name) in a forked child and reports how its
+// initialisers went: "" when they ran.
+std::string preflight(const std::string& mapped)
 {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0)
@@ -112,7 +113,7 @@ std::string preflight(const std::string& copy, const std::string& path)
         std::set_terminate(report_exception);
         try {
             // A failure to load is the parent's to report (with the loader's message).
-            dlopen_may_throw(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+            dlopen_may_throw(mapped.c_str(), RTLD_NOW | RTLD_LOCAL);
         } catch (...) {
             report_exception();
         }
@@ -153,7 +154,6 @@ std::string preflight(const std::string& copy, const std::string& path)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return "a static initialiser ended the process (exit status "
             + std::to_string(WEXITSTATUS(status)) + ")";
-    (void)path;
     return {};
 }
 
@@ -169,7 +169,7 @@ std::string check_library(const std::string& path)
         return {};
     std::string why;
     try {
-        why = preflight(fd_path(fd), where);
+        why = preflight(fd_path(fd));
     } catch (const std::exception& e) {
         why = e.what();
     }
@@ -184,18 +184,18 @@ std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(
     const auto abs = std::filesystem::absolute(path, ec);
     const std::string where = ec ? path : abs.lexically_normal().string();
     const int fd = open_library_file(where);
-    const std::string copy = fd_path(fd);
+    const std::string mapped = fd_path(fd);
     auto fail = [&](const std::string& m) {
         ::close(fd);
         throw KernelLibraryError(m);
     };
     if (preflight_first) {
-        if (auto why = preflight(copy, where); !why.empty())
+        if (auto why = preflight(mapped); !why.empty())
             fail("kernel library " + where + " cannot be loaded: " + why);
     }
     void* h = nullptr;
     try {
-        h = dlopen_may_throw(copy.c_str(), RTLD_NOW | RTLD_LOCAL);
+        h = dlopen_may_throw(mapped.c_str(), RTLD_NOW | RTLD_LOCAL);
     } catch (const std::exception& e) {
         // Not checked first (a worker trusting its master's check of another copy): the process
         // lives, but its dynamic loader may be left locked.
@@ -203,7 +203,7 @@ std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(
             + current_exception_type() + ": " + e.what());
     }
     if (!h)
-        fail(loader_error(copy, where));
+        fail(loader_error(mapped, where));
     using Entry = const KernelLibraryEntry* (*)();
     auto entry_fn = reinterpret_cast<Entry>(::dlsym(h, kernel_library_symbol));
     if (!entry_fn) {
@@ -244,9 +244,19 @@ std::shared_ptr<const LoadedLibrary> LoadedLibrary::open(
 
 LoadedLibrary::~LoadedLibrary()
 {
-    if (handle_)
+    bool still_mapped = false;
+    if (handle_) {
         ::dlclose(handle_);
-    if (fd_ >= 0)
+        // The loader finds a loaded object by name before anything else. If this one stays
+        // loaded (a library built with GNU unique symbols is never unloaded, and one reloaded
+        // from the same unchanged file is shared), its name /proc/self/fd/N must never name
+        // another library: the descriptor stays open, so N is not reused.
+        if (void* h = ::dlopen(fd_path(fd_).c_str(), RTLD_NOLOAD | RTLD_LAZY)) {
+            ::dlclose(h);
+            still_mapped = true;
+        }
+    }
+    if (fd_ >= 0 && !still_mapped)
         ::close(fd_);
     g_open.fetch_sub(1);
 }

@@ -257,6 +257,21 @@ private slots:
         QCOMPARE(c->remotecall_fetch("tripler_version", late).as_int(), std::int64_t(2));
     }
 
+    // A library the loader cannot unload keeps its name (/proc/self/fd/N) after its last use: N
+    // must not name the next library loaded, or the loader hands back the old code for it.
+    void aLibraryThatCannotUnloadDoesNotShadowTheNext()
+    {
+        for (int v = 1; v <= 3; ++v) {
+            const auto path = kLibs + "/sticky" + std::to_string(v) + "/libsticky_v"
+                + std::to_string(v) + ".so";
+            const auto rs = c->load_kernels(path);
+            for (auto& r : rs)
+                QVERIFY2(r.ok, all_errors(rs).c_str());
+            for (Pid p : c->procs())
+                QCOMPARE(c->remotecall_fetch("sticky_version", p).as_int(), std::int64_t(v));
+        }
+    }
+
     void cleanupTestCase() { QVERIFY(test::stop_cluster(c)); }
 
 private:
