@@ -150,13 +150,14 @@ void SubmitPanel::setWorkers(const QList<Pid>& workers)
 void SubmitPanel::updateFields()
 {
     const auto p = Pattern(m_pattern->currentData().toInt());
-    // The chosen kernel's parameter types, as the argument field's placeholder.
+    // A typed kernel's parameter types are the example the argument field shows.
     const auto* k = m_catalog.find(m_kernel->currentText().trimmed());
     QStringList types;
     if (k && !k->variadic)
         for (const auto& t : k->params)
             types << QString::fromStdString(t);
-    const QString typed = k && !k->variadic ? types.join(QStringLiteral(", ")) : QString();
+    const QString example
+        = k && !k->variadic ? types.join(QStringLiteral(", ")) : QStringLiteral("2, 3");
     m_workerRow.setVisible(p == Pattern::RemoteCall);
     m_batchRow.setVisible(p == Pattern::Pmap);
     m_reducerRow.setVisible(p == Pattern::Reduce);
@@ -164,11 +165,11 @@ void SubmitPanel::updateFields()
     case Pattern::RemoteCall:
         m_hint->setText(tr("Runs kernel(arguments…) on the chosen worker. Arguments: 2, 3.5, "
                            "\"text\", [1, 2], true."));
-        m_args->setPlaceholderText(k && !k->variadic ? typed : QStringLiteral("2, 3"));
+        m_args->setPlaceholderText(example);
         break;
     case Pattern::Spawn:
         m_hint->setText(tr("Runs kernel(arguments…) on the next worker, round robin."));
-        m_args->setPlaceholderText(k && !k->variadic ? typed : QStringLiteral("2, 3"));
+        m_args->setPlaceholderText(example);
         break;
     case Pattern::Pmap:
         m_hint->setText(tr("kernel(item) for every item, handed to whichever worker is free "
@@ -182,7 +183,7 @@ void SubmitPanel::updateFields()
         break;
     case Pattern::Everywhere:
         m_hint->setText(tr("Runs kernel(arguments…) on every process, the master included."));
-        m_args->setPlaceholderText(typed);
+        m_args->setPlaceholderText(k && !k->variadic ? example : QString());
         break;
     }
 }

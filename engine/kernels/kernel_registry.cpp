@@ -62,6 +62,8 @@ std::shared_ptr<KernelInfo> info_of(const KernelDef& d, std::shared_ptr<const Lo
     info->fn = d.fn;
     info->keeps_ref = d.keeps_ref;
     info->params = d.params;
+    for (const auto& p : d.params)
+        info->accepts.push_back(accepted_kinds(p));
     info->result = d.result ? d.result : "any";
     info->variadic = d.variadic;
     info->description = d.description ? d.description : "";
@@ -167,59 +169,66 @@ std::string KernelRegistry::label_name(std::uint32_t label) const
 
 namespace {
 
-// Whether `v` converts to a parameter of type `type` (a Convert<T>::name).
-bool fits(const std::string& type, const Value& v)
+constexpr KindMask bit(Value::Kind k)
 {
-    using K = Value::Kind;
-    const auto k = v.kind();
-    if (type == "any")
-        return true;
-    if (type == "int64")
-        return k == K::Int64;
-    if (type == "float64")
-        return k == K::Float64 || k == K::Int64;
-    if (type == "bool")
-        return k == K::Bool;
-    if (type == "text")
-        return k == K::Text;
-    if (type == "bytes")
-        return k == K::Bytes;
-    if (type == "array")
-        return k == K::Array;
-    if (type == "list")
-        return k == K::List;
-    if (type == "map")
-        return k == K::Map;
-    if (type == "vector<float64>" || type == "vector<int64>")
-        return k == K::Array || k == K::List;
-    if (type == "ref" || type == "Future" || type == "RemoteChannel")
-        return k == K::Ref;
-    return true; // a type the SDK does not know by name: its conversion decides
+    return KindMask(1u << static_cast<unsigned>(k));
+}
+
+std::string arity_message(std::size_t want, std::size_t got)
+{
+    return "takes " + std::to_string(want) + " argument" + (want == 1 ? "" : "s") + ", got "
+        + std::to_string(got);
 }
 
 } // namespace
 
-std::string check_arguments(const KernelInfo& k, const List& args)
+KindMask accepted_kinds(const std::string& type)
 {
-    return k.variadic ? std::string() : argument_error(k.params, args);
+    using K = Value::Kind;
+    if (type == "int64")
+        return bit(K::Int64);
+    if (type == "float64")
+        return bit(K::Float64) | bit(K::Int64);
+    if (type == "bool")
+        return bit(K::Bool);
+    if (type == "text")
+        return bit(K::Text);
+    if (type == "bytes")
+        return bit(K::Bytes);
+    if (type == "array")
+        return bit(K::Array);
+    if (type == "list")
+        return bit(K::List);
+    if (type == "map")
+        return bit(K::Map);
+    if (type == "vector<float64>" || type == "vector<int64>")
+        return bit(K::Array) | bit(K::List);
+    if (type == "ref" || type == "Future" || type == "RemoteChannel")
+        return bit(K::Ref);
+    return KindMask(~0u); // "any", or a type the SDK does not know by name: its conversion decides
 }
 
-std::string argument_error(const std::vector<std::string>& params, const List& args)
+std::string argument_error(
+    const std::vector<std::string>& params, const std::vector<KindMask>& accepts, const List& args)
 {
     if (args.size() != params.size())
-        return "takes " + std::to_string(params.size()) + " argument"
-            + (params.size() == 1 ? "" : "s") + ", got " + std::to_string(args.size());
+        return arity_message(params.size(), args.size());
     for (std::size_t i = 0; i < args.size(); ++i)
-        if (args[i].kind() != Value::Kind::Ref && !fits(params[i], args[i]))
+        // A reference is fetched where the call runs, and checked then.
+        if (args[i].kind() != Value::Kind::Ref && !(accepts[i] & bit(args[i].kind())))
             return "argument " + std::to_string(i + 1) + ": expected " + params[i] + ", got "
                 + args[i].kind_name();
     return {};
 }
 
+std::string check_arguments(const KernelInfo& k, const List& args)
+{
+    return k.variadic ? std::string() : argument_error(k.params, k.accepts, args);
+}
+
 void throw_arity(std::size_t want, std::size_t got)
 {
-    throw std::invalid_argument("takes " + std::to_string(want) + " argument"
-        + (want == 1 ? "" : "s") + ", got " + std::to_string(got));
+    throw std::invalid_argument(arity_message(want, got));
 }
 
 void throw_argument(std::size_t index, const std::exception& e)
@@ -231,7 +240,12 @@ void throw_argument(std::size_t index, const std::exception& e)
 
 std::string argument_error(const KernelDescription& k, const List& args)
 {
-    return k.variadic ? std::string() : detail::argument_error(k.params, args);
+    if (k.variadic)
+        return {};
+    std::vector<detail::KindMask> accepts;
+    for (const auto& p : k.params)
+        accepts.push_back(detail::accepted_kinds(p));
+    return detail::argument_error(k.params, accepts, args);
 }
 
 } // namespace weft

@@ -21,6 +21,9 @@ namespace weft::detail {
 
 class LoadedLibrary;
 
+// The Value kinds a parameter type accepts, one bit per Value::Kind.
+using KindMask = std::uint16_t;
+
 struct KernelInfo {
     // First, so it is destroyed last: `fn` may be code of the library it keeps mapped.
     std::shared_ptr<const LoadedLibrary> library; // null for the program's own kernels
@@ -30,6 +33,7 @@ struct KernelInfo {
     // keeps_ref[i]: argument i is a handle parameter, so a reference there is not fetched first.
     std::vector<bool> keeps_ref;
     std::vector<std::string> params; // type names; empty and `variadic` for a raw kernel
+    std::vector<KindMask> accepts; // per parameter, worked out once: calls check against it
     std::string result;
     bool variadic = true;
     std::uint32_t label = 0; // telemetry's name for the kernel's tasks (a label_name index)
@@ -77,6 +81,8 @@ private:
 // got U" (what the caller is told, with the kernel's name), or "" when all fit. A reference is
 // checked once fetched.
 [[nodiscard]] std::string check_arguments(const KernelInfo& k, const List& args);
-[[nodiscard]] std::string argument_error(const std::vector<std::string>& params, const List& args);
+[[nodiscard]] KindMask accepted_kinds(const std::string& type);
+[[nodiscard]] std::string argument_error(
+    const std::vector<std::string>& params, const std::vector<KindMask>& accepts, const List& args);
 
 } // namespace weft::detail
