@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
 #include <stdexcept>
 #include <sys/resource.h>
@@ -342,22 +343,14 @@ KernelLoadResult load_result(Pid pid, const Value& v)
 std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
     const std::vector<Pid>& pids, bool preflighted, const std::function<void()>& meanwhile)
 {
-    std::vector<Future> calls;
-    calls.reserve(pids.size());
-    for (Pid p : pids)
-        calls.push_back(remotecall("weft.load_kernels", p, path, !preflighted));
+    auto calls = impl_->runtime->call_each(
+        "weft.load_kernels", pids, List { path, !preflighted }, Pool::Default);
     if (meanwhile)
         meanwhile();
-    // Every fetch request on the wire at once (one round trip, not one per worker); each Future
-    // then holds its own answer or error, read below.
-    try {
-        (void)fetch_all(calls);
-    } catch (const std::exception&) {
-    }
     std::vector<KernelLoadResult> out;
     for (std::size_t i = 0; i < pids.size(); ++i) {
         try {
-            out.push_back(load_result(pids[i], calls[i].fetch()));
+            out.push_back(load_result(pids[i], detail::value_or_throw(calls[i]->wait())));
         } catch (const RemoteException& e) {
             out.push_back({ pids[i], false, {}, {}, {},
                 where_is(*this, pids[i]) + ": " + e.remote_message() });
@@ -384,7 +377,8 @@ std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
             if (!checked)
                 throw std::runtime_error(check);
             out[0] = load_result(1,
-                detail::listing_to_value(detail::load_library(impl_->runtime->kernels(), path, false)));
+                detail::listing_to_value(
+                    detail::load_library(impl_->runtime->kernels(), path, false)));
         } catch (const std::exception& e) {
             out[0] = { 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() };
         }
@@ -412,15 +406,11 @@ std::vector<ProcessKernelLibraries> Cluster::kernel_libraries()
     out.push_back({ 1, impl_->runtime->kernels().libraries(), {} });
     auto pids = workers();
     pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
-    std::vector<Future> calls;
-    CallOptions o;
-    o.pool = Pool::Interactive;
-    for (Pid p : pids)
-        calls.push_back(remotecall_args("weft.kernel_libraries", p, {}, o));
+    auto calls = impl_->runtime->call_each("weft.kernel_libraries", pids, {}, Pool::Interactive);
     for (std::size_t i = 0; i < pids.size(); ++i) {
         ProcessKernelLibraries r { pids[i], {}, {} };
         try {
-            for (auto& l : calls[i].fetch().as_list())
+            for (auto& l : detail::value_or_throw(calls[i]->wait()).as_list())
                 r.libraries.push_back(detail::listing_from_value(l));
         } catch (const std::exception& e) {
             r.error = where_is(*this, pids[i]) + ": " + e.what();
@@ -432,12 +422,10 @@ std::vector<ProcessKernelLibraries> Cluster::kernel_libraries()
 
 std::vector<std::vector<KernelDescription>> Cluster::kernels_on(const std::vector<Pid>& pids)
 {
-    std::vector<Future> calls;
-    CallOptions o;
-    o.pool = Pool::Interactive;
-    for (Pid p : pids)
-        if (p != 1)
-            calls.push_back(remotecall_args("weft.kernel_table", p, {}, o));
+    std::vector<Pid> remote;
+    std::copy_if(
+        pids.begin(), pids.end(), std::back_inserter(remote), [](Pid p) { return p != 1; });
+    auto calls = impl_->runtime->call_each("weft.kernel_table", remote, {}, Pool::Interactive);
     std::vector<std::vector<KernelDescription>> out;
     std::size_t next = 0;
     for (Pid p : pids) {
@@ -446,7 +434,7 @@ std::vector<std::vector<KernelDescription>> Cluster::kernels_on(const std::vecto
             continue;
         }
         auto& list = out.emplace_back();
-        for (auto& k : calls[next++].fetch().as_list())
+        for (auto& k : detail::value_or_throw(calls[next++]->wait()).as_list())
             list.push_back(detail::kernel_from_value(k));
     }
     return out;

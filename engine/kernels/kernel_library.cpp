@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <thread>
 #include <unistd.h>
 
 namespace weft {
@@ -89,6 +90,22 @@ int g_report_fd = -1;
     ::_exit(3);
 }
 
+// The child's first byte: its initialisers ran (the rest of a report is an error's text).
+constexpr char kInitialisersRan = '\x06';
+
+// Collects a checked child: its verdict is in before it has torn its address space down, which
+// costs as much again as the check, so that wait happens on a thread of its own.
+void reap_later(pid_t child)
+{
+    int status = 0;
+    if (::waitpid(child, &status, WNOHANG) == child)
+        return;
+    std::thread([child] {
+        int st = 0;
+        while (::waitpid(child, &st, 0) < 0 && errno == EINTR) { }
+    }).detach();
+}
+
 // Loads the library (by its descriptor's name) in a forked child and reports how its
 // initialisers went: "" when they ran.
 std::string preflight(const std::string& mapped)
@@ -117,6 +134,7 @@ std::string preflight(const std::string& mapped)
         } catch (...) {
             report_exception();
         }
+        [[maybe_unused]] auto n = ::write(p[1], &kInitialisersRan, 1);
         ::_exit(0);
     }
     ::close(p[1]);
@@ -136,6 +154,8 @@ std::string preflight(const std::string& mapped)
         const auto n = ::read(p[0], buf, sizeof buf);
         if (n > 0) {
             report.append(buf, static_cast<std::size_t>(n));
+            if (report.front() == kInitialisersRan)
+                break;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -143,6 +163,10 @@ std::string preflight(const std::string& mapped)
         break;
     }
     ::close(p[0]);
+    if (!report.empty() && report.front() == kInitialisersRan) {
+        reap_later(child);
+        return {};
+    }
     int status = 0;
     while (::waitpid(child, &status, 0) < 0 && errno == EINTR) { }
     if (timed_out)
@@ -154,7 +178,7 @@ std::string preflight(const std::string& mapped)
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return "a static initialiser ended the process (exit status "
             + std::to_string(WEXITSTATUS(status)) + ")";
-    return {};
+    return "its check ended without a report";
 }
 
 } // namespace

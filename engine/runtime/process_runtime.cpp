@@ -259,6 +259,23 @@ Future ProcessRuntime::remotecall_wait_args(
     return fut;
 }
 
+std::vector<std::shared_ptr<Completion>> ProcessRuntime::call_each(
+    std::string_view kernel, const std::vector<Pid>& pids, const List& args, Pool pool)
+{
+    std::vector<std::shared_ptr<Completion>> out;
+    out.reserve(pids.size());
+    for (Pid p : pids) {
+        try {
+            out.push_back(start_call(CallKind::Fetch, kernel, p, args, {}, pool));
+        } catch (...) {
+            auto failed = std::make_shared<Completion>();
+            failed->set(capture_current_exception(myid()));
+            out.push_back(std::move(failed));
+        }
+    }
+    return out;
+}
+
 void ProcessRuntime::remote_do_args(std::string_view kernel, Pid pid, List args, CallOptions o)
 {
     start_call(CallKind::Do, kernel, pid, std::move(args), {}, o.pool);

@@ -75,6 +75,12 @@ public:
     [[nodiscard]] const WireLimits& limits() const { return opts_.limits; }
     [[nodiscard]] const RuntimeOptions& options() const { return opts_; }
 
+    // Calls `kernel` with `args` on every process of `pids` at once (one request each, answered
+    // directly: no Future, no fetch round trip) and returns what each answer completes, in
+    // order: the kernel's value or its error (value_or_throw turns that into the exception).
+    std::vector<std::shared_ptr<Completion>> call_each(
+        std::string_view kernel, const std::vector<Pid>& pids, const List& args, Pool pool);
+
     // ---- the parts' shared means ----
     RefId new_ref_id();
     // Sends the request `build(id)` makes to process `to` and returns what its answer completes
