@@ -1,6 +1,7 @@
 // weft-worker: one worker process, started by a Weft master (which writes the cluster cookie on
 // its stdin). This file only reads the command line; the engine runs the worker.
 
+#include "weft/version.h"
 #include "worker_process.h"
 
 #include <cstdio>
@@ -43,7 +44,7 @@ int main(int argc, char** argv)
         } else if (a == "--unix-only") {
             args.unix_only = true;
         } else if (a == "--version") {
-            std::printf("weft-worker 0.1.0\n");
+            std::printf("weft-worker %s\n", weft::runtime_version());
             return 0;
         } else {
             return usage();

@@ -5,14 +5,15 @@
 #include "inspect_codec.h"
 #include "kernel_registry.h"
 #include "library_kernels.h"
-#include "local_manager.h"
 #include "process_access.h"
 #include "process_runtime.h"
 #include "process_sampler.h"
 #include "telemetry_hub.h"
+#include "weft/cluster_manager.h"
 #include "weft/errors.h"
 #include "weft/telemetry.h"
 #include "weft/threads.h"
+#include "worker_supervisor.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -71,7 +72,8 @@ struct Cluster::Impl {
     detail::CallbackList<std::shared_ptr<const TelemetrySnapshot>> telemetry;
     std::shared_ptr<detail::ProcessRuntime> runtime;
     std::unique_ptr<detail::TelemetryHub> hub;
-    std::unique_ptr<detail::LocalManager> local;
+    std::unique_ptr<LocalManager> local;
+    std::unique_ptr<detail::WorkerSupervisor> workers;
     std::unique_ptr<detail::ProcessSampler> sampler; // last: it feeds hub from its thread
     mutable std::mutex libraries_m;
 
@@ -159,7 +161,8 @@ Cluster::Cluster(ClusterOptions options, const detail::KernelDef* program_kernel
         [hub = d.hub.get()](Pid from, detail::WireSample&& w, std::int64_t received) {
             hub->ingest(from, std::move(w), received);
         });
-    d.local = std::make_unique<detail::LocalManager>(*d.runtime, options, d.callbacks);
+    d.local = std::make_unique<LocalManager>(options.worker_path);
+    d.workers = std::make_unique<detail::WorkerSupervisor>(*d.runtime, options, d.callbacks);
     // Membership is part of what the engine publishes: a snapshot goes out at every change.
     d.callbacks.membership.add(d.callbacks.ids.next(), [&d](const WorkerInfo& w) {
         d.hub->membership(w);
@@ -207,12 +210,12 @@ Cluster::~Cluster()
     try {
         auto all = d.runtime->workers();
         all.erase(std::remove(all.begin(), all.end(), Pid(1)), all.end());
-        d.local->remove(all, std::chrono::seconds(2));
+        d.workers->remove(all, std::chrono::seconds(2));
     } catch (const std::exception& e) {
         d.runtime->log(std::string("while removing workers: ") + e.what());
     }
     d.sampler.reset();
-    d.local.reset();
+    d.workers.reset();
     d.runtime->shutdown();
     d.runtime->set_log(nullptr); // the callbacks go with this object; the runtime may not
 }
@@ -305,9 +308,14 @@ void check_room_for_workers(int n, const Threads& threads)
 
 std::vector<Pid> Cluster::addprocs(int n, Threads threads)
 {
+    return addprocs(*impl_->local, n, threads);
+}
+
+std::vector<Pid> Cluster::addprocs(ClusterManager& manager, int n, Threads threads)
+{
     check_threads(threads, "addprocs");
     check_room_for_workers(n, threads);
-    auto pids = impl_->local->launch(n, threads);
+    auto pids = impl_->workers->launch(manager, n, threads);
     // New workers load what the others have before anyone can call them.
     std::vector<Impl::Library> libraries;
     {
@@ -454,20 +462,20 @@ void Cluster::rmprocs(const std::vector<Pid>& pids, std::chrono::milliseconds ti
     for (Pid p : pids)
         if (p == 1)
             throw std::invalid_argument("rmprocs: process 1 (the master) cannot be removed");
-    impl_->local->remove(pids, timeout);
+    impl_->workers->remove(pids, timeout);
 }
 
 void Cluster::kill(Pid pid)
 {
     if (pid == 1)
         throw std::invalid_argument("kill: process 1 is the master");
-    if (!impl_->local->kill(pid))
+    if (!impl_->workers->kill(pid))
         throw UnknownProcessError(pid);
 }
 
 std::vector<WorkerInfo> Cluster::worker_info() const
 {
-    return impl_->local->info();
+    return impl_->workers->info();
 }
 PeerTraffic Cluster::traffic(Pid peer) const
 {

@@ -5,6 +5,7 @@
 #include "kernel_registry.h"
 #include "process_runtime.h"
 #include "process_sampler.h"
+#include "weft/version.h"
 
 #include <condition_variable>
 #include <cstdio>
@@ -77,7 +78,8 @@ int run_worker(const WorkerArgs& args)
         std::fprintf(stderr, "weft-worker: %s\n", e.what());
         return 1;
     }
-    std::string announce = "weft-worker 0.1.0 pid " + std::to_string(::getpid()) + " listening";
+    std::string announce = std::string("weft-worker ") + runtime_version() + " pid "
+        + std::to_string(::getpid()) + " listening";
     for (auto& a : addrs)
         announce += " " + a;
     std::printf("%s\n", announce.c_str());

@@ -17,6 +17,7 @@ struct ProcessAccess;
 } // namespace detail
 
 struct TelemetrySnapshot;
+class ClusterManager;
 
 // Names a registered callback (see Cluster::remove_callback).
 enum class CallbackId : std::uint64_t {};
@@ -108,6 +109,8 @@ public:
     // Starts `n` local workers in parallel and returns their ids (sorted) once all have joined.
     // Throws ConnectionError naming each worker that failed to start (the others stay).
     std::vector<Pid> addprocs(int n, Threads threads = {});
+    // The same with another manager (weft/cluster_manager.h), e.g. SshManager (weft/ssh.h).
+    std::vector<Pid> addprocs(ClusterManager& manager, int n, Threads threads = {});
     // Asks the workers to exit, waits for them (killing stragglers after `timeout`).
     void rmprocs(
         const std::vector<Pid>& pids, std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -1,10 +1,12 @@
 #pragma once
-// Starts weft-worker processes on this machine, hands them the cookie on stdin, forwards their
-// output, and learns how each one ended from the OS (a pidfd), so exit reasons are exact.
+// Looks after every worker a ClusterManager started, the same way whatever started it: hands it
+// the cookie on stdin, reads the address it announces, connects, forwards its output, learns of
+// its end from its `ended` descriptor (so exit reasons are exact), and stops it on rmprocs.
 
 #include "callback_list.h"
 #include "process_runtime.h"
 #include "weft/cluster.h"
+#include "weft/cluster_manager.h"
 
 #include <functional>
 #include <map>
@@ -15,15 +17,17 @@
 
 namespace weft::detail {
 
-class LocalManager final {
+class WorkerSupervisor final {
 public:
-    LocalManager(ProcessRuntime& rt, const ClusterOptions& opts, ClusterCallbacks& callbacks);
-    ~LocalManager(); // kills and reaps anything still running
+    WorkerSupervisor(ProcessRuntime& rt, const ClusterOptions& opts, ClusterCallbacks& callbacks);
+    ~WorkerSupervisor(); // kills and waits for anything still running
 
-    std::vector<Pid> launch(int n, Threads threads);
+    // Starts `n` workers with `manager` and returns those that joined; throws ConnectionError
+    // naming each that did not (the others stay).
+    std::vector<Pid> launch(ClusterManager& manager, int n, Threads threads);
     void remove(const std::vector<Pid>& pids, std::chrono::milliseconds timeout);
     [[nodiscard]] std::vector<WorkerInfo> info() const;
-    // SIGKILL to a worker still running; false if `pid` was never one of ours.
+    // Ends a worker still running at once; false if `pid` was never one of ours.
     bool kill(Pid pid);
 
 private:
@@ -32,6 +36,7 @@ private:
     void fail_start(const std::shared_ptr<Worker>& w, const std::string& why); // loop thread
     kj::Promise<void> read_stream(std::shared_ptr<Worker> w, bool is_stdout);
     void on_line(const std::shared_ptr<Worker>& w, const std::string& line, bool is_stdout);
+    void on_address_line(const std::shared_ptr<Worker>& w, const std::string& line);
     void on_process_exit(const std::shared_ptr<Worker>& w);
     void finish_launch(const std::shared_ptr<Worker>& w, const std::string& error);
     [[nodiscard]] std::function<void(const std::string&)> log_fn() const;
@@ -41,7 +46,6 @@ private:
     ProcessRuntime& rt_;
     ClusterOptions opts_;
     ClusterCallbacks& cb_;
-    std::string worker_path_;
     mutable std::mutex m_;
     Pid next_pid_ = 2;
     std::map<Pid, std::shared_ptr<Worker>> workers_;
