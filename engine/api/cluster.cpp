@@ -11,6 +11,7 @@
 #include "telemetry_hub.h"
 #include "weft/cluster_manager.h"
 #include "weft/errors.h"
+#include "weft/ssh.h"
 #include "weft/telemetry.h"
 #include "weft/threads.h"
 #include "worker_supervisor.h"
@@ -309,6 +310,32 @@ void check_room_for_workers(int n, const Threads& threads)
 std::vector<Pid> Cluster::addprocs(int n, Threads threads)
 {
     return addprocs(*impl_->local, n, threads);
+}
+
+std::vector<Pid> Cluster::addprocs(const SshSpec& spec)
+{
+    return addprocs(std::vector<SshSpec> { spec });
+}
+
+std::vector<Pid> Cluster::addprocs(const std::vector<SshSpec>& specs)
+{
+    // Hosts with the same threads per worker log in together, in parallel.
+    std::vector<Pid> out;
+    std::vector<bool> done(specs.size());
+    for (std::size_t i = 0; i < specs.size(); ++i) {
+        if (done[i])
+            continue;
+        std::vector<SshSpec> group;
+        for (std::size_t j = i; j < specs.size(); ++j)
+            if (!done[j] && specs[j].threads == specs[i].threads) {
+                group.push_back(specs[j]);
+                done[j] = true;
+            }
+        SshManager m(group);
+        auto pids = addprocs(m, m.count(), specs[i].threads);
+        out.insert(out.end(), pids.begin(), pids.end());
+    }
+    return out;
 }
 
 std::vector<Pid> Cluster::addprocs(ClusterManager& manager, int n, Threads threads)

@@ -316,6 +316,7 @@ void WorkerSupervisor::on_address_line(const std::shared_ptr<Worker>& w, const s
     }
     rt_.mesh().set_peer_addresses(pid, tcp, unix_address);
     w->info.address = address;
+    w->info.os_pid = static_cast<int>(w->process->os_pid());
     rt_.connect_worker(pid, address, [this, w](const std::string& error) {
         if (!error.empty()) {
             finish_launch(w, error);

@@ -18,6 +18,7 @@ struct ProcessAccess;
 
 struct TelemetrySnapshot;
 class ClusterManager;
+struct SshSpec;
 
 // Names a registered callback (see Cluster::remove_callback).
 enum class CallbackId : std::uint64_t {};
@@ -26,6 +27,7 @@ enum class CallbackId : std::uint64_t {};
 struct Threads {
     int default_threads = 1;
     int interactive = 0;
+    friend bool operator==(const Threads&, const Threads&) = default;
 };
 // The most threads a pool may have here: 64 per core, and at least 64.
 [[nodiscard]] int max_threads_per_pool();
@@ -111,6 +113,10 @@ public:
     std::vector<Pid> addprocs(int n, Threads threads = {});
     // The same with another manager (weft/cluster_manager.h), e.g. SshManager (weft/ssh.h).
     std::vector<Pid> addprocs(ClusterManager& manager, int n, Threads threads = {});
+    // Workers over SSH (weft/ssh.h): `count` on the spec's host, or each spec's on its host,
+    // the hosts logged in to in parallel.
+    std::vector<Pid> addprocs(const SshSpec& spec);
+    std::vector<Pid> addprocs(const std::vector<SshSpec>& specs);
     // Asks the workers to exit, waits for them (killing stragglers after `timeout`).
     void rmprocs(
         const std::vector<Pid>& pids, std::chrono::milliseconds timeout = std::chrono::seconds(5));

@@ -1,0 +1,159 @@
+#pragma once
+// A real OpenSSH sshd of the test's own: on 127.0.0.1 at a free high port, with its own host key,
+// config and authorized key in a temporary directory. No system service is touched (as root,
+// sshd needs its privilege-separation directory /run/sshd, which is made if missing).
+
+#include "weft/ssh.h"
+
+#include <QProcess>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <netinet/in.h>
+#include <pwd.h>
+#include <string>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace weft::test {
+
+inline int free_port()
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a {};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+inline std::string this_user()
+{
+    const passwd* pw = ::getpwuid(::geteuid());
+    return pw ? pw->pw_name : "root";
+}
+
+// Runs a program to its end; its stdout, or a failed test naming it.
+inline QString run(const QString& program, const QStringList& args, const QString& input = {})
+{
+    QProcess p;
+    p.start(program, args);
+    if (!input.isEmpty())
+        p.write(input.toUtf8());
+    p.closeWriteChannel();
+    if (!p.waitForFinished(120000) || p.exitStatus() != QProcess::NormalExit || p.exitCode() != 0)
+        qWarning("%s %s failed: %s", qPrintable(program), qPrintable(args.join(' ')),
+            p.readAllStandardError().constData());
+    return QString::fromUtf8(p.readAllStandardOutput());
+}
+
+class Sshd {
+public:
+    QTemporaryDir dir;
+    int port = 0;
+    QProcess sshd;
+
+    QString path(const QString& name) const { return dir.filePath(name); }
+    std::string str(const QString& name) const { return path(name).toStdString(); }
+
+    // A new ed25519 key pair at `name` (and name.pub), unencrypted unless `passphrase`.
+    void make_key(const QString& name, const QString& passphrase = {})
+    {
+        run("ssh-keygen",
+            { "-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f", path(name) });
+    }
+    // "SHA256:..." of a public key file.
+    QString fingerprint(const QString& pub) const
+    {
+        return run("ssh-keygen", { "-l", "-E", "sha256", "-f", path(pub) }).section(' ', 1, 1);
+    }
+    // known_hosts naming this server with the key in `pub`.
+    void write_known_hosts(const QString& file, const QString& pub)
+    {
+        QFile k(path(pub));
+        k.open(QIODevice::ReadOnly);
+        const QString key = QString::fromUtf8(k.readAll()).section(' ', 0, 1);
+        QFile f(path(file));
+        f.open(QIODevice::WriteOnly | QIODevice::Truncate);
+        f.write(QString("[127.0.0.1]:%1 %2\n").arg(port).arg(key).toUtf8());
+    }
+
+    bool start()
+    {
+        if (!dir.isValid())
+            return false;
+        ::mkdir("/run/sshd", 0755); // as root, sshd wants it; harmless otherwise
+        make_key("host_key");
+        make_key("user_key");
+        make_key("other_key");
+        QFile::copy(path("user_key.pub"), path("authorized_keys"));
+        port = free_port();
+        QFile cfg(path("sshd_config"));
+        cfg.open(QIODevice::WriteOnly);
+        cfg.write(QString("Port %1\n"
+                          "ListenAddress 127.0.0.1\n"
+                          "HostKey %2\n"
+                          "AuthorizedKeysFile %3\n"
+                          "PidFile %4\n"
+                          "StrictModes no\n"
+                          "UsePAM no\n"
+                          "PermitRootLogin prohibit-password\n"
+                          "PasswordAuthentication no\n"
+                          "KbdInteractiveAuthentication no\n"
+                          "AllowTcpForwarding yes\n"
+                          "MaxSessions 64\n"
+                          "MaxStartups 64\n"
+                          "Subsystem sftp internal-sftp\n"
+                          "LogLevel VERBOSE\n")
+                      .arg(port)
+                      .arg(path("host_key"), path("authorized_keys"), path("sshd.pid"))
+                      .toUtf8());
+        cfg.close();
+        write_known_hosts("known_hosts", "host_key.pub");
+        sshd.setProcessChannelMode(QProcess::SeparateChannels);
+        sshd.setReadChannel(QProcess::StandardError);
+        sshd.start("/usr/sbin/sshd", { "-D", "-e", "-f", path("sshd_config") });
+        // Ready once it says it listens (sshd -e logs to stderr).
+        QByteArray log;
+        while (!log.contains("Server listening on")) {
+            if (!sshd.waitForReadyRead(30000) && sshd.state() != QProcess::Running) {
+                qWarning("sshd did not start: %s", log.constData());
+                return false;
+            }
+            log += sshd.readAllStandardError();
+        }
+        return true;
+    }
+
+    ~Sshd()
+    {
+        if (sshd.state() == QProcess::Running) {
+            sshd.terminate();
+            sshd.waitForFinished(10000);
+        }
+    }
+
+    // A spec for this server: key login as this user, known_hosts of the test, no config file.
+    SshSpec spec(int count = 1) const
+    {
+        SshSpec s;
+        s.host = "127.0.0.1";
+        s.port = port;
+        s.user = this_user();
+        s.auth = SshAuth::KeyFile;
+        s.key_file = str("user_key");
+        s.count = count;
+        s.threads = { 1, 0 };
+        s.worker_path = WEFT_WORKER_PATH;
+        s.known_hosts = str("known_hosts");
+        s.ssh_config = "none";
+        s.connect_timeout = std::chrono::seconds(20);
+        return s;
+    }
+};
+
+} // namespace weft::test
