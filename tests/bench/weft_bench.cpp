@@ -1,7 +1,7 @@
 // weft-bench: Weft's speed figures, each measured against a floor measured in the same run.
 //
 //   weft-bench [--json FILE] [--quick] [SUITE...]     suites: latency throughput bandwidth startup
-//   channel refs tasks telemetry telemetry_scale kernels
+//   channel refs tasks telemetry telemetry_scale kernels ssh
 //
 // Floors are raw sockets between two processes of this program (a fork that echoes), so the
 // ratio says what Weft's layers cost over the bare transport on this machine, now.
@@ -12,11 +12,14 @@
 #include "weft/weft.h"
 
 #include <algorithm>
+#include <arpa/inet.h>
+#include <csignal>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -25,14 +28,19 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <optional>
+#include <pwd.h>
+#include <spawn.h>
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
+
+extern char** environ;
 
 namespace {
 
@@ -597,6 +605,8 @@ std::string json_number(std::optional<double> v)
     return buf;
 }
 
+#include "bench_ssh.h"
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -614,7 +624,7 @@ int main(int argc, char** argv)
         else if (a == "--help" || a == "-h") {
             std::printf("usage: weft-bench [--json FILE] [--quick] "
                         "[latency|throughput|bandwidth|startup|channel|refs|tasks|telemetry|"
-                        "telemetry_scale "
+                        "telemetry_scale|kernels|ssh "
                         "...]\n");
             return 0;
         } else
@@ -624,7 +634,7 @@ int main(int argc, char** argv)
         suites { { "latency", latency }, { "throughput", throughput }, { "bandwidth", bandwidth },
             { "startup", startup }, { "channel", channel }, { "refs", refs }, { "tasks", tasks },
             { "telemetry", telemetry }, { "telemetry_scale", telemetry_scale },
-            { "kernels", kernels } };
+            { "kernels", kernels }, { "ssh", ssh } };
     for (auto& w : wanted)
         if (std::none_of(suites.begin(), suites.end(), [&](auto& s) { return s.first == w; })) {
             std::fprintf(stderr, "weft-bench: unknown suite '%s'\n", w.c_str());
