@@ -378,14 +378,33 @@ KernelLoadResult load_result(Pid pid, const Value& v)
 std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
     const std::vector<Pid>& pids, bool preflighted, const std::function<void()>& meanwhile)
 {
-    auto calls = impl_->runtime->call_each(
-        "weft.load_kernels", pids, List { path, !preflighted }, Pool::Default);
+    // Each worker loads its host's copy: the same file on this machine, or one its manager
+    // has deployed. A worker on another host checks the library itself (this machine's check
+    // says nothing of that host).
+    std::vector<Pid> calling;
+    std::vector<List> args;
+    std::vector<std::string> staging_errors(pids.size());
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+        try {
+            args.push_back(List { impl_->workers->stage_file(pids[i], path),
+                !preflighted || !impl_->workers->on_this_host(pids[i]) });
+            calling.push_back(pids[i]);
+        } catch (const std::exception& e) {
+            staging_errors[i] = e.what();
+        }
+    }
+    auto calls = impl_->runtime->call_each("weft.load_kernels", calling, args, Pool::Default);
     if (meanwhile)
         meanwhile();
     std::vector<KernelLoadResult> out;
-    for (std::size_t i = 0; i < pids.size(); ++i) {
+    for (std::size_t i = 0, next = 0; i < pids.size(); ++i) {
+        if (!staging_errors[i].empty()) {
+            out.push_back({ pids[i], false, {}, {}, {},
+                where_is(*this, pids[i]) + ": " + staging_errors[i] });
+            continue;
+        }
         try {
-            out.push_back(load_result(pids[i], detail::value_or_throw(calls[i]->wait())));
+            out.push_back(load_result(pids[i], detail::value_or_throw(calls[next++]->wait())));
         } catch (const RemoteException& e) {
             out.push_back({ pids[i], false, {}, {}, {},
                 where_is(*this, pids[i]) + ": " + e.remote_message() });
@@ -441,7 +460,7 @@ std::vector<ProcessKernelLibraries> Cluster::kernel_libraries()
     out.push_back({ 1, impl_->runtime->kernels().libraries(), {} });
     auto pids = workers();
     pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
-    auto calls = impl_->runtime->call_each("weft.kernel_libraries", pids, {}, Pool::Interactive);
+    auto calls = impl_->runtime->call_each("weft.kernel_libraries", pids, List {}, Pool::Interactive);
     for (std::size_t i = 0; i < pids.size(); ++i) {
         ProcessKernelLibraries r { pids[i], {}, {} };
         try {
@@ -460,7 +479,7 @@ std::vector<std::vector<KernelDescription>> Cluster::kernels_on(const std::vecto
     std::vector<Pid> remote;
     std::copy_if(
         pids.begin(), pids.end(), std::back_inserter(remote), [](Pid p) { return p != 1; });
-    auto calls = impl_->runtime->call_each("weft.kernel_table", remote, {}, Pool::Interactive);
+    auto calls = impl_->runtime->call_each("weft.kernel_table", remote, List {}, Pool::Interactive);
     std::vector<std::vector<KernelDescription>> out;
     std::size_t next = 0;
     for (Pid p : pids) {

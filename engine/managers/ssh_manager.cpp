@@ -10,18 +10,22 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/libssh.h>
+#include <libssh/sftp.h>
+#include <openssl/evp.h>
 
 #include <arpa/inet.h>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <future>
 #include <list>
+#include <map>
 #include <mutex>
 #include <netinet/in.h>
 #include <optional>
@@ -34,6 +38,12 @@
 #include <unistd.h>
 
 namespace weft {
+
+struct SshDeployCounters {
+    std::atomic<int> uploaded { 0 };
+    std::atomic<int> already_there { 0 };
+    std::atomic<std::uint64_t> bytes { 0 };
+};
 
 std::string ssh_destination(const SshSpec& s)
 {
@@ -71,6 +81,42 @@ std::string fingerprint_of(ssh_key key)
     std::string out = fp ? fp : "(no fingerprint)";
     ssh_string_free_char(fp);
     return out;
+}
+
+std::string sha256_of_file(const std::string& path)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        throw SshError("cannot read " + path + " to deploy it: " + std::strerror(errno));
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+    std::vector<char> buf(1 << 16);
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        EVP_DigestUpdate(ctx, buf.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned i = 0; i < len; ++i) {
+        out += hex[md[i] >> 4];
+        out += hex[md[i] & 15];
+    }
+    return out;
+}
+
+// The engine library this process runs (what deployed workers need beside them).
+std::string this_engine_library()
+{
+    Dl_info info {};
+    if (::dladdr(reinterpret_cast<void*>(&ssh_destination), &info) == 0 || !info.dli_fname)
+        throw SshError("cannot find libweft to deploy it");
+    std::error_code ec;
+    auto p = std::filesystem::canonical(info.dli_fname, ec);
+    return ec ? info.dli_fname : p.string();
 }
 
 void send_all(int fd, const char* p, std::size_t n)
@@ -122,8 +168,9 @@ struct Tunnel {
 
 class SshSession final : public std::enable_shared_from_this<SshSession> {
 public:
-    SshSession(const SshSpec& spec)
+    SshSession(const SshSpec& spec, std::shared_ptr<SshDeployCounters> counters)
         : spec_(spec)
+        , counters_(std::move(counters))
     {
     }
     ~SshSession() { stop(); }
@@ -149,6 +196,9 @@ public:
     // A Unix socket on this machine forwarded to `port` on the host's loopback.
     std::string open_tunnel(int port);
     void kill(const std::shared_ptr<RemoteWorker>& w);
+    // Where `local` is on the host once deployed (uploaded unless its SHA-256 is there). Any
+    // thread; on the pump thread once it runs.
+    std::string stage(const std::string& local);
 
     [[nodiscard]] std::string where() const { return where_; }
     [[nodiscard]] const SshSpec& spec() const { return spec_; }
@@ -162,9 +212,12 @@ private:
     bool pump_pipe(Pipe& p, bool exec, std::string* first_line = nullptr);
     void accept_tunnel(Tunnel& t);
     void end_worker(RemoteWorker& w, std::string reason);
+    std::string upload(const std::string& local); // blocking session
     [[nodiscard]] std::string error() const { return ssh_get_error(s_); }
 
     SshSpec spec_;
+    std::shared_ptr<SshDeployCounters> counters_;
+    std::map<std::string, std::string> staged_; // local path -> path on the host
     ssh_session s_ = nullptr;
     std::string where_; // "user@host:port" for messages
     std::string peer_address_;
@@ -385,6 +438,14 @@ std::shared_ptr<RemoteWorker> SshSession::exec(const LaunchRequest& r)
     req.unix_only = false;
     req.bind = spec_.route == SshRoute::Tunnel ? "127.0.0.1" : peer_address_;
     std::string cmd = "exec " + shell_quote(spec_.worker_path);
+    if (spec_.deploy) {
+        if (r.local_worker_path.empty())
+            throw SshError(where_ + ": nothing to deploy: this machine's weft-worker is unknown");
+        const auto worker = stage(r.local_worker_path);
+        const auto engine = stage(this_engine_library());
+        cmd = "LD_LIBRARY_PATH=" + shell_quote(std::filesystem::path(engine).parent_path().string())
+            + " exec " + shell_quote(worker);
+    }
     for (auto& a : worker_arguments(req))
         cmd += " " + shell_quote(a);
     ssh_channel ch = ssh_channel_new(s_);
@@ -416,6 +477,97 @@ std::shared_ptr<RemoteWorker> SshSession::exec(const LaunchRequest& r)
     ssh_set_channel_callbacks(ch, &w->callbacks);
     workers_.push_back(w);
     return w;
+}
+
+std::string SshSession::upload(const std::string& local)
+{
+    if (auto it = staged_.find(local); it != staged_.end())
+        return it->second;
+    const std::string sum = sha256_of_file(local);
+    // libweft is loaded by its SONAME: keep the name the loader looks for.
+    std::string name = std::filesystem::path(local).filename().string();
+    if (name.rfind("libweft.so", 0) == 0)
+        name = "libweft.so.0";
+    sftp_session sftp = sftp_new(s_);
+    if (!sftp || sftp_init(sftp) != SSH_OK) {
+        const std::string why = error();
+        if (sftp)
+            sftp_free(sftp);
+        throw SshError(where_ + ": cannot deploy (no SFTP): " + why);
+    }
+    std::unique_ptr<sftp_session_struct, void (*)(sftp_session)> guard(sftp, sftp_free);
+    auto fail = [&](const std::string& what, const std::string& path) {
+        throw SshError(where_ + ": cannot deploy " + local + ": " + what + " " + path
+            + " (SFTP error " + std::to_string(sftp_get_error(sftp)) + ": " + error() + ")");
+    };
+    // mkdir -p of the cache directory, then one directory per checksum.
+    std::string dir;
+    const auto base = std::filesystem::path(spec_.deploy_dir) / sum;
+    for (const auto& part : base) {
+        dir = dir.empty() ? part.string() : (dir == "/" ? "/" : dir + "/") + part.string();
+        if (dir == "/")
+            continue;
+        if (sftp_attributes a = sftp_stat(sftp, dir.c_str())) {
+            sftp_attributes_free(a);
+            continue;
+        }
+        if (sftp_mkdir(sftp, dir.c_str(), 0700) != SSH_OK
+            && sftp_get_error(sftp) != SSH_FX_FILE_ALREADY_EXISTS)
+            fail("cannot make", dir);
+    }
+    char* abs = sftp_canonicalize_path(sftp, dir.c_str());
+    const std::string remote_dir = abs ? abs : dir;
+    ssh_string_free_char(abs);
+    const std::string target = remote_dir + "/" + name;
+    const auto size = std::filesystem::file_size(local);
+    if (sftp_attributes a = sftp_stat(sftp, target.c_str())) {
+        const bool same = a->size == size;
+        sftp_attributes_free(a);
+        if (same) {
+            counters_->already_there++;
+            return staged_[local] = target;
+        }
+    }
+    // Written under a temporary name and renamed, so a file at the checksum's path is whole.
+    const std::string part = target + ".part";
+    sftp_file f = sftp_open(sftp, part.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0700);
+    if (!f)
+        fail("cannot write", part);
+    std::ifstream in(local, std::ios::binary);
+    std::vector<char> buf(200 * 1024);
+    while (in) {
+        in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+        const auto n = static_cast<std::size_t>(in.gcount());
+        if (n > 0 && sftp_write(f, buf.data(), n) != static_cast<ssize_t>(n)) {
+            sftp_close(f);
+            fail("cannot write", part);
+        }
+    }
+    sftp_close(f);
+    sftp_unlink(sftp, target.c_str()); // a stale file of another size
+    if (sftp_rename(sftp, part.c_str(), target.c_str()) != SSH_OK)
+        fail("cannot rename into place", target);
+    counters_->uploaded++;
+    counters_->bytes += size;
+    return staged_[local] = target;
+}
+
+std::string SshSession::stage(const std::string& local)
+{
+    if (!pump_.joinable())
+        return upload(local);
+    std::promise<std::string> done;
+    auto result = done.get_future();
+    post([this, &local, &done] {
+        ssh_set_blocking(s_, 1);
+        try {
+            done.set_value(upload(local));
+        } catch (...) {
+            done.set_exception(std::current_exception());
+        }
+        ssh_set_blocking(s_, 0);
+    });
+    return result.get();
 }
 
 void SshSession::start_pump()
@@ -741,6 +893,10 @@ public:
         return session_->open_tunnel(std::stoi(tcp.substr(colon + 1)));
     }
     void kill() override { session_->kill(w_); }
+    std::string stage_file(const std::string& local) override
+    {
+        return session_->spec().deploy ? session_->stage(local) : local;
+    }
 
 private:
     std::shared_ptr<SshSession> session_;
@@ -749,7 +905,8 @@ private:
 };
 
 // One host's workers: log in, start them, and hand each over.
-std::vector<LaunchOutcome> launch_on(const SshSpec& spec, const std::vector<LaunchRequest>& rs)
+std::vector<LaunchOutcome> launch_on(const SshSpec& spec, const std::vector<LaunchRequest>& rs,
+    const std::shared_ptr<SshDeployCounters>& counters)
 {
     std::vector<LaunchOutcome> out(rs.size());
     auto fail_all = [&](const std::string& why) {
@@ -758,11 +915,7 @@ std::vector<LaunchOutcome> launch_on(const SshSpec& spec, const std::vector<Laun
                 o.error = why;
         return std::move(out);
     };
-    if (spec.deploy)
-        return fail_all(ssh_destination(spec)
-            + ": deploy is not implemented yet; install weft-worker on the host and set "
-              "worker_path");
-    auto session = std::make_shared<SshSession>(spec);
+    auto session = std::make_shared<SshSession>(spec, counters);
     std::vector<std::shared_ptr<RemoteWorker>> started;
     try {
         session->open();
@@ -795,12 +948,19 @@ std::vector<LaunchOutcome> launch_on(const SshSpec& spec, const std::vector<Laun
 
 SshManager::SshManager(SshSpec spec)
     : specs_ { std::move(spec) }
+    , counters_(std::make_shared<SshDeployCounters>())
 {
 }
 
 SshManager::SshManager(std::vector<SshSpec> specs)
     : specs_(std::move(specs))
+    , counters_(std::make_shared<SshDeployCounters>())
 {
+}
+
+SshManager::DeployStats SshManager::deploy_stats() const
+{
+    return { counters_->uploaded.load(), counters_->already_there.load(), counters_->bytes.load() };
 }
 
 SshManager::~SshManager() = default;
@@ -842,8 +1002,10 @@ std::vector<LaunchOutcome> SshManager::launch(const std::vector<LaunchRequest>& 
         std::vector<LaunchRequest> rs;
         for (auto i : per_host[h])
             rs.push_back(requests[i]);
-        logins.push_back(std::async(std::launch::async,
-            [spec = specs_[h], rs = std::move(rs)] { return launch_on(spec, rs); }));
+        logins.push_back(
+            std::async(std::launch::async, [spec = specs_[h], rs = std::move(rs), c = counters_] {
+                return launch_on(spec, rs, c);
+            }));
     }
     std::vector<LaunchOutcome> out(requests.size());
     for (std::size_t h = 0; h < specs_.size(); ++h) {

@@ -89,6 +89,8 @@ std::vector<Pid> WorkerSupervisor::launch(ClusterManager& manager, int n, Thread
     batch->remaining = n;
     std::vector<std::shared_ptr<Worker>> ws;
     std::vector<LaunchRequest> requests;
+    const std::string local_worker
+        = opts_.worker_path.empty() ? LocalManager().worker_path() : opts_.worker_path;
     {
         std::lock_guard g(m_);
         for (int i = 0; i < n; ++i) {
@@ -105,6 +107,7 @@ std::vector<Pid> WorkerSupervisor::launch(ClusterManager& manager, int n, Thread
             // Local workers on Unix sockets talk to each other over them too: no TCP port is
             // opened, so no other user on this host can reach them at all.
             r.unix_only = opts_.transport == Transport::Unix;
+            r.local_worker_path = local_worker;
             requests.push_back(r);
         }
     }
@@ -425,6 +428,25 @@ void WorkerSupervisor::remove(const std::vector<Pid>& pids, std::chrono::millise
     });
     for (auto& w : ws)
         w->exited->wait();
+}
+
+std::shared_ptr<WorkerSupervisor::Worker> WorkerSupervisor::find(Pid pid) const
+{
+    std::lock_guard g(m_);
+    auto it = workers_.find(pid);
+    return it == workers_.end() ? nullptr : it->second;
+}
+
+std::string WorkerSupervisor::stage_file(Pid pid, const std::string& path)
+{
+    auto w = find(pid);
+    return w && w->process ? w->process->stage_file(path) : path;
+}
+
+bool WorkerSupervisor::on_this_host(Pid pid) const
+{
+    auto w = find(pid);
+    return !w || !w->process || w->process->host() == "localhost";
 }
 
 bool WorkerSupervisor::kill(Pid pid)

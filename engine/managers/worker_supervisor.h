@@ -29,9 +29,15 @@ public:
     [[nodiscard]] std::vector<WorkerInfo> info() const;
     // Ends a worker still running at once; false if `pid` was never one of ours.
     bool kill(Pid pid);
+    // Where a file of this machine is on `pid`'s host (copied there first by a manager that
+    // deploys). Throws naming what failed.
+    std::string stage_file(Pid pid, const std::string& path);
+    // Whether `pid` runs on this machine (so this machine's checks hold for it).
+    [[nodiscard]] bool on_this_host(Pid pid) const;
 
 private:
     struct Worker;
+    [[nodiscard]] std::shared_ptr<Worker> find(Pid pid) const;
     void start_worker(const std::shared_ptr<Worker>& w); // loop thread
     void fail_start(const std::shared_ptr<Worker>& w, const std::string& why); // loop thread
     kj::Promise<void> read_stream(std::shared_ptr<Worker> w, bool is_stdout);

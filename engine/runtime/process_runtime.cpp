@@ -262,11 +262,18 @@ Future ProcessRuntime::remotecall_wait_args(
 std::vector<std::shared_ptr<Completion>> ProcessRuntime::call_each(
     std::string_view kernel, const std::vector<Pid>& pids, const List& args, Pool pool)
 {
+    return call_each(kernel, pids, std::vector<List>(pids.size(), args), pool);
+}
+
+std::vector<std::shared_ptr<Completion>> ProcessRuntime::call_each(
+    std::string_view kernel, const std::vector<Pid>& pids, const std::vector<List>& args, Pool pool)
+{
     std::vector<std::shared_ptr<Completion>> out;
     out.reserve(pids.size());
-    for (Pid p : pids) {
+    for (std::size_t i = 0; i < pids.size(); ++i) {
+        const Pid p = pids[i];
         try {
-            out.push_back(start_call(CallKind::Fetch, kernel, p, args, {}, pool));
+            out.push_back(start_call(CallKind::Fetch, kernel, p, args.at(i), {}, pool));
         } catch (...) {
             auto failed = std::make_shared<Completion>();
             failed->set(capture_current_exception(myid()));

@@ -80,6 +80,9 @@ public:
     // order: the kernel's value or its error (value_or_throw turns that into the exception).
     std::vector<std::shared_ptr<Completion>> call_each(
         std::string_view kernel, const std::vector<Pid>& pids, const List& args, Pool pool);
+    // The same with each process's own arguments (`args[i]` for `pids[i]`).
+    std::vector<std::shared_ptr<Completion>> call_each(std::string_view kernel,
+        const std::vector<Pid>& pids, const std::vector<List>& args, Pool pool);
 
     // ---- the parts' shared means ----
     RefId new_ref_id();

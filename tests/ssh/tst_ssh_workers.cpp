@@ -9,6 +9,7 @@
 #include <QtTest>
 
 #include <arpa/inet.h>
+#include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -369,6 +370,40 @@ private slots:
         c.kill(ps[1]);
         QTRY_COMPARE_WITH_TIMEOUT(info_of(c, ps[1]).state, WorkerState::Exited, 60000);
         QVERIFY(test::all_gone({ other }));
+    }
+
+    void deploy_uploads_once_then_finds_the_files_there()
+    {
+        Cluster c(test::options()); // it loads the classroom kernel library on every worker
+        auto s = sshd_.spec(2);
+        s.deploy = true;
+        s.worker_path = "/nonexistent/weft-worker"; // the deployed copy runs, not this
+        s.deploy_dir = sshd_.str("deploy");
+        SshManager first(s);
+        const auto ps = c.addprocs(first, 2);
+        // This machine's weft-worker, libweft and the classroom library went over SFTP once
+        // (both workers share the session's copies).
+        QCOMPARE(first.deploy_stats().uploaded, 3);
+        QCOMPARE(first.deploy_stats().already_there, 0);
+        QVERIFY(first.deploy_stats().bytes_uploaded > 0);
+        for (Pid p : ps) {
+            const auto exe = std::filesystem::read_symlink(
+                "/proc/" + std::to_string(info_of(c, p).os_pid) + "/exe");
+            QVERIFY2(exe.string().rfind(s.deploy_dir, 0) == 0, exe.c_str());
+            QCOMPARE(c.remotecall_fetch("square", p, std::int64_t(7)).as_int(), std::int64_t(49));
+        }
+        for (auto& proc : c.kernel_libraries())
+            if (proc.pid == ps[0]) {
+                QCOMPARE(proc.libraries.size(), std::size_t(1));
+                QVERIFY2(proc.libraries[0].path.rfind(s.deploy_dir, 0) == 0,
+                    proc.libraries[0].path.c_str());
+            }
+        // Again: every file is found by its checksum, nothing is sent.
+        SshManager second(s);
+        const auto more = c.addprocs(second, 1);
+        QCOMPARE(second.deploy_stats().uploaded, 0);
+        QCOMPARE(second.deploy_stats().already_there, 3);
+        QCOMPARE(c.remotecall_fetch("square", more[0], std::int64_t(8)).as_int(), std::int64_t(64));
     }
 
     void no_orphans_after_rmprocs()

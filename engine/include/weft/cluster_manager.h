@@ -25,6 +25,7 @@ struct LaunchRequest {
     Threads threads;
     std::string bind = "127.0.0.1"; // where it listens (a manager may choose another)
     bool unix_only = false; // listen on a Unix socket only (workers on the master's host)
+    std::string local_worker_path; // weft-worker on this machine (what a manager may deploy)
 };
 
 // The command-line arguments of weft-worker for `r` (after the program's path).
@@ -56,6 +57,12 @@ public:
         = 0;
     // Ends it now (SIGKILL or the manager's equivalent). Harmless once it has ended.
     virtual void kill() = 0;
+    // Where a file of this machine (a kernel library) is on the worker's host: the same path,
+    // or where the manager has put a copy. Throws naming what failed.
+    [[nodiscard]] virtual std::string stage_file(const std::string& local_path)
+    {
+        return local_path;
+    }
 };
 
 // One outcome per request, in order: a process, or why it could not be started (naming the

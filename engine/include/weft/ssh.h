@@ -53,7 +53,11 @@ struct SshSpec {
     int count = 1; // workers on this host
     Threads threads;
     std::string worker_path = "weft-worker"; // on the host
-    bool deploy = false; // upload this machine's worker first (not yet implemented: refused)
+    // Upload this machine's weft-worker and libweft (and every kernel library loaded) over SFTP
+    // into deploy_dir on the host first; a file whose SHA-256 is already there is not sent
+    // again. The host still needs Weft's system libraries (capnp, OpenSSL, Boost, libssh).
+    bool deploy = false;
+    std::string deploy_dir = ".cache/weft/deploy"; // relative: to the user's home on the host
     SshRoute route = SshRoute::Tunnel;
     std::chrono::milliseconds connect_timeout { 10000 }; // connect, key exchange and login
     std::string known_hosts; // "": ~/.ssh/known_hosts
@@ -62,6 +66,8 @@ struct SshSpec {
     // Unset, such a host is refused. A changed key is always refused.
     std::function<bool(const HostKeyQuestion&)> accept_unknown_host;
 };
+
+struct SshDeployCounters;
 
 // Starts workers over SSH on one or more hosts (logged in in parallel). Each host gets its
 // spec's `count` workers; addprocs(manager, n) with another n spreads n over the hosts in turn.
@@ -75,9 +81,17 @@ public:
     [[nodiscard]] std::string describe() const override;
     // The workers its specs ask for in all.
     [[nodiscard]] int count() const;
+    // Files this manager has deployed, and those already on their host (same SHA-256).
+    struct DeployStats {
+        int uploaded = 0;
+        int already_there = 0;
+        std::uint64_t bytes_uploaded = 0;
+    };
+    [[nodiscard]] DeployStats deploy_stats() const;
 
 private:
     std::vector<SshSpec> specs_;
+    std::shared_ptr<SshDeployCounters> counters_;
 };
 
 // "user@host:port" as a message names an SSH destination.
