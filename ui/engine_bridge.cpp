@@ -228,6 +228,82 @@ void EngineBridge::addLocalWorkers(int count, Threads threads)
     });
 }
 
+int EngineBridge::addSshWorkers(SshSpec spec)
+{
+    const int ticket = m_nextTicket++;
+    if (m_shutDown)
+        return ticket;
+    if (spec.known_hosts.empty())
+        spec.known_hosts = m_knownHosts.toStdString();
+    if (spec.ssh_config.empty())
+        spec.ssh_config = m_sshConfig.toStdString();
+    // The login waits on the job thread while the question is asked on the GUI thread.
+    spec.accept_unknown_host = [this](const HostKeyQuestion& q) {
+        bool ok = false;
+        QMetaObject::invokeMethod(
+            this, [&] { ok = m_hostKeyAsker && m_hostKeyAsker(q); }, Qt::BlockingQueuedConnection);
+        return ok;
+    };
+    spec.passphrase = [this](const std::string& key) {
+        QString p;
+        QMetaObject::invokeMethod(
+            this,
+            [&] {
+                if (m_passphraseAsker)
+                    p = m_passphraseAsker(QString::fromStdString(key));
+            },
+            Qt::BlockingQueuedConnection);
+        return p.toStdString();
+    };
+    runJob([this, spec, ticket] {
+        try {
+            const auto pids = m_cluster->addprocs(spec);
+            bool cancelled;
+            {
+                std::lock_guard g(m_cancelMutex);
+                cancelled = m_cancelled.removeAll(ticket) > 0;
+            }
+            if (cancelled) {
+                m_cluster->rmprocs(pids);
+                post([this, ticket] { emit sshWorkersFailed(ticket, tr("cancelled")); });
+                return;
+            }
+            QList<Pid> list(pids.begin(), pids.end());
+            post([this, list, ticket] {
+                emit sshWorkersAdded(ticket, list);
+                emit workersAdded(list);
+                refreshKernels();
+            });
+        } catch (const std::exception& e) {
+            const auto msg = QString::fromUtf8(e.what());
+            post([this, msg, ticket] { emit sshWorkersFailed(ticket, msg); });
+        }
+    });
+    return ticket;
+}
+
+void EngineBridge::cancelSshWorkers(int ticket)
+{
+    std::lock_guard g(m_cancelMutex);
+    m_cancelled << ticket;
+}
+
+void EngineBridge::setHostKeyAsker(std::function<bool(const HostKeyQuestion&)> ask)
+{
+    m_hostKeyAsker = std::move(ask);
+}
+
+void EngineBridge::setPassphraseAsker(std::function<QString(const QString&)> ask)
+{
+    m_passphraseAsker = std::move(ask);
+}
+
+void EngineBridge::setSshFiles(const QString& knownHosts, const QString& sshConfig)
+{
+    m_knownHosts = knownHosts;
+    m_sshConfig = sshConfig;
+}
+
 // The kernels the submit panel offers are the ones a worker has loaded; the catalog says which
 // process has which.
 void EngineBridge::refreshKernels()

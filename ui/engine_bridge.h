@@ -54,6 +54,17 @@ public:
 
     // Non-blocking: the work happens on the bridge's threads, results come back as signals.
     void addLocalWorkers(int count, Threads threads);
+    // Starts workers over SSH; the answer comes as sshWorkersAdded or sshWorkersFailed with the
+    // returned ticket (and workersAdded, as for local workers).
+    int addSshWorkers(SshSpec spec);
+    // Gives up on an attempt: workers it still brings are removed as they join.
+    void cancelSshWorkers(int ticket);
+    // Asked on the GUI thread while a login waits: an unknown host key (true accepts it), and a
+    // key file's passphrase ("" gives up on that key).
+    void setHostKeyAsker(std::function<bool(const HostKeyQuestion&)> ask);
+    void setPassphraseAsker(std::function<QString(const QString& keyFile)> ask);
+    // known_hosts and ssh_config for specs that name none ("": the user's own).
+    void setSshFiles(const QString& knownHosts, const QString& sshConfig);
     void removeWorkers(const QList<Pid>& pids);
     void killWorker(Pid pid); // SIGKILL: to show what a dying worker does
     void interruptWorkers(const QList<Pid>& pids); // the calls running there fail, workers stay
@@ -78,6 +89,8 @@ signals:
     void snapshotReady(std::shared_ptr<const weft::TelemetrySnapshot> snapshot);
     void workersAdded(const QList<weft::Pid>& pids);
     void addWorkersFailed(const QString& error);
+    void sshWorkersAdded(int ticket, const QList<weft::Pid>& pids);
+    void sshWorkersFailed(int ticket, const QString& error);
     void workerExited(weft::Pid pid, const QString& reason);
     // Membership in latest() changed (a worker starting, joining, exiting, gone): with sampling
     // off too. Emitted just before snapshotReady.
@@ -118,6 +131,12 @@ private:
     qint64 m_lastDeliveryMs = 0;
     QStringList m_kernels;
     KernelCatalog m_catalog;
+    std::atomic<int> m_nextTicket { 1 };
+    std::mutex m_cancelMutex;
+    QList<int> m_cancelled;
+    std::function<bool(const HostKeyQuestion&)> m_hostKeyAsker;
+    std::function<QString(const QString&)> m_passphraseAsker;
+    QString m_knownHosts, m_sshConfig;
     QStringList m_loadErrors; // of every library loaded so far, by path (latest kept)
     std::thread m_shutdownThread;
 };

@@ -7,6 +7,7 @@
 #include "log_pane.h"
 #include "pool_chart.h"
 #include "references_model.h"
+#include "ssh_workers_dialog.h"
 #include "submissions_model.h"
 #include "submit_panel.h"
 #include "time_series_chart.h"
@@ -20,6 +21,8 @@
 #include <QFileDialog>
 #include <QFileInfo>
 #include <QHeaderView>
+#include <QInputDialog>
+#include <QPushButton>
 #include <QLabel>
 #include <QMenu>
 #include <QMenuBar>
@@ -318,6 +321,11 @@ void MainWindow::buildActions()
         tr("&Add Local Workers…"), this, &MainWindow::addLocalWorkers);
     m_addAction->setObjectName(QStringLiteral("actionAddLocalWorkers"));
     m_addAction->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_N));
+    auto* ssh = cluster->addAction(QIcon::fromTheme(QStringLiteral("network-server")),
+        tr("Add &SSH Workers…"), this, &MainWindow::addSshWorkers);
+    ssh->setObjectName(QStringLiteral("actionAddSshWorkers"));
+    ssh->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_N));
+    ssh->setToolTip(tr("Start workers on another machine over SSH"));
     m_removeAction = cluster->addAction(QIcon::fromTheme(QStringLiteral("list-remove")),
         tr("&Remove Selected Workers"), this, [this] { m_bridge.removeWorkers(selectedPids()); });
     m_removeAction->setObjectName(QStringLiteral("actionRemoveWorkers"));
@@ -413,6 +421,39 @@ void MainWindow::addLocalWorkers()
             .arg(dlg.threads().default_threads)
             .arg(dlg.threads().interactive));
     m_bridge.addLocalWorkers(dlg.count(), dlg.threads());
+}
+
+void MainWindow::addSshWorkers()
+{
+    if (!m_sshDialog) {
+        m_sshDialog = new SshWorkersDialog(m_bridge, this);
+        // Nothing is accepted silently: an unknown host's key is shown with its fingerprint.
+        m_bridge.setHostKeyAsker([this](const HostKeyQuestion& q) {
+            QMessageBox box(QMessageBox::Question, tr("Unknown host key"),
+                tr("<p>The host <b>%1</b> (port %2) is not known yet.</p>"
+                   "<p>Its %3 key has the fingerprint<br><tt>%4</tt></p>"
+                   "<p>Check it with the host's administrator. Accept it and record it in %5?</p>")
+                    .arg(QString::fromStdString(q.host).toHtmlEscaped())
+                    .arg(q.port)
+                    .arg(QString::fromStdString(q.key_type), QString::fromStdString(q.fingerprint),
+                        QString::fromStdString(q.known_hosts).toHtmlEscaped()),
+                QMessageBox::Yes | QMessageBox::No, m_sshDialog);
+            box.setObjectName(QStringLiteral("hostKeyQuestion"));
+            box.setDefaultButton(QMessageBox::No);
+            box.button(QMessageBox::Yes)->setText(tr("Accept and Connect"));
+            return box.exec() == QMessageBox::Yes;
+        });
+        m_bridge.setPassphraseAsker([this](const QString& key) {
+            return QInputDialog::getText(m_sshDialog, tr("Key passphrase"),
+                tr("Passphrase for %1:").arg(key), QLineEdit::Password);
+        });
+        connect(&m_bridge, &EngineBridge::sshWorkersFailed, this, [this](int, const QString& e) {
+            m_log->append(LogPane::Kind::Error, tr("Adding SSH workers failed: %1").arg(e));
+        });
+    }
+    m_sshDialog->show();
+    m_sshDialog->raise();
+    m_sshDialog->activateWindow();
 }
 
 void MainWindow::applySnapshot(std::shared_ptr<const TelemetrySnapshot> s)

@@ -46,11 +46,13 @@ public:
     [[nodiscard]] QTabWidget* views() const { return m_tabs; }
     [[nodiscard]] KernelsView* kernelsView() const { return m_kernelsView; }
     [[nodiscard]] KernelEditor* kernelEditor() const { return m_editor; } // null until opened
+    [[nodiscard]] class SshWorkersDialog* sshDialog() const { return m_sshDialog; } // ditto
     // Kernel libraries loaded from this window, most recent first (kept between runs).
     [[nodiscard]] static QStringList recentLibraries();
 
 public slots:
     void addLocalWorkers(); // opens the dialog
+    void addSshWorkers(); // opens the SSH dialog (modeless: hosts connect while it is open)
     void exportChartPng();
     // What the export actions write, without their file dialogs (tests use these).
     bool saveCurrentChart(const QString& path);
@@ -90,6 +92,7 @@ private:
     QTabWidget* m_tabs;
     KernelsView* m_kernelsView;
     KernelEditor* m_editor = nullptr;
+    class SshWorkersDialog* m_sshDialog = nullptr;
     class QMenu* m_recentMenu = nullptr;
     QLabel* m_status;
     QAction* m_addAction = nullptr;

@@ -149,7 +149,7 @@ LaunchOutcome spawn_worker(const std::string& path, const LaunchRequest& r)
         || ::pipe2(out_p, O_CLOEXEC) < 0 || ::pipe2(err_p, O_CLOEXEC) < 0) {
         const int err = errno;
         close_all({ in_sv[0], in_sv[1], out_p[0], out_p[1], err_p[0], err_p[1] });
-        return { nullptr, std::string("cannot make pipes: ") + std::strerror(err) };
+        return { nullptr, std::string("cannot make pipes: ") + std::strerror(err), {} };
     }
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -167,12 +167,12 @@ LaunchOutcome spawn_worker(const std::string& path, const LaunchRequest& r)
     close_all({ in_sv[1], out_p[1], err_p[1] });
     if (rc != 0) {
         close_all({ in_sv[0], out_p[0], err_p[0] });
-        return { nullptr, "cannot start " + path + ": " + std::strerror(rc) };
+        return { nullptr, "cannot start " + path + ": " + std::strerror(rc), {} };
     }
     const int pid_fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
     return { std::make_unique<LocalWorkerProcess>(
                  child, WorkerProcess::Streams { in_sv[0], out_p[0], err_p[0], pid_fd }),
-        {} };
+        {}, {} };
 }
 
 } // namespace

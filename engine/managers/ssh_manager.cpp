@@ -911,8 +911,10 @@ std::vector<LaunchOutcome> launch_on(const SshSpec& spec, const std::vector<Laun
     std::vector<LaunchOutcome> out(rs.size());
     auto fail_all = [&](const std::string& why) {
         for (auto& o : out)
-            if (!o.process)
+            if (!o.process) {
                 o.error = why;
+                o.host = spec.host;
+            }
         return std::move(out);
     };
     auto session = std::make_shared<SshSession>(spec, counters);

@@ -131,7 +131,9 @@ std::vector<Pid> WorkerSupervisor::launch(ClusterManager& manager, int n, Thread
         auto& w = ws[i];
         w->process = std::move(outcomes[i].process);
         // The mesh's host decides who uses a worker's Unix socket: only processes on its host.
-        const std::string host = w->process ? w->process->host() : "localhost";
+        const std::string host = w->process ? w->process->host()
+            : outcomes[i].host.empty()      ? "localhost"
+                                            : outcomes[i].host;
         w->info.host = host;
         rt_.mesh().add_starting_worker(
             w->info.pid, host == "localhost" ? rt_.options().host : host);

@@ -70,6 +70,7 @@ public:
 struct LaunchOutcome {
     std::unique_ptr<WorkerProcess> process;
     std::string error;
+    std::string host; // where it was to run, when it failed ("": this machine)
 };
 
 class ClusterManager {
