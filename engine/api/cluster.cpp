@@ -343,6 +343,16 @@ std::vector<Pid> Cluster::addprocs(ClusterManager& manager, int n, Threads threa
     check_threads(threads, "addprocs");
     check_room_for_workers(n, threads);
     auto pids = impl_->workers->launch(manager, n, threads);
+    // Spans from another host's clock land on this one's timeline through a measured offset.
+    for (Pid p : pids)
+        if (!impl_->workers->on_this_host(p)) {
+            try {
+                (void)estimate_clock(p);
+            } catch (const std::exception& e) {
+                impl_->runtime->log(
+                    "cannot measure the clock of worker " + std::to_string(p) + ": " + e.what());
+            }
+        }
     // New workers load what the others have before anyone can call them.
     std::vector<Impl::Library> libraries;
     {
@@ -460,7 +470,8 @@ std::vector<ProcessKernelLibraries> Cluster::kernel_libraries()
     out.push_back({ 1, impl_->runtime->kernels().libraries(), {} });
     auto pids = workers();
     pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
-    auto calls = impl_->runtime->call_each("weft.kernel_libraries", pids, List {}, Pool::Interactive);
+    auto calls
+        = impl_->runtime->call_each("weft.kernel_libraries", pids, List {}, Pool::Interactive);
     for (std::size_t i = 0; i < pids.size(); ++i) {
         ProcessKernelLibraries r { pids[i], {}, {} };
         try {
@@ -517,6 +528,16 @@ void Cluster::kill(Pid pid)
         throw std::invalid_argument("kill: process 1 is the master");
     if (!impl_->workers->kill(pid))
         throw UnknownProcessError(pid);
+}
+
+ClockEstimate Cluster::estimate_clock(Pid pid, int probes)
+{
+    if (pid == 1)
+        return { 0, 0, 0 };
+    const auto c = impl_->runtime->estimate_clock(pid, std::max(1, probes));
+    impl_->hub->set_clock_offset(pid, c.offset_ns);
+    impl_->workers->set_clock(pid, c);
+    return c;
 }
 
 std::vector<WorkerInfo> Cluster::worker_info() const

@@ -451,6 +451,12 @@ bool WorkerSupervisor::on_this_host(Pid pid) const
     return !w || !w->process || w->process->host() == "localhost";
 }
 
+void WorkerSupervisor::set_clock(Pid pid, const ClockEstimate& c)
+{
+    if (auto w = find(pid))
+        rt_.loop().run_sync([&] { w->info.clock = c; });
+}
+
 bool WorkerSupervisor::kill(Pid pid)
 {
     std::shared_ptr<Worker> w;

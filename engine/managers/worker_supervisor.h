@@ -34,6 +34,7 @@ public:
     std::string stage_file(Pid pid, const std::string& path);
     // Whether `pid` runs on this machine (so this machine's checks hold for it).
     [[nodiscard]] bool on_this_host(Pid pid) const;
+    void set_clock(Pid pid, const ClockEstimate& c);
 
 private:
     struct Worker;

@@ -339,6 +339,27 @@ double ProcessRuntime::ping(Pid pid)
     return std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count();
 }
 
+ClockEstimate ProcessRuntime::estimate_clock(Pid pid, int probes)
+{
+    ClockEstimate best;
+    for (int i = 0; i < probes; ++i) {
+        const auto t0 = steady_ns();
+        auto done = request(pid, [](std::uint64_t id) { return msg::clock_probe(id); });
+        await_reply(*done, pid);
+        const auto their = value_or_throw(done->wait()).as_int();
+        const auto t1 = steady_ns();
+        // Their clock was read somewhere in [t0, t1] of ours: the middle is off by at most half
+        // the round trip. The shortest round trip bounds it best.
+        const std::int64_t half = (t1 - t0) / 2;
+        if (i == 0 || half < best.error_bound_ns) {
+            best.error_bound_ns = half;
+            best.offset_ns = their - (t0 + half);
+        }
+        best.probes = i + 1;
+    }
+    return best;
+}
+
 // ---- incoming messages ------------------------------------------------------------------------
 
 void ProcessRuntime::on_frame(const std::shared_ptr<Connection>& conn, Pid from, InFrame&& frame)
@@ -428,6 +449,15 @@ void ProcessRuntime::on_message(const std::shared_ptr<Connection>& conn, Pid fro
             break;
         case wire::Message::PONG:
             calls_.complete(m.getPong(), Value(true));
+            break;
+        case wire::Message::CLOCK_PROBE:
+            // Read on the I/O thread, answered at once: the reading sits between the two ends
+            // of the master's round trip.
+            conn->send(msg::clock_reading(m.getClockProbe(), steady_ns()));
+            break;
+        case wire::Message::CLOCK_READING:
+            result_id = m.getClockReading().getId();
+            calls_.complete(result_id, Value(std::int64_t(m.getClockReading().getClockNs())));
             break;
         case wire::Message::TELEMETRY: {
             const auto received = steady_ns();

@@ -117,6 +117,9 @@ public:
     void send_exit(Pid pid) { mesh_->send(pid, msg::exit()); }
     // Round trip of a protocol ping answered by the peer's I/O thread (no task), in microseconds.
     double ping(Pid pid);
+    // The offset of `pid`'s steady clock from ours, from `probes` round trips (the shortest
+    // bounds the error). Any thread but the I/O thread.
+    ClockEstimate estimate_clock(Pid pid, int probes);
 
     // ---- telemetry ----
     // Master: where workers' samples go (on the I/O thread), with the time they arrived.

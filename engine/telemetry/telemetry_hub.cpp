@@ -65,13 +65,22 @@ std::uint32_t TelemetryHub::kernel_index(const std::string& name)
     return it->second;
 }
 
+void TelemetryHub::set_clock_offset(Pid from, std::int64_t offset_ns)
+{
+    std::lock_guard g(m_);
+    auto& p = proc(from);
+    p.offset_ns = -offset_ns;
+    p.offset_measured = true;
+}
+
 void TelemetryHub::ingest(Pid from, WireSample&& w, std::int64_t received_ns)
 {
     std::lock_guard g(m_);
     auto& p = proc(from);
     // The sender's clock, mapped onto ours: the smallest (arrival - send) seen so far is the
     // clock offset plus the shortest transit, which is as close as one-way samples can get.
-    p.offset_ns = std::min(p.offset_ns, received_ns - w.clock_ns);
+    if (!p.offset_measured)
+        p.offset_ns = std::min(p.offset_ns, received_ns - w.clock_ns);
     const auto to_local = [&](std::int64_t ns) { return seconds_since_start(ns + p.offset_ns); };
     auto& s = w.sample;
     s.pid = from;

@@ -84,6 +84,9 @@ public:
     TelemetryHub(TelemetryOptions options, std::int64_t start_ns);
 
     void ingest(Pid from, WireSample&& s, std::int64_t received_ns);
+    // `from`'s clock minus ours, measured by round trips: used from now on instead of the
+    // one-way estimate (which includes the shortest transit).
+    void set_clock_offset(Pid from, std::int64_t offset_ns);
     // A process's membership changed (starting, running, exiting, exited).
     void membership(const WorkerInfo& w);
     [[nodiscard]] std::shared_ptr<const TelemetrySnapshot> snapshot() const;
@@ -96,6 +99,7 @@ private:
         ProcessHistory history; // `points` unused: the builder holds them
         SeriesBuilder<ProcessPoint> points;
         std::int64_t offset_ns = std::numeric_limits<std::int64_t>::max();
+        bool offset_measured = false; // by round trips (set_clock_offset)
         std::unordered_map<std::uint32_t, std::uint32_t> kernels; // its labels -> our index
         std::vector<StoreEntryInfo> last_store;
         bool last_store_complete = true;

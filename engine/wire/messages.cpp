@@ -187,6 +187,22 @@ std::unique_ptr<OutFrame> pong(std::uint64_t id)
     return finished(std::move(f));
 }
 
+std::unique_ptr<OutFrame> clock_probe(std::uint64_t id)
+{
+    auto f = std::make_unique<OutFrame>(8);
+    f->root().setClockProbe(id);
+    return finished(std::move(f));
+}
+
+std::unique_ptr<OutFrame> clock_reading(std::uint64_t id, std::int64_t clock_ns)
+{
+    auto f = std::make_unique<OutFrame>(8);
+    auto r = f->root().initClockReading();
+    r.setId(id);
+    r.setClockNs(clock_ns);
+    return finished(std::move(f));
+}
+
 std::unique_ptr<OutFrame> telemetry_interval(std::uint32_t ms)
 {
     auto f = std::make_unique<OutFrame>(8);

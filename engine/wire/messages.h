@@ -59,6 +59,8 @@ std::unique_ptr<OutFrame> exit();
 std::unique_ptr<OutFrame> interrupt();
 std::unique_ptr<OutFrame> ping(std::uint64_t id);
 std::unique_ptr<OutFrame> pong(std::uint64_t id);
+std::unique_ptr<OutFrame> clock_probe(std::uint64_t id);
+std::unique_ptr<OutFrame> clock_reading(std::uint64_t id, std::int64_t clock_ns);
 std::unique_ptr<OutFrame> telemetry_interval(std::uint32_t ms);
 
 // Readers.

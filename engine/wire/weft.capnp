@@ -299,5 +299,14 @@ struct Message {
     telemetry @18 :Telemetry;        # worker -> master: one sample of the worker
     telemetryInterval @19 :UInt32;   # master -> worker: sample every this many ms (0: off)
     interrupt @20 :Void;             # master -> worker: interrupt the calls running now
+    clockProbe @21 :UInt64;          # master -> worker: answer with your clock (request id)
+    clockReading @22 :ClockReading;  # worker -> master
   }
+}
+
+# A worker's steady clock when it answered a clock probe: the master maps spans from another
+# host onto its own timeline with the offset that round trips bound.
+struct ClockReading {
+  id @0 :UInt64;
+  clockNs @1 :Int64;
 }

@@ -9,6 +9,7 @@
 #include <QtTest>
 
 #include <arpa/inet.h>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <netinet/in.h>
@@ -85,7 +86,18 @@ private slots:
             QVERIFY2(w.os_pid > 0, "the worker's pid on its host is known");
             QCOMPARE(parent_command(w.os_pid), std::string("sshd"));
             QVERIFY2(w.address.rfind("unix:", 0) == 0, w.address.c_str()); // the tunnel's end
+            // Its clock was measured by round trips. This "host" shares the master's clock, so
+            // the true offset is 0: the estimate must be within its own bound of it.
+            QCOMPARE(w.clock.probes, 16);
+            qInfo("worker %u: clock offset %lld ns, error bound %lld ns", p,
+                static_cast<long long>(w.clock.offset_ns),
+                static_cast<long long>(w.clock.error_bound_ns));
+            QVERIFY(w.clock.error_bound_ns > 0);
+            QVERIFY2(std::llabs(w.clock.offset_ns) <= w.clock.error_bound_ns,
+                "the estimate is within its bound of the true offset (0)");
         }
+        for (Pid p : local)
+            QCOMPARE(info_of(c, p).clock.probes, 0); // same host, same clock
         for (Pid p : local)
             QCOMPARE(c.remotecall_fetch("myid", p).as_int(), std::int64_t(p));
         // Every worker in one pmap, and a call from an SSH worker to a local one and back.

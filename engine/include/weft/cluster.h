@@ -78,6 +78,15 @@ struct ProcessKernelLibraries {
 enum class WorkerState : std::uint8_t { Starting, Running, Exiting, Exited };
 [[nodiscard]] const char* worker_state_name(WorkerState s);
 
+// How a worker's clock relates to the master's: its steady clock minus the master's, and the
+// most that estimate can be off (half the shortest round trip of `probes`). Workers on the
+// master's host share its clock (probes 0).
+struct ClockEstimate {
+    std::int64_t offset_ns = 0;
+    std::int64_t error_bound_ns = 0;
+    int probes = 0;
+};
+
 struct WorkerInfo {
     Pid pid = 0;
     std::string host;
@@ -86,6 +95,7 @@ struct WorkerInfo {
     WorkerState state = WorkerState::Starting;
     std::string exit_reason;
     std::string address;
+    ClockEstimate clock; // measured when it joined, for a worker on another host
 };
 
 // Message and byte counts on the connections between this process and one peer.
@@ -130,6 +140,10 @@ public:
     // UnknownProcessError for a pid that was never a worker; nothing for one already gone.
     void kill(Pid pid);
     [[nodiscard]] std::vector<WorkerInfo> worker_info() const;
+    // Measures `pid`'s clock against this one's with `probes` round trips, and from then on
+    // places its spans on the master's timeline with it. addprocs does this for every worker
+    // on another host.
+    ClockEstimate estimate_clock(Pid pid, int probes = 16);
     [[nodiscard]] PeerTraffic traffic(Pid peer) const;
     // The kernels the master has loaded (pid 1 runs calls too), sorted by name.
     [[nodiscard]] std::vector<KernelDescription> kernels() const;
