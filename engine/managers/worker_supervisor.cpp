@@ -55,10 +55,32 @@ WorkerSupervisor::WorkerSupervisor(
     , opts_(opts)
     , cb_(callbacks)
 {
+    rt_.mesh().set_route([this](Pid receiver, const PeerAddress& a) { return route(receiver, a); });
+}
+
+// Workers on one host reach each other as they announced. A worker on this machine reaches one
+// behind a tunnel through the tunnel's end here. A worker on another host cannot reach one on a
+// third host, or one here, unless the direct route made that host's address reachable: it is told
+// so (connecting then fails at once, naming both, instead of trying a loopback of its own).
+PeerAddress WorkerSupervisor::route(Pid receiver, const PeerAddress& peer) const
+{
+    std::lock_guard g(places_m_);
+    const auto r = places_.find(receiver);
+    const auto p = places_.find(peer.pid);
+    if (r == places_.end() || p == places_.end() || r->second.host == p->second.host)
+        return peer;
+    if (r->second.host == "localhost")
+        return p->second.tunnelled
+            ? PeerAddress { peer.pid, rt_.options().host, {}, p->second.reached }
+            : PeerAddress { peer.pid, p->second.host, peer.tcp, {} };
+    if (p->second.host != "localhost" && !p->second.tunnelled)
+        return PeerAddress { peer.pid, p->second.host, peer.tcp, {} };
+    return PeerAddress { peer.pid, "unreachable:" + p->second.host, {}, {} };
 }
 
 WorkerSupervisor::~WorkerSupervisor()
 {
+    rt_.mesh().set_route(nullptr);
     std::vector<std::shared_ptr<Worker>> all;
     {
         std::lock_guard g(m_);
@@ -320,6 +342,10 @@ void WorkerSupervisor::on_address_line(const std::shared_ptr<Worker>& w, const s
         return;
     }
     rt_.mesh().set_peer_addresses(pid, tcp, unix_address);
+    {
+        std::lock_guard g(places_m_);
+        places_[pid] = { w->info.host, address, address != tcp && address != unix_address };
+    }
     w->info.address = address;
     w->info.os_pid = static_cast<int>(w->process->os_pid());
     rt_.connect_worker(pid, address, [this, w](const std::string& error) {

@@ -50,6 +50,17 @@ private:
     // Tells the cluster a worker's membership changed (starting, running, exiting, exited).
     void announce(const WorkerInfo& info);
 
+    // Where each worker is and how the master reaches it, for the mesh's routes (own lock: the
+    // mesh asks under its lock, on the I/O thread).
+    struct Place {
+        std::string host; // "localhost" for this machine
+        std::string reached; // the address the master connects to
+        bool tunnelled = false; // `reached` is a tunnel's end on this machine
+    };
+    PeerAddress route(Pid receiver, const PeerAddress& peer) const;
+    mutable std::mutex places_m_;
+    std::map<Pid, Place> places_;
+
     ProcessRuntime& rt_;
     ClusterOptions opts_;
     ClusterCallbacks& cb_;

@@ -42,6 +42,12 @@ std::shared_ptr<Connection> Mesh::connect_locked(Pid pid, Peer& p)
             + who(self()) + " -> " + who(pid) + ")");
     const bool same_host = p.host == opts_.host && !p.unix_address.empty();
     const std::string address = same_host ? p.unix_address : p.tcp_address;
+    if (address.empty() && p.host.rfind("unreachable:", 0) == 0)
+        throw ConnectionError(who(pid) + " (on " + p.host.substr(12) + ") cannot be reached from "
+            + who(self())
+            + ": workers on different hosts reach each other only with the direct "
+              "route (workers behind the master's SSH tunnels are reached through "
+              "the master, and from its host)");
     if (address.empty())
         throw ConnectionError("no address known for " + who(pid));
     int fd = connect_socket(address);
@@ -326,27 +332,32 @@ void Mesh::connect_worker(Pid pid, const std::string& address,
             }
             std::vector<PeerAddress> others;
             std::vector<std::shared_ptr<Connection>> others_conns;
-            PeerAddress me;
+            std::vector<PeerAddress> me_for_others; // as each of the others is to reach it
             Topology topology;
             {
                 std::lock_guard g(self->m_);
                 auto& p = self->peers_[pid];
                 p.all.push_back(conn);
                 p.joined = true;
+                const PeerAddress me { pid, p.host, p.tcp_address, p.unix_address };
+                const auto route = [&](Pid receiver, PeerAddress a) {
+                    return self->route_ ? self->route_(receiver, a) : a;
+                };
                 for (auto& [other, st] : self->peers_)
                     if (other != pid && other != 1 && !st.exited && st.out) {
-                        others.push_back({ other, st.host, st.tcp_address, st.unix_address });
+                        others.push_back(
+                            route(pid, { other, st.host, st.tcp_address, st.unix_address }));
                         others_conns.push_back(st.out);
+                        me_for_others.push_back(route(other, me));
                     }
                 p.out = conn;
-                me = { pid, p.host, p.tcp_address, p.unix_address };
                 topology = self->opts_.topology;
             }
             self->attach(pid, conn);
             conn->send(msg::join(pid, telemetry_ms, topology, others));
             // Tell the others about the newcomer.
-            for (auto& c : others_conns)
-                c->send(msg::peer_added(me));
+            for (std::size_t i = 0; i < others_conns.size(); ++i)
+                others_conns[i]->send(msg::peer_added(me_for_others[i]));
             if (auto cb = std::exchange(*ready_once, nullptr))
                 cb("");
         });
@@ -376,6 +387,12 @@ void Mesh::join(wire::Join::Reader j)
             } catch (const Error& e) {
                 events_.log(std::string("all_to_all: ") + e.what());
             }
+}
+
+void Mesh::set_route(Route route)
+{
+    std::lock_guard g(m_);
+    route_ = std::move(route);
 }
 
 void Mesh::peer_added(const PeerAddress& a)

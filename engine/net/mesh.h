@@ -72,6 +72,11 @@ public:
     // A worker that is starting: its id is taken from now on.
     void add_starting_worker(Pid pid, const std::string& host);
     void set_peer_addresses(Pid pid, const std::string& tcp, const std::string& unix_address);
+    // How `receiver` is to reach the worker `peer` announced as (its own addresses by default):
+    // workers on other hosts may need another way, e.g. the master's tunnel. Called on the I/O
+    // thread under the mesh's lock: it must not block or call back into the mesh.
+    using Route = std::function<PeerAddress(Pid receiver, const PeerAddress& peer)>;
+    void set_route(Route route);
     // Connects to a started worker, handshakes and makes it join: it learns its id, the
     // topology and every other worker, and they learn of it. `ready` gets "" or an error.
     // Loop thread.
@@ -113,6 +118,7 @@ private:
         std::function<void(const std::string& reason)> closed);
 
     EventLoop& loop_;
+    Route route_;
     const std::atomic<Pid>& self_;
     MeshOptions opts_;
     const MeshEvents events_;

@@ -1,6 +1,6 @@
 // A master in a process of its own, for the orphan test: starts 3 SSH workers on the test's
 // sshd, prints their pids on that host and "ready", then waits to be killed.
-//   ssh_master PORT KEY_FILE KNOWN_HOSTS WORKER_PATH
+//   ssh_master PORT KEY_FILE KNOWN_HOSTS WORKER_PATH HOST
 
 #include "sshd_fixture.h"
 #include "weft/weft.h"
@@ -10,15 +10,15 @@
 
 int main(int argc, char** argv)
 {
-    if (argc != 5) {
-        std::fprintf(stderr, "usage: ssh_master PORT KEY_FILE KNOWN_HOSTS WORKER_PATH\n");
+    if (argc != 6) {
+        std::fprintf(stderr, "usage: ssh_master PORT KEY_FILE KNOWN_HOSTS WORKER_PATH HOST\n");
         return 2;
     }
     weft::ClusterOptions o;
     o.worker_path = argv[4];
     weft::Cluster c(o);
     weft::SshSpec s;
-    s.host = "127.0.0.1";
+    s.host = argv[5];
     s.port = std::atoi(argv[1]);
     s.user = weft::test::this_user();
     s.auth = weft::SshAuth::KeyFile;

@@ -2,6 +2,11 @@
 // A real OpenSSH sshd of the test's own: on 127.0.0.1 at a free high port, with its own host key,
 // config and authorized key in a temporary directory. No system service is touched (as root,
 // sshd needs its privilege-separation directory /run/sshd, which is made if missing).
+//
+// A second "host": with start_in_namespace(), sshd runs in a Linux network namespace of its
+// own, joined to this one by a veth pair with addresses of their own (10.213.N.1 here, .2
+// there). Workers it starts live in that namespace: its loopback is not ours, so a tunnel or
+// the veth address is the only way to them, as with another machine. Needs root.
 
 #include "weft/ssh.h"
 
@@ -56,6 +61,9 @@ public:
     QTemporaryDir dir;
     int port = 0;
     QProcess sshd;
+    QString host = QStringLiteral("127.0.0.1"); // where sshd listens
+    QString netns; // its network namespace, if any
+    QString skip_reason; // why start_in_namespace() could not
 
     QString path(const QString& name) const { return dir.filePath(name); }
     std::string str(const QString& name) const { return path(name).toStdString(); }
@@ -79,7 +87,7 @@ public:
         const QString key = QString::fromUtf8(k.readAll()).section(' ', 0, 1);
         QFile f(path(file));
         f.open(QIODevice::WriteOnly | QIODevice::Truncate);
-        f.write(QString("[127.0.0.1]:%1 %2\n").arg(port).arg(key).toUtf8());
+        f.write(QString("[%1]:%2 %3\n").arg(host).arg(port).arg(key).toUtf8());
     }
 
     bool start()
@@ -95,7 +103,7 @@ public:
         QFile cfg(path("sshd_config"));
         cfg.open(QIODevice::WriteOnly);
         cfg.write(QString("Port %1\n"
-                          "ListenAddress 127.0.0.1\n"
+                          "ListenAddress %5\n"
                           "HostKey %2\n"
                           "AuthorizedKeysFile %3\n"
                           "PidFile %4\n"
@@ -110,13 +118,18 @@ public:
                           "Subsystem sftp internal-sftp\n"
                           "LogLevel VERBOSE\n")
                       .arg(port)
-                      .arg(path("host_key"), path("authorized_keys"), path("sshd.pid"))
+                      .arg(path("host_key"), path("authorized_keys"), path("sshd.pid"), host)
                       .toUtf8());
         cfg.close();
         write_known_hosts("known_hosts", "host_key.pub");
         sshd.setProcessChannelMode(QProcess::SeparateChannels);
         sshd.setReadChannel(QProcess::StandardError);
-        sshd.start("/usr/sbin/sshd", { "-D", "-e", "-f", path("sshd_config") });
+        if (netns.isEmpty())
+            sshd.start("/usr/sbin/sshd", { "-D", "-e", "-f", path("sshd_config") });
+        else // ip execs sshd in the namespace: the process is sshd itself
+            sshd.start("ip",
+                { "netns", "exec", netns, "/usr/sbin/sshd", "-D", "-e", "-f",
+                    path("sshd_config") });
         // Ready once it says it listens (sshd -e logs to stderr).
         QByteArray log;
         while (!log.contains("Server listening on")) {
@@ -129,19 +142,56 @@ public:
         return true;
     }
 
+    // The namespace and its veth pair, then sshd in it. False (with skip_reason) when this
+    // machine does not allow it.
+    bool start_in_namespace()
+    {
+        if (::geteuid() != 0) {
+            skip_reason = QStringLiteral("a second host needs root (ip netns add); run as root");
+            return false;
+        }
+        const int n = static_cast<int>(::getpid() % 200) + 20;
+        netns = QStringLiteral("weft-test-%1").arg(::getpid());
+        const QString outside = QStringLiteral("wft%1a").arg(::getpid() % 100000);
+        const QString inside = QStringLiteral("wft%1b").arg(::getpid() % 100000);
+        const QString net = QStringLiteral("10.213.%1.").arg(n);
+        const QList<QStringList> steps { { "netns", "add", netns },
+            { "link", "add", outside, "type", "veth", "peer", "name", inside },
+            { "link", "set", inside, "netns", netns },
+            { "addr", "add", net + "1/24", "dev", outside }, { "link", "set", outside, "up" },
+            { "-n", netns, "addr", "add", net + "2/24", "dev", inside },
+            { "-n", netns, "link", "set", inside, "up" },
+            { "-n", netns, "link", "set", "lo", "up" } };
+        for (const auto& step : steps) {
+            QProcess ip;
+            ip.start("ip", step);
+            if (!ip.waitForFinished(30000) || ip.exitCode() != 0) {
+                skip_reason = QStringLiteral("this machine does not allow a network namespace "
+                                             "(ip %1: %2)")
+                                  .arg(step.join(' '),
+                                      QString::fromUtf8(ip.readAllStandardError()).trimmed());
+                return false;
+            }
+        }
+        host = net + "2";
+        return start();
+    }
+
     ~Sshd()
     {
         if (sshd.state() == QProcess::Running) {
             sshd.terminate();
             sshd.waitForFinished(10000);
         }
+        if (!netns.isEmpty()) // its end of the veth pair goes with it, and so does ours
+            QProcess::execute("ip", { "netns", "del", netns });
     }
 
     // A spec for this server: key login as this user, known_hosts of the test, no config file.
     SshSpec spec(int count = 1) const
     {
         SshSpec s;
-        s.host = "127.0.0.1";
+        s.host = host.toStdString();
         s.port = port;
         s.user = this_user();
         s.auth = SshAuth::KeyFile;

@@ -1,6 +1,8 @@
 // SSH workers against a real OpenSSH sshd started by the test on 127.0.0.1: key and agent
 // logins, host keys (unknown, accepted, changed), refused keys, unreachable and silent hosts,
-// tunnel and direct routes, killed workers and orphans.
+// tunnel and direct routes, killed workers and orphans. Built twice: tst_ssh_second_host runs
+// the same suite against an sshd in a network namespace of its own (WEFT_SSH_NETNS), a second
+// host on this machine.
 
 #include "cluster/cluster_fixture.h"
 #include "sshd_fixture.h"
@@ -62,13 +64,23 @@ std::string error_of(const std::function<void()>& f)
 class TstSshWorkers : public QObject {
     Q_OBJECT
     test::Sshd sshd_;
+    std::string host_; // where the sshd is
 
 private slots:
     void initTestCase()
     {
         QVERIFY2(QFile::exists("/usr/sbin/sshd"),
             "OpenSSH's sshd is not installed (installer/bootstrap.sh installs openssh-server)");
+#ifdef WEFT_SSH_NETNS
+        if (!sshd_.start_in_namespace()) {
+            if (!sshd_.skip_reason.isEmpty())
+                QSKIP(qPrintable(sshd_.skip_reason));
+            QFAIL("sshd did not start in its network namespace");
+        }
+#else
         QVERIFY(sshd_.start());
+#endif
+        host_ = sshd_.host.toStdString();
     }
 
     void key_login_three_ssh_workers_beside_two_local()
@@ -80,7 +92,7 @@ private slots:
         for (Pid p : remote) {
             QCOMPARE(c.remotecall_fetch("myid", p).as_int(), std::int64_t(p));
             const auto w = info_of(c, p);
-            QCOMPARE(w.host, std::string("127.0.0.1"));
+            QCOMPARE(w.host, host_);
             QCOMPARE(w.state, WorkerState::Running);
             // A real worker, started by sshd (its session process), not by this program.
             QVERIFY2(w.os_pid > 0, "the worker's pid on its host is known");
@@ -107,6 +119,23 @@ private slots:
         const auto squares = pmap(c, "square", items);
         for (int i = 0; i < 40; ++i)
             QCOMPARE(squares[static_cast<std::size_t>(i)].as_int(), std::int64_t(i * i));
+        // Worker to worker: SSH workers on their host reach each other directly, and a worker
+        // on the master's host reaches them through the master's tunnel. From behind a tunnel
+        // there is no way back to this host: that fails at once, naming both ends, and takes
+        // nothing down.
+        const auto relay = [&](Pid from, Pid to) {
+            return c.remotecall_fetch("relay", from, std::int64_t(to), std::string("myid"), List {})
+                .as_int();
+        };
+        QCOMPARE(relay(remote[0], remote[1]), std::int64_t(remote[1]));
+        QCOMPARE(relay(local[1], remote[2]), std::int64_t(remote[2]));
+        const auto unreachable = error_of([&] { relay(remote[0], local[0]); });
+        QVERIFY2(unreachable.find("worker " + std::to_string(local[0])
+                     + " (on localhost) cannot be reached from worker " + std::to_string(remote[0]))
+                != std::string::npos,
+            unreachable.c_str());
+        QCOMPARE(relay(local[0], remote[0]), std::int64_t(remote[0]));
+        QCOMPARE(relay(remote[0], remote[2]), std::int64_t(remote[2]));
         // Output of a remote worker reaches the master.
         std::mutex m;
         std::vector<std::pair<Pid, std::string>> lines;
@@ -139,19 +168,26 @@ private slots:
         for (Pid p : ps) {
             QCOMPARE(c.remotecall_fetch("myid", p).as_int(), std::int64_t(p));
             const auto w = info_of(c, p);
-            QVERIFY2(w.address.rfind("tcp:127.0.0.1:", 0) == 0, w.address.c_str());
+            QVERIFY2(w.address.rfind("tcp:" + host_ + ":", 0) == 0, w.address.c_str());
         }
+        // A worker here reaches them at their address too.
+        const auto local = c.addprocs(1);
+        QCOMPARE(
+            c.remotecall_fetch("relay", local[0], std::int64_t(ps[0]), std::string("myid"), List {})
+                .as_int(),
+            std::int64_t(ps[0]));
     }
 
     void config_alias()
     {
         QFile cfg(sshd_.path("ssh_config"));
         QVERIFY(cfg.open(QIODevice::WriteOnly));
-        cfg.write(QString("Host weft-test-node\n  HostName 127.0.0.1\n  Port %1\n  User %2\n"
-                          "  IdentityFile %3\n")
-                      .arg(sshd_.port)
-                      .arg(QString::fromStdString(test::this_user()), sshd_.path("user_key"))
-                      .toUtf8());
+        cfg.write(
+            QString("Host weft-test-node\n  HostName %4\n  Port %1\n  User %2\n"
+                    "  IdentityFile %3\n")
+                .arg(sshd_.port)
+                .arg(QString::fromStdString(test::this_user()), sshd_.path("user_key"), sshd_.host)
+                .toUtf8());
         cfg.close();
         Cluster c(test::options());
         SshSpec s = sshd_.spec(1);
@@ -261,7 +297,7 @@ private slots:
         QVERIFY2(e.find("login refused") != std::string::npos, e.c_str());
         QVERIFY2(e.find("key " + s.key_file + ": refused by the server") != std::string::npos,
             e.c_str());
-        QVERIFY2(e.find("127.0.0.1:" + std::to_string(sshd_.port)) != std::string::npos, e.c_str());
+        QVERIFY2(e.find(host_ + ":" + std::to_string(sshd_.port)) != std::string::npos, e.c_str());
         s.key_file = sshd_.str("no_such_key");
         e = error_of([&] { c.addprocs(s); });
         QVERIFY2(e.find("no such file") != std::string::npos, e.c_str());
@@ -314,6 +350,7 @@ private slots:
         QCOMPARE(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
         QCOMPARE(::listen(fd, 4), 0);
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+        s.host = "127.0.0.1"; // the silent listener is here
         s.port = ntohs(a.sin_port);
         s.connect_timeout = std::chrono::milliseconds(1500);
         const auto t0 = std::chrono::steady_clock::now();
@@ -372,7 +409,7 @@ private slots:
                 std::string(e.what()).find("killed by signal KILL") != std::string::npos, e.what());
         }
         QVERIFY(exited);
-        QVERIFY2(info_of(c, ps[0]).exit_reason.find("killed by signal KILL on 127.0.0.1")
+        QVERIFY2(info_of(c, ps[0]).exit_reason.find("killed by signal KILL on " + host_)
                 != std::string::npos,
             info_of(c, ps[0]).exit_reason.c_str());
         QCOMPARE(c.remotecall_fetch("myid", ps[1]).as_int(), std::int64_t(ps[1]));
@@ -440,7 +477,7 @@ private slots:
         QProcess master;
         master.start(QString(WEFT_SSH_MASTER_PATH),
             { QString::number(sshd_.port), sshd_.path("user_key"), sshd_.path("known_hosts"),
-                QString(WEFT_WORKER_PATH) });
+                QString(WEFT_WORKER_PATH), sshd_.host });
         QVERIFY(master.waitForStarted());
         QByteArray out;
         while (!out.contains("ready")) {
