@@ -12,7 +12,7 @@ cmake -S "$root" -B "$root/build-asan" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInf
   "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -g1 -DNDEBUG" -DWEFT_SANITIZE_ADDRESS=ON >/dev/null
 # The engine, the worker and the runtime suites are enough; the GUI is not under test here.
 cmake --build "$root/build-asan" --parallel "$(nproc)" --target weft-worker \
-  $(ctest --test-dir "$root/build-asan" -L 'engine|cluster|ssh' -E 'weft_bench_smoke|weft_bench_ssh_smoke|tst_ssh_ui' -N \
+  $(ctest --test-dir "$root/build-asan" -L 'engine|cluster|ssh' -E 'weft_bench_smoke|weft_bench_ssh_smoke|tst_ssh_ui|tst_ssh_second_host' -N \
       | sed -n 's/^ *Test *#[0-9]*: //p') | tail -n 1
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
@@ -23,7 +23,7 @@ export UBSAN_OPTIONS="print_stacktrace=1 log_path=$reports/ubsan"
 export WEFT_FUZZ_INPUTS=${WEFT_FUZZ_INPUTS:-5000}
 export WEFT_MODEL_SEEDS=${WEFT_MODEL_SEEDS:-2}
 status=0
-ctest --test-dir "$root/build-asan" -L 'engine|cluster|ssh' -E 'weft_bench_smoke|weft_bench_ssh_smoke|tst_ssh_ui' --output-on-failure \
+ctest --test-dir "$root/build-asan" -L 'engine|cluster|ssh' -E 'weft_bench_smoke|weft_bench_ssh_smoke|tst_ssh_ui|tst_ssh_second_host' --output-on-failure \
   -j2 || status=$?
 if compgen -G "$reports/*" >/dev/null; then
   echo "asan-check: a sanitizer reported:"
