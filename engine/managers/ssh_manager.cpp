@@ -6,6 +6,7 @@
 // each worker's exit status or signal, and forwards tunnel connections (a Unix socket in a
 // private directory on this machine, to the worker's port on the host's loopback).
 
+#include "socket.h"
 #include "weft/ssh.h"
 
 #include <libssh/callbacks.h>
@@ -195,6 +196,8 @@ public:
     }
     // A Unix socket on this machine forwarded to `port` on the host's loopback.
     std::string open_tunnel(int port);
+    // A port on the host's loopback forwarded back to `target` (an address on this machine).
+    std::string open_tunnel_back(const std::string& target);
     void kill(const std::shared_ptr<RemoteWorker>& w);
     // Where `local` is on the host once deployed (uploaded unless its SHA-256 is there). Any
     // thread; on the pump thread once it runs.
@@ -211,6 +214,7 @@ private:
     void pump_worker(RemoteWorker& w);
     bool pump_pipe(Pipe& p, bool exec, std::string* first_line = nullptr);
     void accept_tunnel(Tunnel& t);
+    void accept_tunnels_back();
     void end_worker(RemoteWorker& w, std::string reason);
     std::string upload(const std::string& local); // blocking session
     [[nodiscard]] std::string error() const { return ssh_get_error(s_); }
@@ -231,6 +235,9 @@ private:
     std::vector<std::shared_ptr<RemoteWorker>> workers_;
     std::list<Tunnel> tunnels_;
     std::string tunnel_dir_;
+    std::map<int, std::string> back_; // port on the host -> address here
+    std::map<std::string, std::string> back_by_target_; // address here -> "tcp:127.0.0.1:port"
+    std::list<Pipe> back_conns_;
 };
 
 void SshSession::open()
@@ -611,6 +618,13 @@ void SshSession::stop()
         ::unlink(t.path.c_str());
     }
     tunnels_.clear();
+    for (auto& c : back_conns_) {
+        if (c.channel)
+            ssh_channel_free(c.channel);
+        if (c.local >= 0)
+            ::close(c.local);
+    }
+    back_conns_.clear();
     if (!tunnel_dir_.empty())
         ::rmdir(tunnel_dir_.c_str());
     if (event_) {
@@ -773,6 +787,64 @@ std::string SshSession::open_tunnel(int port)
     return result.get();
 }
 
+std::string SshSession::open_tunnel_back(const std::string& target)
+{
+    std::promise<std::string> made;
+    auto result = made.get_future();
+    post([this, &target, &made] {
+        if (auto it = back_by_target_.find(target); it != back_by_target_.end()) {
+            made.set_value(it->second);
+            return;
+        }
+        ssh_set_blocking(s_, 1);
+        int port = 0;
+        const int rc = ssh_channel_listen_forward(s_, "127.0.0.1", 0, &port);
+        ssh_set_blocking(s_, 0);
+        if (rc != SSH_OK) {
+            made.set_exception(std::make_exception_ptr(SshError(
+                where_ + ": cannot forward a port on the host back to this machine: " + error())));
+            return;
+        }
+        back_[port] = target;
+        made.set_value(back_by_target_[target] = "tcp:127.0.0.1:" + std::to_string(port));
+    });
+    return result.get();
+}
+
+// Connections the host's sshd forwards back (a worker there reaching a process here).
+void SshSession::accept_tunnels_back()
+{
+    if (back_.empty())
+        return;
+    for (;;) {
+        int port = 0, from_port = 0;
+        char* from = nullptr;
+        ssh_channel ch = ssh_channel_open_forward_port(s_, 0, &port, &from, &from_port);
+        ssh_string_free_char(from);
+        if (!ch)
+            return;
+        const auto it = back_.find(port);
+        int fd = -1;
+        if (it != back_.end()) {
+            try {
+                fd = detail::connect_socket_blocking(it->second);
+            } catch (const std::exception&) {
+                fd = -1; // the target is gone: the connection is closed on the host's side
+            }
+        }
+        if (fd < 0) {
+            ssh_channel_close(ch);
+            ssh_channel_free(ch);
+            continue;
+        }
+        detail::set_nonblocking(fd, true);
+        Pipe p;
+        p.channel = ch;
+        p.local = fd;
+        back_conns_.push_back(std::move(p));
+    }
+}
+
 void SshSession::kill(const std::shared_ptr<RemoteWorker>& w)
 {
     post([this, w] {
@@ -816,6 +888,17 @@ void SshSession::pump()
                 it = t.conns.erase(it);
             }
         }
+        accept_tunnels_back();
+        for (auto it = back_conns_.begin(); it != back_conns_.end();) {
+            if (pump_pipe(*it, false)) {
+                ++it;
+                continue;
+            }
+            ssh_channel_close(it->channel);
+            ssh_channel_free(it->channel);
+            ::close(it->local);
+            it = back_conns_.erase(it);
+        }
         if (ssh_is_connected(s_) == 0) {
             const std::string why = "lost the SSH connection to " + where_ + ": " + error();
             for (auto& w : workers_)
@@ -842,7 +925,12 @@ void SshSession::pump()
                 if (!c.local_eof && c.pending.empty())
                     fds.push_back({ c.local, POLLIN, 0 });
         }
+        for (auto& c : back_conns_)
+            if (!c.local_eof && c.pending.empty())
+                fds.push_back({ c.local, POLLIN, 0 });
         bool pending = false;
+        for (auto& c : back_conns_)
+            pending |= !c.pending.empty();
         for (auto& w : workers_)
             pending |= !w->pipe.pending.empty();
         for (auto& t : tunnels_)
@@ -893,6 +981,10 @@ public:
         return session_->open_tunnel(std::stoi(tcp.substr(colon + 1)));
     }
     void kill() override { session_->kill(w_); }
+    std::string reach_back(const std::string& address_here) override
+    {
+        return session_->open_tunnel_back(address_here);
+    }
     std::string stage_file(const std::string& local) override
     {
         return session_->spec().deploy ? session_->stage(local) : local;

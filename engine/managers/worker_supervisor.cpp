@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <tuple>
 #include <unistd.h>
 
 namespace weft::detail {
@@ -58,6 +59,42 @@ WorkerSupervisor::WorkerSupervisor(
     rt_.mesh().set_route([this](Pid receiver, const PeerAddress& a) { return route(receiver, a); });
 }
 
+void WorkerSupervisor::open_routes(Pid pid)
+{
+    // What needs a tunnel back: a worker on another host reaching one here (Unix sockets only)
+    // or one behind the master's tunnel on a third host.
+    const auto needs_back = [](const Place& from, const Place& to) {
+        return from.host != "localhost" && from.host != to.host
+            && (to.host == "localhost" || to.tunnelled);
+    };
+    std::vector<std::tuple<Pid, Pid, WorkerProcess*, std::string>> wanted; // from, to
+    {
+        std::lock_guard g(places_m_);
+        const auto& me = places_.at(pid);
+        for (auto& [other, o] : places_) {
+            if (other == pid)
+                continue;
+            if (needs_back(me, o))
+                wanted.emplace_back(pid, other, me.process, o.reached);
+            if (needs_back(o, me))
+                wanted.emplace_back(other, pid, o.process, me.reached);
+        }
+    }
+    for (auto& [from, to, process, target] : wanted) {
+        std::string via;
+        try {
+            via = process->reach_back(target);
+        } catch (const std::exception& e) {
+            rt_.log("no route from worker " + std::to_string(from) + " to worker "
+                + std::to_string(to) + ": " + e.what());
+        }
+        if (via.empty())
+            continue;
+        std::lock_guard g(places_m_);
+        places_[from].via[to] = via;
+    }
+}
+
 // Workers on one host reach each other as they announced. A worker on this machine reaches one
 // behind a tunnel through the tunnel's end here. A worker on another host cannot reach one on a
 // third host, or one here, unless the direct route made that host's address reachable: it is told
@@ -69,6 +106,8 @@ PeerAddress WorkerSupervisor::route(Pid receiver, const PeerAddress& peer) const
     const auto p = places_.find(peer.pid);
     if (r == places_.end() || p == places_.end() || r->second.host == p->second.host)
         return peer;
+    if (auto via = r->second.via.find(peer.pid); via != r->second.via.end())
+        return PeerAddress { peer.pid, "via-master", via->second, {} };
     if (r->second.host == "localhost")
         return p->second.tunnelled
             ? PeerAddress { peer.pid, rt_.options().host, {}, p->second.reached }
@@ -344,8 +383,10 @@ void WorkerSupervisor::on_address_line(const std::shared_ptr<Worker>& w, const s
     rt_.mesh().set_peer_addresses(pid, tcp, unix_address);
     {
         std::lock_guard g(places_m_);
-        places_[pid] = { w->info.host, address, address != tcp && address != unix_address };
+        places_[pid] = { w->info.host, address, address != tcp && address != unix_address,
+            w->process.get(), {} };
     }
+    open_routes(pid);
     w->info.address = address;
     w->info.os_pid = static_cast<int>(w->process->os_pid());
     rt_.connect_worker(pid, address, [this, w](const std::string& error) {

@@ -56,7 +56,12 @@ private:
         std::string host; // "localhost" for this machine
         std::string reached; // the address the master connects to
         bool tunnelled = false; // `reached` is a tunnel's end on this machine
+        WorkerProcess* process = nullptr; // lives as long as this supervisor
+        std::map<Pid, std::string> via; // peers it reaches back through the master
     };
+    // Tunnels back through the master for `pid` and every worker on another host that cannot
+    // reach the other directly. Loop thread.
+    void open_routes(Pid pid);
     PeerAddress route(Pid receiver, const PeerAddress& peer) const;
     mutable std::mutex places_m_;
     std::map<Pid, Place> places_;

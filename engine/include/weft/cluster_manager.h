@@ -57,6 +57,14 @@ public:
         = 0;
     // Ends it now (SIGKILL or the manager's equivalent). Harmless once it has ended.
     virtual void kill() = 0;
+    // An address on the worker's host at which `address_here` (one this machine connects to) is
+    // reached: the same (this machine), or e.g. the end of a tunnel back through the manager's
+    // connection. "" when there is none. Called on the cluster's I/O thread: quick, or via a
+    // thread of the manager's own.
+    [[nodiscard]] virtual std::string reach_back(const std::string& address_here)
+    {
+        return address_here;
+    }
     // Where a file of this machine (a kernel library) is on the worker's host: the same path,
     // or where the manager has put a copy. Throws naming what failed.
     [[nodiscard]] virtual std::string stage_file(const std::string& local_path)
