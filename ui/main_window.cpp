@@ -386,6 +386,7 @@ void MainWindow::buildActions()
     tools->setObjectName(QStringLiteral("clusterToolbar"));
     tools->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     tools->addAction(m_addAction);
+    tools->addAction(ssh);
     tools->addAction(m_removeAction);
     tools->addAction(m_interruptAction);
     tools->addAction(m_killAction);

@@ -68,6 +68,7 @@ void WorkersModel::apply(const TelemetrySnapshot& snap)
         r.rss = s.rss_bytes;
         next.push_back(std::move(r));
     }
+    std::sort(next.begin(), next.end(), [](auto& a, auto& b) { return a.key() < b.key(); });
     setRows(std::move(next));
 }
 

@@ -8,6 +8,8 @@
 
 #include <QString>
 
+#include <tuple>
+
 namespace weft::ui {
 
 struct WorkerRow {
@@ -23,7 +25,13 @@ struct WorkerRow {
     int running = 0;
     quint64 queued = 0;
     quint64 blocked = 0;
-    [[nodiscard]] weft::Pid key() const { return pid; }
+    // Rows are grouped by host: the master, the workers on its machine, then each other host's
+    // workers (a worker's host never changes).
+    [[nodiscard]] std::tuple<int, QString, weft::Pid> key() const
+    {
+        const int group = pid == 1 ? 0 : (host == QLatin1String("localhost") ? 1 : 2);
+        return { group, group == 2 ? host : QString(), pid };
+    }
     bool operator==(const WorkerRow&) const = default;
 };
 

@@ -138,6 +138,14 @@ private slots:
                 return ssh == 2;
             }(),
             30000);
+        // A local worker joins above them: rows are grouped by host.
+        bridge_->addLocalWorkers(1, { 1, 0 });
+        QTRY_VERIFY_WITH_TIMEOUT(
+            model->index(1, WorkersModel::Host).data().toString().startsWith("localhost"), 60000);
+        QVERIFY(model->index(0, WorkersModel::Host).data().toString().startsWith("master"));
+        for (int r = 2; r < model->rowCount(); ++r)
+            QVERIFY2(model->index(r, WorkersModel::Host).data().toString().startsWith("127.0.0.1"),
+                qPrintable(model->index(r, WorkersModel::Host).data().toString()));
         const QString shot = QStringLiteral(QT_TESTCASE_BUILDDIR "/ssh-dialog.png");
         QVERIFY(d->grab().save(shot));
         QVERIFY(window_->grab().save(QStringLiteral(QT_TESTCASE_BUILDDIR "/ssh-workers.png")));
