@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -153,6 +154,33 @@ private slots:
         QCOMPARE(c.remotecall_fetch("myid", local[0]).as_int(), std::int64_t(local[0]));
         (void)pids;
     }
+
+#ifdef WEFT_SSH_NETNS
+    // Two hosts at once, logged in in parallel: this machine's loopback sshd and the one in the
+    // namespace. Workers on one reach those on the other through the master's tunnels.
+    void two_hosts_in_parallel()
+    {
+        test::Sshd here;
+        QVERIFY(here.start());
+        Cluster c(test::options());
+        auto a = sshd_.spec(2);
+        auto b = here.spec(2);
+        const auto ps = c.addprocs(std::vector<SshSpec> { a, b });
+        QCOMPARE(ps.size(), std::size_t(4));
+        std::map<std::string, std::vector<Pid>> by_host;
+        for (Pid p : ps)
+            by_host[info_of(c, p).host].push_back(p);
+        QCOMPARE(by_host[a.host].size(), std::size_t(2));
+        QCOMPARE(by_host[b.host].size(), std::size_t(2));
+        const auto relay = [&](Pid from, Pid to) {
+            return c.remotecall_fetch("relay", from, std::int64_t(to), std::string("myid"), List {})
+                .as_int();
+        };
+        const Pid on_a = by_host[a.host][0], on_b = by_host[b.host][1];
+        QCOMPARE(relay(on_a, on_b), std::int64_t(on_b));
+        QCOMPARE(relay(on_b, on_a), std::int64_t(on_a));
+    }
+#endif
 
     void direct_route()
     {
