@@ -24,7 +24,11 @@ SubmitPanel::SubmitPanel(QWidget* parent)
     , m_signature(new QLabel)
     , m_error(new QLabel)
     , m_submit(new QPushButton(tr("Submit")))
+    , m_params(new QWidget)
+    , m_paramForm(new QFormLayout(m_params))
 {
+    m_params->setObjectName(QStringLiteral("parameters"));
+    m_paramForm->setContentsMargins(0, 0, 0, 0);
     m_kernel->setObjectName(QStringLiteral("kernel"));
     m_pattern->setObjectName(QStringLiteral("pattern"));
     m_worker->setObjectName(QStringLiteral("worker"));
@@ -69,7 +73,8 @@ SubmitPanel::SubmitPanel(QWidget* parent)
     form->addRow(QString(), m_signature);
     row(tr("&Pattern:"), m_pattern);
     m_workerRow = row(tr("&Worker:"), m_worker);
-    row(tr("&Arguments:"), m_args);
+    m_argsRow = row(tr("&Arguments:"), m_args);
+    m_paramsRow = row(tr("&Arguments:"), m_params);
     m_batchRow = row(tr("&Batch size:"), m_batch);
     m_reducerRow = row(tr("&Reducer:"), m_reducer);
     form->addRow(m_hint);
@@ -85,6 +90,57 @@ SubmitPanel::SubmitPanel(QWidget* parent)
     connect(m_args, &QLineEdit::returnPressed, this, &SubmitPanel::trySubmit);
     connect(m_args, &QLineEdit::textChanged, m_error, &QLabel::hide);
     updateFields();
+}
+
+namespace {
+
+// What a value of a parameter type looks like, as the field's example.
+QString exampleOf(const std::string& type)
+{
+    if (type == "int64")
+        return QStringLiteral("42");
+    if (type == "float64")
+        return QStringLiteral("3.5");
+    if (type == "bool")
+        return QStringLiteral("true");
+    if (type == "text")
+        return QStringLiteral("\"text\"");
+    if (type == "list" || type == "vector<float64>" || type == "vector<int64>")
+        return QStringLiteral("[1, 2, 3]");
+    return QString::fromStdString(type);
+}
+
+} // namespace
+
+QList<QLineEdit*> SubmitPanel::parameterFields() const
+{
+    return m_params->isHidden() ? QList<QLineEdit*> {} : m_paramEdits;
+}
+
+void SubmitPanel::rebuildParameterFields(const KernelDescription* k)
+{
+    const std::vector<std::string> types
+        = k && !k->variadic ? k->params : std::vector<std::string> {};
+    if (types == m_paramTypes)
+        return;
+    m_paramTypes = types;
+    while (m_paramForm->rowCount() > 0)
+        m_paramForm->removeRow(0); // deletes the row's label and field
+    m_paramEdits.clear();
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        auto* edit = new QLineEdit;
+        edit->setObjectName(QStringLiteral("argument%1").arg(i + 1));
+        edit->setPlaceholderText(exampleOf(types[i]));
+        edit->setClearButtonEnabled(true);
+        auto* label = new QLabel(QStringLiteral("%1 · %2").arg(i + 1).arg(
+            QString::fromStdString(types[i]).toHtmlEscaped()));
+        label->setBuddy(edit);
+        label->setForegroundRole(QPalette::PlaceholderText);
+        m_paramForm->addRow(label, edit);
+        connect(edit, &QLineEdit::returnPressed, this, &SubmitPanel::trySubmit);
+        connect(edit, &QLineEdit::textChanged, m_error, &QLabel::hide);
+        m_paramEdits << edit;
+    }
 }
 
 void SubmitPanel::setKernels(const QStringList& kernels)
@@ -161,6 +217,14 @@ void SubmitPanel::updateFields()
     m_workerRow.setVisible(p == Pattern::RemoteCall);
     m_batchRow.setVisible(p == Pattern::Pmap);
     m_reducerRow.setVisible(p == Pattern::Reduce);
+    // A typed kernel called with its arguments gets a field per parameter, its type beside it.
+    rebuildParameterFields(k);
+    const bool perParameter = !m_paramEdits.isEmpty()
+        && (p == Pattern::RemoteCall || p == Pattern::Spawn || p == Pattern::Everywhere);
+    m_argsRow.setVisible(!perParameter);
+    m_paramsRow.setVisible(perParameter);
+    for (auto* e : m_paramEdits)
+        e->setToolTip(k ? QString::fromStdString(k->description) : QString());
     switch (p) {
     case Pattern::RemoteCall:
         m_hint->setText(tr("Runs kernel(arguments…) on the chosen worker. Arguments: 2, 3.5, "
@@ -197,17 +261,46 @@ std::optional<SubmitRequest> SubmitPanel::request(QString* error) const
         *error = tr("Choose a kernel.");
         return std::nullopt;
     }
-    const QString text = m_args->text().trimmed();
+    QString text = m_args->text().trimmed();
+    const bool perParameter = !parameterFields().isEmpty();
     switch (r.pattern) {
     case Pattern::RemoteCall:
     case Pattern::Spawn:
     case Pattern::Everywhere: {
-        auto parsed = parseArguments(text);
-        if (!parsed.error.isEmpty()) {
-            *error = tr("Arguments: %1").arg(parsed.error);
-            return std::nullopt;
+        if (perParameter) {
+            // One value per field.
+            QStringList texts;
+            for (int i = 0; i < m_paramEdits.size(); ++i) {
+                const QString t = m_paramEdits[i]->text().trimmed();
+                const QString type = QString::fromStdString(m_paramTypes[std::size_t(i)]);
+                auto one = parseArguments(t);
+                if (!one.error.isEmpty()) {
+                    *error = tr("Argument %1 (%2): %3").arg(i + 1).arg(type, one.error);
+                    return std::nullopt;
+                }
+                if (one.values.size() != 1) {
+                    *error = one.values.empty()
+                        ? tr("Argument %1 (%2): give a value, e.g. %3")
+                              .arg(i + 1)
+                              .arg(type, exampleOf(m_paramTypes[std::size_t(i)]))
+                        : tr("Argument %1 (%2): one value, not %3")
+                              .arg(i + 1)
+                              .arg(type)
+                              .arg(one.values.size());
+                    return std::nullopt;
+                }
+                r.args.push_back(std::move(one.values.front()));
+                texts << t;
+            }
+            text = texts.join(QStringLiteral(", "));
+        } else {
+            auto parsed = parseArguments(text);
+            if (!parsed.error.isEmpty()) {
+                *error = tr("Arguments: %1").arg(parsed.error);
+                return std::nullopt;
+            }
+            r.args = std::move(parsed.values);
         }
-        r.args = std::move(parsed.values);
         if (auto why = argumentError(r.kernel, r.args); !why.isEmpty()) {
             *error = why;
             return std::nullopt;

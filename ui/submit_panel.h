@@ -5,9 +5,11 @@
 
 #include "engine_bridge.h"
 
+#include <QLineEdit>
 #include <QWidget>
 
 class QComboBox;
+class QFormLayout;
 class QLabel;
 class QLineEdit;
 class QPushButton;
@@ -27,12 +29,18 @@ public:
     // The request the current input describes, or an error message.
     [[nodiscard]] std::optional<SubmitRequest> request(QString* error) const;
 
+    // The per-parameter argument fields shown now (a typed kernel with remotecall, spawn or
+    // everywhere), in order; empty when the one free-form field is shown.
+    [[nodiscard]] QList<QLineEdit*> parameterFields() const;
+
 signals:
     void submitRequested(const weft::ui::SubmitRequest& request);
 
 private:
     void updateFields();
     void describeKernel();
+    // One field per parameter of `k` (kept, with what was typed, while the types stay the same).
+    void rebuildParameterFields(const KernelDescription* k);
     // Why `args` do not fit the chosen kernel, or "" (unknown kernels are the engine's to judge).
     [[nodiscard]] QString argumentError(const QString& kernel, const List& args) const;
     void trySubmit();
@@ -58,7 +66,11 @@ private:
             field->setVisible(v);
         }
     };
-    Row m_workerRow {}, m_batchRow {}, m_reducerRow {};
+    Row m_workerRow {}, m_batchRow {}, m_reducerRow {}, m_argsRow {}, m_paramsRow {};
+    QWidget* m_params;
+    QFormLayout* m_paramForm;
+    std::vector<std::string> m_paramTypes;
+    QList<QLineEdit*> m_paramEdits;
 };
 
 } // namespace weft::ui

@@ -46,7 +46,9 @@ void submit(SubmitPanel& p, const QString& kernel, int patternIndex, const QStri
     auto* k = p.findChild<QComboBox*>(QStringLiteral("kernel"));
     k->setCurrentIndex(k->findText(kernel));
     p.findChild<QComboBox*>(QStringLiteral("pattern"))->setCurrentIndex(patternIndex);
-    auto* a = p.findChild<QLineEdit*>(QStringLiteral("arguments"));
+    // A typed kernel has a field per parameter (these have one); others the free-form field.
+    const auto fields = p.parameterFields();
+    auto* a = fields.isEmpty() ? p.findChild<QLineEdit*>(QStringLiteral("arguments")) : fields[0];
     a->setText(args);
     QTest::mouseClick(p.findChild<QPushButton*>(QStringLiteral("submit")), Qt::LeftButton);
 }
@@ -117,8 +119,10 @@ private slots:
         QVERIFY(panel->findChild<QLabel*>(QStringLiteral("signature"))
                     ->text()
                     .contains(QStringLiteral("Three times x")));
-        QCOMPARE(panel->findChild<QLineEdit*>(QStringLiteral("arguments"))->placeholderText(),
-            QStringLiteral("int64"));
+        // One field for its one parameter, its type beside it and an example inside.
+        QCOMPARE(panel->parameterFields().size(), 1);
+        QCOMPARE(panel->parameterFields()[0]->placeholderText(), QStringLiteral("42"));
+        QVERIFY(!panel->findChild<QLineEdit*>(QStringLiteral("arguments"))->isVisibleTo(panel));
 
         submit(*panel, QStringLiteral("triple"), 0, QStringLiteral("5"));
         QTRY_COMPARE_WITH_TIMEOUT(model->rowCount(), before + 1, 30000);

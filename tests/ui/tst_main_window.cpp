@@ -3,9 +3,9 @@
 // a worker, close the window. Screenshots land in the build tree.
 
 #include "add_workers_dialog.h"
+#include "app_options.h"
 #include "engine_bridge.h"
 #include "log_pane.h"
-#include "app_options.h"
 #include "main_window.h"
 #include "pool_chart.h"
 #include "submissions_model.h"
@@ -285,7 +285,9 @@ private slots:
         kernel->setCurrentIndex(kernel->findText("sleep_ms"));
         auto* worker = panel->findChild<QComboBox*>("worker");
         worker->setCurrentIndex(worker->findData(2u));
-        auto* args = panel->findChild<QLineEdit*>("arguments");
+        // sleep_ms(int64): a field for its one parameter.
+        QCOMPARE(panel->parameterFields().size(), 1);
+        auto* args = panel->parameterFields()[0];
         args->clear();
         QTest::keyClicks(args, "20000");
         QTest::mouseClick(panel->findChild<QPushButton*>("submit"), Qt::LeftButton);

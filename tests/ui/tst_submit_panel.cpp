@@ -45,6 +45,63 @@ struct Panel {
 class TestSubmitPanel : public QObject {
     Q_OBJECT
 private slots:
+    // A typed kernel gets a field per parameter, with its type and an example; each field takes
+    // one value, and switching patterns back and forth keeps what was typed.
+    void typed_kernels_get_a_field_per_parameter()
+    {
+        Panel w;
+        KernelCatalog cat;
+        KernelDescription k;
+        k.name = "scale";
+        k.signature = "(float64, int64) -> float64";
+        k.description = "x times n";
+        k.params = { "float64", "int64" };
+        k.result = "float64";
+        cat.kernels.push_back({ k, { 1, 2 } });
+        w.p.setKernels({ "add", "scale" });
+        w.p.setCatalog(cat);
+        auto* kernel = w.p.findChild<QComboBox*>("kernel");
+        kernel->setCurrentIndex(kernel->findText("scale"));
+        w.choose(Pattern::RemoteCall);
+        auto fields = w.p.parameterFields();
+        QCOMPARE(fields.size(), 2);
+        QVERIFY(!w.rowShown(w.args));
+        QCOMPARE(fields[0]->placeholderText(), QString("3.5"));
+        QCOMPARE(fields[1]->placeholderText(), QString("42"));
+        QCOMPARE(fields[0]->toolTip(), QString("x times n"));
+        QTest::keyClicks(fields[0], "2.5");
+        QString error;
+        QVERIFY(!w.p.request(&error));
+        QCOMPARE(error, QString("Argument 2 (int64): give a value, e.g. 42"));
+        QTest::keyClicks(fields[1], "3, 4");
+        QVERIFY(!w.p.request(&error));
+        QCOMPARE(error, QString("Argument 2 (int64): one value, not 2"));
+        fields[1]->setText("\"x\"");
+        QVERIFY(!w.p.request(&error));
+        QCOMPARE(error,
+            QString("scale(float64, int64) -> float64: argument 2: expected int64, got text"));
+        fields[1]->setText("3");
+        // pmap takes items in the one field; back to remotecall, the fields kept their values.
+        w.choose(Pattern::Pmap);
+        QVERIFY(w.rowShown(w.args));
+        QVERIFY(w.p.parameterFields().isEmpty());
+        w.choose(Pattern::RemoteCall);
+        fields = w.p.parameterFields();
+        QCOMPARE(fields.size(), 2);
+        QCOMPARE(fields[1]->text(), QString("3"));
+        auto r = w.p.request(&error);
+        QVERIFY2(r, qPrintable(error));
+        QCOMPARE(r->args.size(), std::size_t(2));
+        QCOMPARE(r->args[0].as_double(), 2.5);
+        QCOMPARE(r->args[1].as_int(), std::int64_t(3));
+        QVERIFY(r->description.contains("scale(2.5, 3)"));
+        QVERIFY(w.p.grab().save(QStringLiteral(QT_TESTCASE_BUILDDIR "/submit-typed.png")));
+        // A variadic or unknown kernel keeps the free-form field.
+        kernel->setCurrentIndex(kernel->findText("add"));
+        QVERIFY(w.p.parameterFields().isEmpty());
+        QVERIFY(w.rowShown(w.args));
+    }
+
     // From a fresh start: distributed reduction, submit "abc" (an error), type one more
     // character, switch to everywhere, then back to remotecall. The Arguments row used to be
     // gone for good, and remotecall then ran kernel() with no arguments.
