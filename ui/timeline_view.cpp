@@ -119,7 +119,22 @@ void TimelineView::layoutRows()
     const double avail = plot.height() - groups * headerH;
     const int rowH = std::clamp(int(avail / std::max(1, nthreads)), compact ? 1 : 3, 22);
     int y = int(plot.top());
-    for (auto& [pid, proc] : procs) {
+    // Grouped by host, as the workers table is: the master, this machine's workers, then each
+    // other host's.
+    std::vector<std::pair<Pid, const decltype(procs.begin()->second)*>> order;
+    for (auto& [pid, proc] : procs)
+        order.emplace_back(pid, &proc);
+    const auto group = [](Pid pid, const QString& host) {
+        return std::tuple(pid == 1                                       ? 0
+                : (host.isEmpty() || host == QLatin1String("localhost")) ? 1
+                                                                         : 2,
+            pid == 1 || host == QLatin1String("localhost") ? QString() : host, pid);
+    };
+    std::stable_sort(order.begin(), order.end(), [&](auto& a, auto& b) {
+        return group(a.first, a.second->host) < group(b.first, b.second->host);
+    });
+    for (auto& [pid, procp] : order) {
+        const auto& proc = *procp;
         const QString& host = proc.host;
         const bool dead = proc.dead;
         const auto& t = proc.threads;
