@@ -10,7 +10,9 @@
 #include <QWheelEvent>
 #include <QtConcurrent/QtConcurrentRun>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <limits>
 #include <set>
 
