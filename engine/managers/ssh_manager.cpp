@@ -212,6 +212,7 @@ private:
     void authenticate();
     void pump();
     void pump_worker(RemoteWorker& w);
+    void pump_connections(std::list<Pipe>& conns);
     bool pump_pipe(Pipe& p, bool exec, std::string* first_line = nullptr);
     void accept_tunnel(Tunnel& t);
     void accept_tunnels_back();
@@ -709,6 +710,21 @@ bool SshSession::pump_pipe(Pipe& p, bool exec, std::string* first_line)
     return true;
 }
 
+// Tunnelled connections, either way: each is closed on both ends once it is finished with.
+void SshSession::pump_connections(std::list<Pipe>& conns)
+{
+    for (auto it = conns.begin(); it != conns.end();) {
+        if (pump_pipe(*it, false)) {
+            ++it;
+            continue;
+        }
+        ssh_channel_close(it->channel);
+        ssh_channel_free(it->channel);
+        ::close(it->local);
+        it = conns.erase(it);
+    }
+}
+
 void SshSession::pump_worker(RemoteWorker& w)
 {
     if (w.pipe.done)
@@ -877,28 +893,10 @@ void SshSession::pump()
             pump_worker(*w);
         for (auto& t : tunnels_) {
             accept_tunnel(t);
-            for (auto it = t.conns.begin(); it != t.conns.end();) {
-                if (pump_pipe(*it, false)) {
-                    ++it;
-                    continue;
-                }
-                ssh_channel_close(it->channel);
-                ssh_channel_free(it->channel);
-                ::close(it->local);
-                it = t.conns.erase(it);
-            }
+            pump_connections(t.conns);
         }
         accept_tunnels_back();
-        for (auto it = back_conns_.begin(); it != back_conns_.end();) {
-            if (pump_pipe(*it, false)) {
-                ++it;
-                continue;
-            }
-            ssh_channel_close(it->channel);
-            ssh_channel_free(it->channel);
-            ::close(it->local);
-            it = back_conns_.erase(it);
-        }
+        pump_connections(back_conns_);
         if (ssh_is_connected(s_) == 0) {
             const std::string why = "lost the SSH connection to " + where_ + ": " + error();
             for (auto& w : workers_)
@@ -1041,8 +1039,7 @@ std::vector<LaunchOutcome> launch_on(const SshSpec& spec, const std::vector<Laun
 } // namespace
 
 SshManager::SshManager(SshSpec spec)
-    : specs_ { std::move(spec) }
-    , counters_(std::make_shared<SshDeployCounters>())
+    : SshManager(std::vector<SshSpec> { std::move(spec) })
 {
 }
 

@@ -14,23 +14,12 @@ struct BenchSshd {
     int port = 0;
     pid_t pid = -1;
     std::string user;
+    std::thread drain_;
 
     static void sh(const std::string& cmd)
     {
         if (std::system(cmd.c_str()) != 0)
             throw std::runtime_error("failed: " + cmd);
-    }
-    static int free_port()
-    {
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        sockaddr_in a {};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        socklen_t len = sizeof a;
-        ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-        ::close(fd);
-        return ntohs(a.sin_port);
     }
     static pid_t spawn(const std::vector<std::string>& args, int stderr_fd = -1)
     {
@@ -64,13 +53,13 @@ struct BenchSshd {
         sh("ssh-keygen -q -t ed25519 -N '' -f " + dir + "/host_key");
         sh("ssh-keygen -q -t ed25519 -N '' -f " + dir + "/user_key");
         sh("cp " + dir + "/user_key.pub " + dir + "/authorized_keys");
-        port = free_port();
+        port = weft::test::free_port();
         std::ofstream(dir + "/sshd_config")
             << "Port " << port << "\nListenAddress 127.0.0.1\nHostKey " << dir
             << "/host_key\nAuthorizedKeysFile " << dir << "/authorized_keys\nPidFile " << dir
             << "/sshd.pid\nStrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n"
                "PasswordAuthentication no\nKbdInteractiveAuthentication no\n"
-               "AllowTcpForwarding yes\nMaxSessions 64\nMaxStartups 64\nLogLevel ERROR\n";
+               "AllowTcpForwarding yes\nMaxSessions 64\nMaxStartups 64\nLogLevel INFO\n";
         std::ifstream pub(dir + "/host_key.pub");
         std::string type, key;
         pub >> type >> key;
@@ -81,32 +70,34 @@ struct BenchSshd {
             throw std::runtime_error("pipe");
         pid = spawn({ "/usr/sbin/sshd", "-D", "-e", "-f", dir + "/sshd_config" }, p[1]);
         ::close(p[1]);
-        // With LogLevel ERROR it says nothing when well: ready once the port accepts.
-        for (;;) {
-            const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-            sockaddr_in a {};
-            a.sin_family = AF_INET;
-            a.sin_port = htons(static_cast<std::uint16_t>(port));
-            a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-            const bool up = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-            ::close(fd);
-            if (up)
-                break;
-            int st;
-            if (::waitpid(pid, &st, WNOHANG) == pid) {
-                char buf[2048] = {};
-                [[maybe_unused]] auto n = ::read(p[0], buf, sizeof buf - 1);
-                throw std::runtime_error(std::string("sshd did not start: ") + buf);
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        // Ready once it says it listens; what it logs afterwards is drained.
+        if (!read_until(p[0], "Server listening on"))
+            throw std::runtime_error("sshd did not start");
+        drain_ = std::thread([r = p[0]] {
+            char buf[4096];
+            while (::read(r, buf, sizeof buf) > 0) { }
+            ::close(r);
+        });
+    }
+    // Reads `fd` until `marker` appears (true) or it ends (false); what follows is left unread.
+    static bool read_until(int fd, const std::string& marker)
+    {
+        std::string seen;
+        char c;
+        while (::read(fd, &c, 1) == 1) {
+            seen += c;
+            if (seen.find(marker) != std::string::npos)
+                return true;
         }
-        ::close(p[0]);
+        return false;
     }
     ~BenchSshd()
     {
         ::kill(pid, SIGTERM);
         int st;
         ::waitpid(pid, &st, 0);
+        if (drain_.joinable())
+            drain_.join();
         std::filesystem::remove_all(dir);
     }
     [[nodiscard]] std::vector<std::string> ssh_args() const
@@ -192,22 +183,21 @@ void ssh(std::vector<Figure>& out, const Options& o)
         }
     }
     ::close(echo_listener);
-    const int fwd_port = BenchSshd::free_port();
+    const int fwd_port = weft::test::free_port();
     auto args = sshd.ssh_args();
     args.insert(args.begin() + 1,
         { "-N", "-L", std::to_string(fwd_port) + ":127.0.0.1:" + std::to_string(echo_port) });
     const pid_t fwd = BenchSshd::spawn(args);
+    // ssh says nothing when its forward listens: the benchmark (not a test) retries the
+    // connection until it does.
     int fd = -1;
     for (;;) {
-        fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_in f {};
-        f.sin_family = AF_INET;
-        f.sin_port = htons(static_cast<std::uint16_t>(fwd_port));
-        f.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        if (::connect(fd, reinterpret_cast<sockaddr*>(&f), sizeof f) == 0)
+        try {
+            fd = weft::detail::connect_socket_blocking("tcp:127.0.0.1:" + std::to_string(fwd_port));
             break;
-        ::close(fd);
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        } catch (const std::exception&) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
     }
     weft::detail::tune_socket(fd, true);
     auto opts = cluster_options(weft::Transport::Unix);

@@ -9,13 +9,14 @@
 #include "process_access.h"
 #include "process_runtime.h"
 #include "socket.h"
+#include "ssh/free_port.h"
 #include "weft/weft.h"
 
 #include <algorithm>
 #include <arpa/inet.h>
-#include <csignal>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <dlfcn.h>

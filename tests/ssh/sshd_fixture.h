@@ -8,33 +8,24 @@
 // there). Workers it starts live in that namespace: its loopback is not ours, so a tunnel or
 // the veth address is the only way to them, as with another machine. Needs root.
 
+#include "free_port.h"
 #include "weft/ssh.h"
 
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
 
+#include <csignal>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pwd.h>
 #include <string>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace weft::test {
-
-inline int free_port()
-{
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a {};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
 
 inline std::string this_user()
 {
@@ -179,6 +170,19 @@ public:
 
     ~Sshd()
     {
+        // By its pid file: `ip netns exec` may run sshd as a child of its own, which a signal to
+        // `ip` would not reach. Waited for through a pidfd (it is not our child then).
+        QFile pidFile(path("sshd.pid"));
+        const int pid = pidFile.open(QIODevice::ReadOnly) ? pidFile.readAll().trimmed().toInt() : 0;
+        if (pid > 0) {
+            const int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+            ::kill(pid, SIGTERM);
+            if (pfd >= 0) {
+                pollfd p { pfd, POLLIN, 0 };
+                ::poll(&p, 1, 10000);
+                ::close(pfd);
+            }
+        }
         if (sshd.state() == QProcess::Running) {
             sshd.terminate();
             sshd.waitForFinished(10000);
