@@ -1,6 +1,7 @@
 // weft-worker: one worker process, started by a Weft master (which writes the cluster cookie on
 // its stdin). This file only reads the command line; the engine runs the worker.
 
+#include "library_checker.h"
 #include "weft/version.h"
 #include "worker_process.h"
 
@@ -43,6 +44,9 @@ int main(int argc, char** argv)
             args.host = argv[++i];
         } else if (a == "--unix-only") {
             args.unix_only = true;
+        } else if (a == "--check-libraries" && argc == 2) {
+            // The master's helper for checking kernel libraries (its socket is stdin).
+            return weft::detail::run_library_checker(0);
         } else if (a == "--version") {
             std::printf("weft-worker %s\n", weft::runtime_version());
             return 0;

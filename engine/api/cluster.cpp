@@ -4,6 +4,7 @@
 #include "error_capture.h"
 #include "inspect_codec.h"
 #include "kernel_registry.h"
+#include "library_checker.h"
 #include "library_kernels.h"
 #include "process_access.h"
 #include "process_runtime.h"
@@ -163,6 +164,9 @@ Cluster::Cluster(ClusterOptions options, const detail::KernelDef* program_kernel
             hub->ingest(from, std::move(w), received);
         });
     d.local = std::make_unique<LocalManager>(options.worker_path);
+    // Kernel libraries are checked in a child of a small helper (see library_checker.h); it
+    // starts now, beside the rest of the start-up.
+    detail::start_library_checker(d.local->worker_path());
     d.workers = std::make_unique<detail::WorkerSupervisor>(*d.runtime, options, d.callbacks);
     // Membership is part of what the engine publishes: a snapshot goes out at every change.
     d.callbacks.membership.add(d.callbacks.ids.next(), [&d](const WorkerInfo& w) {
@@ -386,7 +390,8 @@ KernelLoadResult load_result(Pid pid, const Value& v)
 } // namespace
 
 std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
-    const std::vector<Pid>& pids, bool preflighted, const std::function<void()>& meanwhile)
+    const std::vector<Pid>& pids, bool preflighted, const std::function<void()>& meanwhile,
+    const std::string& refused_here)
 {
     // Each worker loads its host's copy: the same file on this machine, or one its manager
     // has deployed. A worker on another host checks the library itself (this machine's check
@@ -395,6 +400,10 @@ std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
     std::vector<List> args;
     std::vector<std::string> staging_errors(pids.size());
     for (std::size_t i = 0; i < pids.size(); ++i) {
+        if (!refused_here.empty() && impl_->workers->on_this_host(pids[i])) {
+            staging_errors[i] = refused_here; // the same file, refused by the same check
+            continue;
+        }
         try {
             args.push_back(List { impl_->workers->stage_file(pids[i], path),
                 !preflighted || !impl_->workers->on_this_host(pids[i]) });
@@ -428,25 +437,29 @@ std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
 
 std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
 {
-    // First the check, in a child forked from the master: a library whose initialiser throws or
-    // crashes is then refused everywhere without any process trying it for real. Then the
-    // workers load it while the master does.
+    // First the check, in a child of the library checker's helper: a library whose initialiser
+    // throws or crashes is then refused on this machine without any process trying it for real
+    // (workers on other hosts check their copy themselves). Then the workers load it while the
+    // master does.
     const auto check = detail::check_library(path);
     const bool checked = check.empty();
     auto pids = workers();
     pids.erase(std::remove(pids.begin(), pids.end(), Pid(1)), pids.end());
     std::vector<KernelLoadResult> out(1);
-    auto on_workers = load_on(path, pids, checked, [&] {
-        try {
-            if (!checked)
-                throw std::runtime_error(check);
-            out[0] = load_result(1,
-                detail::listing_to_value(
-                    detail::load_library(impl_->runtime->kernels(), path, false)));
-        } catch (const std::exception& e) {
-            out[0] = { 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() };
-        }
-    });
+    auto on_workers = load_on(
+        path, pids, checked,
+        [&] {
+            try {
+                if (!checked)
+                    throw std::runtime_error(check);
+                out[0] = load_result(1,
+                    detail::listing_to_value(
+                        detail::load_library(impl_->runtime->kernels(), path, false)));
+            } catch (const std::exception& e) {
+                out[0] = { 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() };
+            }
+        },
+        check);
     for (auto& r : on_workers)
         out.push_back(std::move(r));
     if (std::any_of(out.begin(), out.end(), [](auto& r) { return r.ok; })) {

@@ -1,6 +1,7 @@
 #include "kernel_library.h"
 
 #include "exception_name.h"
+#include "library_checker.h"
 
 #include <atomic>
 #include <cerrno>
@@ -127,6 +128,10 @@ std::string preflight(const std::string& mapped)
         // on the way, an exception from an initialiser either comes out of dlopen or ends in
         // std::terminate: both are reported.
         g_report_fd = p[1];
+        // A crash ends the child plainly: a handler the process installed (a test framework's,
+        // an application's crash reporter) must not run in it.
+        for (int sig : { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS })
+            std::signal(sig, SIG_DFL);
         std::set_terminate(report_exception);
         try {
             // A failure to load is the parent's to report (with the loader's message).
@@ -183,6 +188,11 @@ std::string preflight(const std::string& mapped)
 
 } // namespace
 
+std::string check_descriptor(int fd)
+{
+    return preflight(fd_path(fd));
+}
+
 std::string check_library(const std::string& path)
 {
     std::error_code ec;
@@ -193,7 +203,8 @@ std::string check_library(const std::string& path)
         return {};
     std::string why;
     try {
-        why = preflight(fd_path(fd));
+        auto verdict = check_in_helper(fd);
+        why = verdict ? std::move(*verdict) : check_descriptor(fd);
     } catch (const std::exception& e) {
         why = e.what();
     }

@@ -20,10 +20,16 @@ public:
     using std::runtime_error::runtime_error;
 };
 
-// Loads `path` in a forked child and reports how its static initialisers went: "" when they ran,
-// else why not ("kernel library P cannot be loaded: a static initialiser threw T: what"). A file
-// that cannot be opened or loaded at all passes: loading it for real gives the precise error.
+// Loads `path` in a forked child (of the library checker's helper when it runs, see
+// library_checker.h, else of this process) and reports how its static initialisers went: "" when
+// they ran, else why not ("kernel library P cannot be loaded: a static initialiser threw T:
+// what"). A file that cannot be opened or loaded at all passes: loading it for real gives the
+// precise error.
 [[nodiscard]] std::string check_library(const std::string& path);
+
+// The same check of the library open as `fd`, in a child forked from this process; the reason
+// alone ("a static initialiser threw T: what"), "" when the initialisers ran.
+[[nodiscard]] std::string check_descriptor(int fd);
 
 class LoadedLibrary final {
 public:

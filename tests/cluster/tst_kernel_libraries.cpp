@@ -7,7 +7,11 @@
 
 #include <QtTest>
 
+#include <csignal>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <unistd.h>
 
 using namespace weft;
 
@@ -20,6 +24,40 @@ const std::string kV2 = kLibs + "/v2/libtripler_v2.so";
 bool contains(const std::string& s, const std::string& part)
 {
     return s.find(part) != std::string::npos;
+}
+
+// This process's children running `weft-worker --check-libraries`: the library checker's helper.
+std::vector<pid_t> checker_helpers()
+{
+    std::vector<pid_t> out;
+    for (auto& e : std::filesystem::directory_iterator("/proc")) {
+        const auto name = e.path().filename().string();
+        if (name.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        std::ifstream stat(e.path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto close = line.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        char state = 0;
+        long ppid = 0;
+        std::istringstream(line.substr(close + 2)) >> state >> ppid;
+        std::ifstream cmd(e.path() / "cmdline");
+        std::string args((std::istreambuf_iterator<char>(cmd)), {});
+        if (ppid == ::getpid() && args.find("--check-libraries") != std::string::npos)
+            out.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    return out;
+}
+
+std::vector<long> lines_of(const std::string& file)
+{
+    std::vector<long> out;
+    std::ifstream in(file);
+    for (long v; in >> v;)
+        out.push_back(v);
+    return out;
 }
 
 std::string all_errors(const std::vector<KernelLoadResult>& rs)
@@ -37,6 +75,8 @@ class TestKernelLibraries : public QObject {
 
     std::unique_ptr<Cluster> c;
     std::vector<Pid> pids;
+    QTemporaryDir scratch;
+    std::string init_parents; // where libcrashing_init.so writes who loaded it
 
     // Every process of `rs` failed, each with an error naming it and containing `part`.
     static void expect_failed_everywhere(
@@ -66,6 +106,9 @@ private slots:
     {
         auto o = test::options();
         o.kernel_libraries.clear(); // this suite loads its own
+        QVERIFY(scratch.isValid());
+        init_parents = scratch.filePath("init-parents").toStdString();
+        ::setenv("WEFT_TEST_INIT_PARENTS", init_parents.c_str(), 1); // before any process starts
         c = std::make_unique<Cluster>(o);
         pids = c->addprocs(3);
     }
@@ -198,6 +241,37 @@ private slots:
                 + " cannot be loaded: a static initialiser threw std::runtime_error: no licence "
                   "server at licence.example:27000");
         QCOMPARE(detail::LoadedLibrary::open_count(), before);
+        expect_cluster_works();
+    }
+
+    // The check runs in a child of the library checker's helper (a small weft-worker the master
+    // started), not in the master or any worker: only that child tries the library, and a
+    // crash there is reported as such everywhere.
+    void aCrashingInitialiserIsTriedOnlyInTheCheckersChild()
+    {
+        const auto path = kLibs + "/libcrashing_init.so";
+        std::filesystem::remove(init_parents);
+        const auto helpers = checker_helpers();
+        QCOMPARE(helpers.size(), std::size_t(1));
+        expect_failed_everywhere(rs_of(path), c->nprocs(),
+            "kernel library " + path + " cannot be loaded: a static initialiser crashed (Aborted)");
+        QCOMPARE(lines_of(init_parents), std::vector<long> { helpers[0] });
+        expect_cluster_works();
+    }
+
+    // A helper that has gone (killed here) is started again for the next check.
+    void aHelperThatDiedIsReplaced()
+    {
+        const auto helpers = checker_helpers();
+        QCOMPARE(helpers.size(), std::size_t(1));
+        QCOMPARE(::kill(helpers[0], SIGKILL), 0);
+        std::filesystem::remove(init_parents);
+        expect_failed_everywhere(rs_of(kLibs + "/libcrashing_init.so"), c->nprocs(),
+            "a static initialiser crashed (Aborted)");
+        const auto now = checker_helpers();
+        QCOMPARE(now.size(), std::size_t(1));
+        QVERIFY(now[0] != helpers[0]);
+        QCOMPARE(lines_of(init_parents), std::vector<long> { now[0] });
         expect_cluster_works();
     }
 

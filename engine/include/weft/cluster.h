@@ -206,9 +206,11 @@ public:
 private:
     Cluster(ClusterOptions options, const detail::KernelDef* program_kernels);
     // Loads `path` on `pids` (workers) in parallel, running `meanwhile` here while they do; one
-    // result each, in order of `pids`.
+    // result each, in order of `pids`. `refused_here`: why this machine's check refused the
+    // library, given as the answer of every worker on this machine without asking it.
     std::vector<KernelLoadResult> load_on(const std::string& path, const std::vector<Pid>& pids,
-        bool preflighted, const std::function<void()>& meanwhile = {});
+        bool preflighted, const std::function<void()>& meanwhile = {},
+        const std::string& refused_here = {});
 
     friend struct detail::ProcessAccess; // the engine reaches the runtime behind the master
     struct Impl; // the runtime, the telemetry record, the local manager, the callbacks

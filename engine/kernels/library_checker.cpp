@@ -1,0 +1,212 @@
+#include "library_checker.h"
+
+#include "kernel_library.h"
+
+#include <array>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <mutex>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace weft::detail {
+
+namespace {
+
+// The master's end. One check at a time: the helper serves them in order.
+struct Helper {
+    std::mutex m;
+    std::string worker_path;
+    int sock = -1;
+    pid_t pid = -1;
+    int failures = 0; // starts that ended before answering, in a row
+
+    // Under `m`.
+    void stop()
+    {
+        if (sock >= 0)
+            ::close(sock);
+        sock = -1;
+        if (pid > 0) {
+            ::kill(pid, SIGKILL);
+            int st = 0;
+            while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) { }
+        }
+        pid = -1;
+    }
+
+    bool start()
+    {
+        if (sock >= 0)
+            return true;
+        if (worker_path.empty() || failures >= 2)
+            return false;
+        int sv[2];
+        if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+            return false;
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_adddup2(&fa, sv[1], 0);
+        std::string flag = "--check-libraries";
+        char* argv[] = { worker_path.data(), flag.data(), nullptr };
+        pid_t child = -1;
+        const int rc = ::posix_spawnp(&child, worker_path.c_str(), &fa, nullptr, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        ::close(sv[1]);
+        if (rc != 0) {
+            ::close(sv[0]);
+            failures = 2; // no such program: checks happen in this process from now on
+            return false;
+        }
+        sock = sv[0];
+        pid = child;
+        return true;
+    }
+
+    ~Helper()
+    {
+        std::lock_guard g(m);
+        stop();
+    }
+};
+
+Helper& helper()
+{
+    static Helper h;
+    return h;
+}
+
+// A verdict: kOk, or kRefused followed by the reason.
+constexpr char kOk = 'K';
+constexpr char kRefused = 'E';
+constexpr std::size_t kMaxVerdict = 16 * 1024;
+
+bool send_descriptor(int sock, int fd)
+{
+    char byte = 'C';
+    iovec iov { &byte, 1 };
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control {};
+    msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
+    for (;;) {
+        if (::sendmsg(sock, &msg, MSG_NOSIGNAL) == 1)
+            return true;
+        if (errno != EINTR)
+            return false;
+    }
+}
+
+// The descriptor a request carries, or -1 (and n is what recvmsg returned).
+int receive_descriptor(int sock, ssize_t& n)
+{
+    char byte = 0;
+    iovec iov { &byte, 1 };
+    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control {};
+    msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    do
+        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    int fd = -1;
+    if (n > 0)
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
+    return fd;
+}
+
+} // namespace
+
+void start_library_checker(const std::string& worker_path)
+{
+    auto& h = helper();
+    std::lock_guard g(h.m);
+    if (h.worker_path.empty())
+        h.worker_path = worker_path;
+    (void)h.start();
+}
+
+std::optional<std::string> check_in_helper(int fd)
+{
+    auto& h = helper();
+    std::lock_guard g(h.m);
+    while (h.start()) {
+        if (send_descriptor(h.sock, fd)) {
+            // The helper gives up on a child after 30 s and says so; a helper silent for
+            // longer is wedged.
+            pollfd p { h.sock, POLLIN, 0 };
+            int r;
+            do
+                r = ::poll(&p, 1, 40'000);
+            while (r < 0 && errno == EINTR);
+            std::string verdict(kMaxVerdict, '\0');
+            ssize_t n = -1;
+            if (r > 0)
+                do
+                    n = ::recv(h.sock, verdict.data(), verdict.size(), 0);
+                while (n < 0 && errno == EINTR);
+            if (n > 0 && (verdict[0] == kOk || verdict[0] == kRefused)) {
+                h.failures = 0;
+                verdict.resize(static_cast<std::size_t>(n));
+                return verdict[0] == kOk ? std::string() : verdict.substr(1);
+            }
+            if (r == 0) {
+                h.stop();
+                return std::string("its static initialisers did not finish within 30 s");
+            }
+        }
+        // The helper ended (killed, or a weft-worker that does not know --check-libraries):
+        // one more start, then checks happen in this process.
+        h.stop();
+        ++h.failures;
+    }
+    return std::nullopt;
+}
+
+int run_library_checker(int fd)
+{
+    std::signal(SIGPIPE, SIG_IGN);
+    for (;;) {
+        ssize_t n = 0;
+        const int lib = receive_descriptor(fd, n);
+        if (n == 0)
+            return 0; // the master has gone
+        if (n < 0)
+            return 1;
+        std::string verdict(1, kOk);
+        if (lib < 0) {
+            verdict = std::string(1, kRefused) + "the check received no file";
+        } else {
+            std::string why;
+            try {
+                why = check_descriptor(lib);
+            } catch (const std::exception& e) {
+                why = e.what();
+            }
+            ::close(lib);
+            if (!why.empty())
+                verdict = kRefused + why.substr(0, kMaxVerdict - 1);
+        }
+        if (::send(fd, verdict.data(), verdict.size(), MSG_NOSIGNAL) < 0)
+            return 1;
+    }
+}
+
+} // namespace weft::detail
