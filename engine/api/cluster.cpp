@@ -23,6 +23,7 @@
 #include <fstream>
 #include <iterator>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <sys/resource.h>
 #include <thread>
@@ -382,9 +383,8 @@ std::string where_is(const Cluster& c, Pid pid)
     return "worker " + std::to_string(pid) + " on " + host;
 }
 
-KernelLoadResult load_result(Pid pid, const Value& v)
+KernelLoadResult load_result(Pid pid, detail::LibraryListing l)
 {
-    auto l = detail::listing_from_value(v);
     return { pid, true, std::move(l.name), std::move(l.version), std::move(l.kernels), {} };
 }
 } // namespace
@@ -415,7 +415,26 @@ std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
     auto calls = impl_->runtime->call_each("weft.load_kernels", calling, args, Pool::Default);
     if (meanwhile)
         meanwhile();
+    // A worker answers with a digest of its kernel table: when it is this process's table for
+    // that library (the same file, as a rule), the table is copied from here; the others are
+    // asked for theirs.
+    std::optional<std::vector<detail::LibraryListing>> here;
+    std::int64_t here_digest = 0;
+    auto table_here = [&](const detail::LoadSummary& s) -> const detail::LibraryListing* {
+        if (!here) {
+            here = impl_->runtime->kernels().libraries();
+            auto it = std::find_if(
+                here->begin(), here->end(), [&](auto& l) { return l.name == s.name; });
+            if (it != here->end())
+                here_digest = detail::listing_digest(it->kernels);
+        }
+        for (const auto& l : *here)
+            if (l.name == s.name && l.version == s.version && here_digest == s.digest)
+                return &l;
+        return nullptr;
+    };
     std::vector<KernelLoadResult> out;
+    std::vector<std::size_t> ask; // indices in `out` whose table is not the one here
     for (std::size_t i = 0, next = 0; i < pids.size(); ++i) {
         if (!staging_errors[i].empty()) {
             out.push_back({ pids[i], false, {}, {}, {},
@@ -423,13 +442,36 @@ std::vector<KernelLoadResult> Cluster::load_on(const std::string& path,
             continue;
         }
         try {
-            out.push_back(load_result(pids[i], detail::value_or_throw(calls[next++]->wait())));
+            auto s = detail::summary_from_value(detail::value_or_throw(calls[next++]->wait()));
+            KernelLoadResult r { pids[i], true, s.name, s.version, {}, {} };
+            if (const auto* l = table_here(s))
+                r.kernels = l->kernels;
+            else
+                ask.push_back(out.size());
+            out.push_back(std::move(r));
         } catch (const RemoteException& e) {
             out.push_back({ pids[i], false, {}, {}, {},
                 where_is(*this, pids[i]) + ": " + e.remote_message() });
         } catch (const std::exception& e) {
             out.push_back(
                 { pids[i], false, {}, {}, {}, where_is(*this, pids[i]) + ": " + e.what() });
+        }
+    }
+    std::vector<Pid> asking;
+    for (auto i : ask)
+        asking.push_back(out[i].pid);
+    auto tables
+        = impl_->runtime->call_each("weft.kernel_libraries", asking, List {}, Pool::Default);
+    for (std::size_t j = 0; j < ask.size(); ++j) {
+        auto& r = out[ask[j]];
+        try {
+            for (const auto& v : detail::value_or_throw(tables[j]->wait()).as_list())
+                if (auto l = detail::listing_from_value(v); l.name == r.library)
+                    r.kernels = std::move(l.kernels);
+        } catch (const std::exception& e) {
+            r.ok = false;
+            r.error = where_is(*this, r.pid) + ": loaded " + path
+                + ", but its list of kernels cannot be read: " + e.what();
         }
     }
     return out;
@@ -452,9 +494,8 @@ std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
             try {
                 if (!checked)
                     throw std::runtime_error(check);
-                out[0] = load_result(1,
-                    detail::listing_to_value(
-                        detail::load_library(impl_->runtime->kernels(), path, false)));
+                out[0]
+                    = load_result(1, detail::load_library(impl_->runtime->kernels(), path, false));
             } catch (const std::exception& e) {
                 out[0] = { 1, false, {}, {}, {}, where_is(*this, 1) + ": " + e.what() };
             }

@@ -79,18 +79,48 @@ LibraryListing listing_from_value(const Value& v)
     return l;
 }
 
+std::int64_t listing_digest(const std::vector<KernelDescription>& kernels)
+{
+    std::uint64_t h = 14695981039346656037ull; // FNV-1a
+    auto mix = [&h](std::string_view s) {
+        for (unsigned char ch : s)
+            h = (h ^ ch) * 1099511628211ull;
+        h = (h ^ 0xffu) * 1099511628211ull; // a field's end
+    };
+    for (const auto& k : kernels) {
+        mix(k.name);
+        mix(k.signature);
+        mix(k.description);
+        for (const auto& p : k.params)
+            mix(p);
+        mix(k.result);
+        mix(k.variadic ? "v" : "");
+        mix(k.library);
+    }
+    return static_cast<std::int64_t>(h);
+}
+
+LoadSummary summary_from_value(const Value& v)
+{
+    const auto& m = v.as_map();
+    return { field(m, "name").as_text(), field(m, "version").as_text(), field(m, "path").as_text(),
+        field(m, "digest").as_int() };
+}
+
 namespace {
 
-// Loads a kernel library on this process; only the master may ask. The answer lists what the
-// library added. `preflight`: load it in a forked child first (a throwing initialiser).
+// Loads a kernel library on this process; only the master may ask. The answer is the library's
+// summary (see LoadSummary). `preflight`: load it in a forked child first (a throwing
+// initialiser).
 Value load_kernels(Context& ctx, std::string path, bool preflight)
 {
     if (ctx.caller() != 1)
         throw std::invalid_argument("only the master (process 1) may load kernel libraries; "
                                     "process "
             + std::to_string(ctx.caller()) + " asked for " + path);
-    return listing_to_value(
-        load_library(ProcessAccess::runtime(ctx.process()).kernels(), path, preflight));
+    const auto l = load_library(ProcessAccess::runtime(ctx.process()).kernels(), path, preflight);
+    return Map { { "name", l.name }, { "version", l.version }, { "path", l.path },
+        { "digest", listing_digest(l.kernels) } };
 }
 
 // The kernel libraries this process has loaded, each with its kernels.

@@ -7,6 +7,7 @@
 #include "kernel_registry.h"
 #include "weft/value.h"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,18 @@ namespace weft::detail {
 // kernels it added. Throws KernelLibraryError or std::runtime_error (a duplicate name), changing
 // nothing.
 LibraryListing load_library(KernelRegistry& registry, const std::string& path, bool preflight);
+
+// A digest of a kernel table, every field of every kernel in the given order: two processes that
+// loaded the same library (their tables sorted by name) agree on it.
+[[nodiscard]] std::int64_t listing_digest(const std::vector<KernelDescription>& kernels);
+
+// What weft.load_kernels answers: the library's name, version, path and the digest of its kernel
+// table, in place of the table itself, which the master has from its own load of the same file.
+struct LoadSummary {
+    std::string name, version, path;
+    std::int64_t digest = 0;
+};
+LoadSummary summary_from_value(const Value& v);
 
 Value kernel_to_value(const KernelDescription& k);
 KernelDescription kernel_from_value(const Value& v);

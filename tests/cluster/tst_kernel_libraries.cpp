@@ -68,7 +68,15 @@ std::string all_errors(const std::vector<KernelLoadResult>& rs)
     return s;
 }
 
+// The program's own kernel, which libclash.so defines too.
+std::int64_t clash_answer()
+{
+    return 7;
+}
+
 } // namespace
+
+WEFT_KERNEL(clash_answer, "The program's answer");
 
 class TestKernelLibraries : public QObject {
     Q_OBJECT
@@ -275,6 +283,30 @@ private slots:
         expect_cluster_works();
     }
 
+    // Workers answer a load with a digest of their kernel table, and the master fills the table
+    // in from its own load of the library. Here the master refused it (the program defines its
+    // kernel), so each worker's table is asked for.
+    void aWorkersTableUnlikeTheMastersIsAskedFor()
+    {
+        const auto path = kLibs + "/libclash.so";
+        const auto rs = rs_of(path);
+        QCOMPARE(rs.size(), c->nprocs());
+        QVERIFY(!rs[0].ok);
+        QVERIFY2(
+            contains(rs[0].error, "is already defined by the program itself"), rs[0].error.c_str());
+        for (std::size_t i = 1; i < rs.size(); ++i) {
+            QVERIFY2(rs[i].ok, all_errors(rs).c_str());
+            QCOMPARE(rs[i].library, std::string("clash"));
+            QCOMPARE(rs[i].kernels.size(), std::size_t(1));
+            QCOMPARE(rs[i].kernels[0].name, std::string("clash_answer"));
+            QCOMPARE(rs[i].kernels[0].description, std::string("The library's answer"));
+            QCOMPARE(rs[i].kernels[0].library, std::string("clash"));
+            QCOMPARE(c->remotecall_fetch("clash_answer", rs[i].pid).as_int(), std::int64_t(42));
+        }
+        QCOMPARE(c->remotecall_fetch("clash_answer", 1).as_int(), std::int64_t(7));
+        expect_cluster_works();
+    }
+
     void onlyTheMasterLoads()
     {
         // A kernel on one worker asks another worker to load a library.
@@ -323,10 +355,15 @@ private slots:
         QCOMPARE(detail::LoadedLibrary::open_count(), open_before);
         // ... and every process lists v2 alone, which later workers get too.
         for (auto& p : c->kernel_libraries()) {
-            QCOMPARE(p.libraries.size(), std::size_t(1));
-            QCOMPARE(p.libraries[0].version, std::string("2.0"));
+            std::vector<std::string> tripler;
+            for (auto& l : p.libraries)
+                if (l.name == "tripler")
+                    tripler.push_back(l.version);
+            QCOMPARE(tripler, std::vector<std::string> { "2.0" });
         }
-        QCOMPARE(c->kernel_library_paths(), std::vector<std::string> { kV2 }); // replaced v1
+        const auto paths = c->kernel_library_paths(); // v2 replaced v1
+        QCOMPARE(std::count(paths.begin(), paths.end(), kV2), 1);
+        QCOMPARE(std::count(paths.begin(), paths.end(), kV1), 0);
         const auto late = c->addprocs(1).at(0);
         QCOMPARE(c->remotecall_fetch("tripler_version", late).as_int(), std::int64_t(2));
     }
