@@ -98,9 +98,6 @@ constexpr char kInitialisersRan = '\x06';
 // costs as much again as the check, so that wait happens on a thread of its own.
 void reap_later(pid_t child)
 {
-    int status = 0;
-    if (::waitpid(child, &status, WNOHANG) == child)
-        return;
     std::thread([child] {
         int st = 0;
         while (::waitpid(child, &st, 0) < 0 && errno == EINTR) { }
@@ -124,28 +121,45 @@ std::string preflight(const std::string& mapped)
     }
     if (child == 0) {
         ::close(p[0]);
-        // The child never returns into the caller's code. Depending on the unwind information
-        // on the way, an exception from an initialiser either comes out of dlopen or ends in
-        // std::terminate: both are reported.
-        g_report_fd = p[1];
-        // A crash ends the child plainly: a handler the process installed (a test framework's,
-        // an application's crash reporter) must not run in it.
-        for (int sig : { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS })
-            std::signal(sig, SIG_DFL);
-        std::set_terminate(report_exception);
-        try {
-            // A failure to load is the parent's to report (with the loader's message).
-            dlopen_may_throw(mapped.c_str(), RTLD_NOW | RTLD_LOCAL);
-        } catch (...) {
-            report_exception();
-        }
-        [[maybe_unused]] auto n = ::write(p[1], &kInitialisersRan, 1);
-        ::_exit(0);
+        try_in_this_child(mapped, p[1]);
     }
     ::close(p[1]);
+    pid_t running = -1;
+    auto why = verdict_of_child(child, p[0], running);
+    if (running > 0)
+        reap_later(running);
+    return why;
+}
+
+} // namespace
+
+[[noreturn]] void try_in_this_child(const std::string& mapped, int report_fd)
+{
+    // The child never returns into the caller's code. Depending on the unwind information on
+    // the way, an exception from an initialiser either comes out of dlopen or ends in
+    // std::terminate: both are reported.
+    g_report_fd = report_fd;
+    // A crash ends the child plainly: a handler the process installed (a test framework's, an
+    // application's crash reporter) must not run in it.
+    for (int sig : { SIGABRT, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS })
+        std::signal(sig, SIG_DFL);
+    std::set_terminate(report_exception);
+    try {
+        // A failure to load is the parent's to report (with the loader's message).
+        dlopen_may_throw(mapped.c_str(), RTLD_NOW | RTLD_LOCAL);
+    } catch (...) {
+        report_exception();
+    }
+    [[maybe_unused]] auto n = ::write(report_fd, &kInitialisersRan, 1);
+    ::_exit(0);
+}
+
+std::string verdict_of_child(pid_t child, int report_fd, pid_t& running)
+{
+    running = -1;
     std::string report;
     char buf[512];
-    pollfd pfd { p[0], POLLIN, 0 };
+    pollfd pfd { report_fd, POLLIN, 0 };
     bool timed_out = false;
     for (;;) {
         const int r = ::poll(&pfd, 1, 30'000);
@@ -156,7 +170,7 @@ std::string preflight(const std::string& mapped)
         }
         if (r < 0 && errno == EINTR)
             continue;
-        const auto n = ::read(p[0], buf, sizeof buf);
+        const auto n = ::read(report_fd, buf, sizeof buf);
         if (n > 0) {
             report.append(buf, static_cast<std::size_t>(n));
             if (report.front() == kInitialisersRan)
@@ -167,9 +181,11 @@ std::string preflight(const std::string& mapped)
             continue;
         break;
     }
-    ::close(p[0]);
+    ::close(report_fd);
     if (!report.empty() && report.front() == kInitialisersRan) {
-        reap_later(child);
+        int status = 0;
+        if (::waitpid(child, &status, WNOHANG) != child)
+            running = child;
         return {};
     }
     int status = 0;
@@ -185,8 +201,6 @@ std::string preflight(const std::string& mapped)
             + std::to_string(WEXITSTATUS(status)) + ")";
     return "its check ended without a report";
 }
-
-} // namespace
 
 std::string check_descriptor(int fd)
 {

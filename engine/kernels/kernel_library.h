@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <sys/types.h>
 
 namespace weft::detail {
 
@@ -30,6 +31,14 @@ public:
 // The same check of the library open as `fd`, in a child forked from this process; the reason
 // alone ("a static initialiser threw T: what"), "" when the initialisers ran.
 [[nodiscard]] std::string check_descriptor(int fd);
+
+// The check's two halves, for a process that forks its children ahead (the checker's helper).
+// In the child: loads `mapped`, writes its report on `report_fd` and ends.
+[[noreturn]] void try_in_this_child(const std::string& mapped, int report_fd);
+// In the parent: reads the child's report from `report_fd` (and closes it), giving up after 30 s;
+// "" when the initialisers ran, else why not. A child that reported success may still be tearing
+// its address space down: then `running` is its pid, for the caller to reap; else -1.
+[[nodiscard]] std::string verdict_of_child(pid_t child, int report_fd, pid_t& running);
 
 class LoadedLibrary final {
 public:

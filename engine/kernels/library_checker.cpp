@@ -6,9 +6,11 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <fcntl.h>
 #include <mutex>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,6 +88,11 @@ Helper& helper()
 constexpr char kOk = 'K';
 constexpr char kRefused = 'E';
 constexpr std::size_t kMaxVerdict = 16 * 1024;
+// What a forked-ahead child tells the helper first: a request came, no descriptor came with it,
+// or the master has gone.
+constexpr char kStarted = 'S';
+constexpr char kNoFile = 'N';
+constexpr char kMasterGone = 'G';
 
 bool send_descriptor(int sock, int fd)
 {
@@ -180,32 +187,60 @@ std::optional<std::string> check_in_helper(int fd)
     return std::nullopt;
 }
 
-int run_library_checker(int fd)
+int run_library_checker(int sock)
 {
     std::signal(SIGPIPE, SIG_IGN);
+    // The next check's child is forked ahead, while no check waits: a check then costs the
+    // master no fork, and its child has had the time to be scheduled.
     for (;;) {
-        ssize_t n = 0;
-        const int lib = receive_descriptor(fd, n);
-        if (n == 0)
-            return 0; // the master has gone
-        if (n < 0)
+        int p[2];
+        if (::pipe2(p, O_CLOEXEC) != 0)
             return 1;
-        std::string verdict(1, kOk);
-        if (lib < 0) {
-            verdict = std::string(1, kRefused) + "the check received no file";
-        } else {
-            std::string why;
-            try {
-                why = check_descriptor(lib);
-            } catch (const std::exception& e) {
-                why = e.what();
-            }
-            ::close(lib);
-            if (!why.empty())
-                verdict = kRefused + why.substr(0, kMaxVerdict - 1);
+        const pid_t self = ::getpid();
+        const pid_t child = ::fork();
+        if (child < 0)
+            return 1;
+        if (child == 0) {
+            ::close(p[0]);
+            // Never outlives the helper: an orphan would take the next request and report to
+            // no one.
+            if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != self)
+                ::_exit(0);
+            ssize_t n = 0;
+            const int lib = receive_descriptor(sock, n);
+            const char said = n <= 0 ? kMasterGone : lib < 0 ? kNoFile : kStarted;
+            [[maybe_unused]] auto w = ::write(p[1], &said, 1);
+            if (said != kStarted)
+                ::_exit(0);
+            try_in_this_child("/proc/self/fd/" + std::to_string(lib), p[1]);
         }
-        if (::send(fd, verdict.data(), verdict.size(), MSG_NOSIGNAL) < 0)
+        ::close(p[1]);
+        // The child's first word comes when a request does: there is no time limit on that.
+        char said = 0;
+        ssize_t n;
+        do
+            n = ::read(p[0], &said, 1);
+        while (n < 0 && errno == EINTR);
+        std::string verdict;
+        pid_t running = -1;
+        if (n == 1 && said == kStarted) {
+            const auto why = verdict_of_child(child, p[0], running);
+            verdict = why.empty() ? std::string(1, kOk) : kRefused + why.substr(0, kMaxVerdict - 1);
+        } else {
+            ::close(p[0]);
+            int st = 0;
+            while (::waitpid(child, &st, 0) < 0 && errno == EINTR) { }
+            if (n == 1 && said == kMasterGone)
+                return 0;
+            if (n == 1 && said == kNoFile)
+                verdict = std::string(1, kRefused) + "the check received no file";
+            else
+                continue; // the child was killed before a request came: fork another
+        }
+        if (::send(sock, verdict.data(), verdict.size(), MSG_NOSIGNAL) < 0)
             return 1;
+        if (running > 0)
+            while (::waitpid(running, nullptr, 0) < 0 && errno == EINTR) { }
     }
 }
 

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <unistd.h>
 
 using namespace weft;
@@ -49,6 +50,16 @@ std::vector<pid_t> checker_helpers()
             out.push_back(static_cast<pid_t>(std::stol(name)));
     }
     return out;
+}
+
+bool is_zombie_or_gone(pid_t pid)
+{
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    if (!std::getline(stat, line))
+        return true;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
 }
 
 std::vector<long> lines_of(const std::string& file)
@@ -273,6 +284,9 @@ private slots:
         const auto helpers = checker_helpers();
         QCOMPARE(helpers.size(), std::size_t(1));
         QCOMPARE(::kill(helpers[0], SIGKILL), 0);
+        // Once the helper is a zombie, its forked-ahead child has been sent SIGKILL too.
+        while (!is_zombie_or_gone(helpers[0]))
+            std::this_thread::yield();
         std::filesystem::remove(init_parents);
         expect_failed_everywhere(rs_of(kLibs + "/libcrashing_init.so"), c->nprocs(),
             "a static initialiser crashed (Aborted)");
