@@ -93,6 +93,8 @@ int g_report_fd = -1;
 
 // The child's first byte: its initialisers ran (the rest of a report is an error's text).
 constexpr char kInitialisersRan = '\x06';
+// How the dynamic loader ends a process whose call it cannot bind to a function.
+constexpr int kUnboundSymbol = 127;
 
 // Collects a checked child: its verdict is in before it has torn its address space down, which
 // costs as much again as the check, so that wait happens on a thread of its own.
@@ -145,8 +147,11 @@ std::string preflight(const std::string& mapped)
         std::signal(sig, SIG_DFL);
     std::set_terminate(report_exception);
     try {
-        // A failure to load is the parent's to report (with the loader's message).
-        dlopen_may_throw(mapped.c_str(), RTLD_NOW | RTLD_LOCAL);
+        // A failure to load is the parent's to report (with the loader's message). The
+        // initialisers are what is checked: functions are bound as they are called, which
+        // spares the child binding every other one (an initialiser that calls a function that
+        // is defined nowhere ends the child, with the status kUnboundSymbol).
+        dlopen_may_throw(mapped.c_str(), RTLD_LAZY | RTLD_LOCAL);
     } catch (...) {
         report_exception();
     }
@@ -196,6 +201,9 @@ std::string verdict_of_child(pid_t child, int report_fd, pid_t& running)
         return report;
     if (WIFSIGNALED(status))
         return std::string("a static initialiser crashed (") + ::strsignal(WTERMSIG(status)) + ")";
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kUnboundSymbol)
+        return "a static initialiser ended the process (exit status 127: the dynamic loader's, "
+               "for a function it could not find)";
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         return "a static initialiser ended the process (exit status "
             + std::to_string(WEXITSTATUS(status)) + ")";

@@ -321,6 +321,18 @@ private slots:
         expect_cluster_works();
     }
 
+    // The check binds functions as they are called: an initialiser that calls one defined
+    // nowhere ends the check's child, and the library is refused, naming why.
+    void anInitialiserCallingAnUndefinedFunction()
+    {
+        const auto path = kLibs + "/libunbound_init.so";
+        expect_failed_everywhere(rs_of(path), c->nprocs(),
+            "kernel library " + path
+                + " cannot be loaded: a static initialiser ended the process (exit status 127: "
+                  "the dynamic loader's, for a function it could not find)");
+        expect_cluster_works();
+    }
+
     void onlyTheMasterLoads()
     {
         // A kernel on one worker asks another worker to load a library.
