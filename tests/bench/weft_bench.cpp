@@ -392,38 +392,45 @@ void startup(std::vector<Figure>& out, const Options& o)
 // Loading a kernel library on 8 workers and the master, from load_kernels to every process
 // having it, on a cluster that has just started; and reloading it (a rebuilt library of the same
 // name: two copies of the file take turns, so every load maps new code). The floor is one dlopen
-// of a fresh copy of the same library in this process.
+// of a fresh copy of the same library in this process. Floors drift within a run on a shared VM,
+// so each round measures some floors and then one cluster's loads, and the medians of all rounds
+// are compared.
 void kernels(std::vector<Figure>& out, const Options& o)
 {
-    const int reps = o.quick ? 3 : 15;
+    const int rounds = o.quick ? 1 : 7;
+    constexpr int kFloorsPerRound = 5, kReloadsPerRound = 4;
     char dir_template[] = "/tmp/weft-bench-kernels-XXXXXX";
     const std::string dir = ::mkdtemp(dir_template);
+    // Every copy is made first: a file just written loads slower than one the page cache has
+    // settled, which would flatter the ratio.
     std::vector<std::string> copies;
-    for (int i = 0; i < reps + 2; ++i) {
+    for (int i = 0; i < rounds * (kFloorsPerRound + 2); ++i) {
         copies.push_back(dir + "/libclassroom." + std::to_string(i) + ".so");
         std::filesystem::copy_file(WEFT_CLASSROOM_PATH, copies.back());
     }
-    std::vector<double> floor;
-    for (int rep = 0; rep < reps; ++rep) {
-        const auto t0 = Clock::now();
-        void* h = ::dlopen(copies[static_cast<std::size_t>(rep)].c_str(), RTLD_NOW | RTLD_LOCAL);
-        const auto t = seconds(Clock::now() - t0);
-        if (!h)
-            throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
-        ::dlclose(h);
-        floor.push_back(t);
-    }
+    std::size_t next_copy = 0;
+    auto fresh_copy = [&] { return copies.at(next_copy++); };
     auto opts = cluster_options(weft::Transport::Unix);
     opts.kernel_libraries.clear();
     opts.telemetry_interval = std::chrono::milliseconds(0);
-    std::vector<double> first, reload;
-    for (int rep = 0; rep < (o.quick ? 1 : 3); ++rep) {
+    std::vector<double> floor, first, reload;
+    for (int round = 0; round < rounds; ++round) {
+        for (int i = 0; i < kFloorsPerRound; ++i) {
+            const auto path = fresh_copy();
+            const auto t0 = Clock::now();
+            void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+            const auto t = seconds(Clock::now() - t0);
+            if (!h)
+                throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
+            ::dlclose(h);
+            floor.push_back(t);
+        }
         weft::Cluster c(opts);
         const auto pids = c.addprocs(8);
-        for (int i = 0; i < reps / 3 + 1; ++i) {
-            const auto& path = copies[static_cast<std::size_t>(i % 2 ? reps : reps + 1)];
+        const std::string turns[2] = { fresh_copy(), fresh_copy() };
+        for (int i = 0; i <= kReloadsPerRound; ++i) {
             const auto t0 = Clock::now();
-            const auto results = c.load_kernels(path);
+            const auto results = c.load_kernels(turns[i % 2]);
             const auto t = seconds(Clock::now() - t0);
             for (auto& r : results)
                 if (!r.ok)
@@ -434,6 +441,15 @@ void kernels(std::vector<Figure>& out, const Options& o)
         }
     }
     std::filesystem::remove_all(dir);
+    if (std::getenv("WEFT_BENCH_VERBOSE")) {
+        std::fprintf(stderr, "  floors:");
+        for (double x : floor)
+            std::fprintf(stderr, " %.0f", x * 1e6);
+        std::fprintf(stderr, " us\n  first loads:");
+        for (double x : first)
+            std::fprintf(stderr, " %.2f", x * 1e3);
+        std::fprintf(stderr, " ms\n");
+    }
     const double f = median(floor);
     out.push_back({ "kernels.load_8w", median(first), "s", f, "ratio <= 20", true });
     out.push_back({ "kernels.reload_8w", median(reload), "s", f, "", true });
