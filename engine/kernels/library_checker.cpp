@@ -6,7 +6,10 @@
 #include <cerrno>
 #include <csignal>
 #include <cstring>
+#include <dlfcn.h>
+#include <exception>
 #include <fcntl.h>
+#include <memory>
 #include <mutex>
 #include <poll.h>
 #include <spawn.h>
@@ -14,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <vector>
 
 extern char** environ;
 
@@ -139,6 +143,26 @@ int receive_descriptor(int sock, ssize_t& n)
     return fd;
 }
 
+// In a child forked ahead, before its request: writes the pages a dlopen will write (the
+// loader's state, the link maps of the libraries every kernel library needs, the heap), so that
+// the check does not wait for their copy-on-write faults. Re-opening loaded libraries runs no
+// initialiser. Measured on the classroom library: a check 0.1 ms shorter (of about 0.55).
+void touch_what_a_load_writes()
+{
+    for (const void* in : { reinterpret_cast<const void*>(&run_library_checker),
+             reinterpret_cast<const void*>(&std::terminate) }) {
+        Dl_info info {};
+        if (::dladdr(in, &info) && info.dli_fname)
+            if (void* h = ::dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD))
+                ::dlclose(h);
+    }
+    std::vector<std::unique_ptr<char[]>> blocks;
+    for (int i = 0; i < 64; ++i) {
+        blocks.emplace_back(new char[1024]);
+        std::memset(blocks.back().get(), 0, 1024);
+    }
+}
+
 } // namespace
 
 void start_library_checker(const std::string& worker_path)
@@ -206,6 +230,7 @@ int run_library_checker(int sock)
             // no one.
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != self)
                 ::_exit(0);
+            touch_what_a_load_writes();
             ssize_t n = 0;
             const int lib = receive_descriptor(sock, n);
             const char said = n <= 0 ? kMasterGone : lib < 0 ? kNoFile : kStarted;
