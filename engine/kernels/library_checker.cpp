@@ -98,23 +98,34 @@ constexpr char kStarted = 'S';
 constexpr char kNoFile = 'N';
 constexpr char kMasterGone = 'G';
 
-bool send_descriptor(int sock, int fd)
-{
+// One byte with room for one descriptor beside it: a request, both ways. Not copyable (the
+// header points into it).
+struct DescriptorMessage {
     char byte = 'C';
     iovec iov { &byte, 1 };
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control {};
     msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    DescriptorMessage()
+    {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.data();
+        msg.msg_controllen = control.size();
+    }
+    DescriptorMessage(const DescriptorMessage&) = delete;
+    DescriptorMessage& operator=(const DescriptorMessage&) = delete;
+};
+
+bool send_descriptor(int sock, int fd)
+{
+    DescriptorMessage m;
+    cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
     for (;;) {
-        if (::sendmsg(sock, &msg, MSG_NOSIGNAL) == 1)
+        if (::sendmsg(sock, &m.msg, MSG_NOSIGNAL) == 1)
             return true;
         if (errno != EINTR)
             return false;
@@ -124,20 +135,13 @@ bool send_descriptor(int sock, int fd)
 // The descriptor a request carries, or -1 (and n is what recvmsg returned).
 int receive_descriptor(int sock, ssize_t& n)
 {
-    char byte = 0;
-    iovec iov { &byte, 1 };
-    alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control {};
-    msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
+    DescriptorMessage m;
     do
-        n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+        n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
     while (n < 0 && errno == EINTR);
     int fd = -1;
     if (n > 0)
-        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+        for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c))
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
                 std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
     return fd;
