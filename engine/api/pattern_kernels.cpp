@@ -6,6 +6,7 @@
 #include "inspect_codec.h"
 #include "process_access.h"
 #include "process_runtime.h"
+#include "scheduler.h"
 #include "weft/errors.h"
 #include "weft/process.h"
 #include "weft/threads.h"
@@ -22,6 +23,7 @@ std::shared_ptr<const KernelInfo> loaded_kernel(Context& ctx, std::string_view n
     auto k = ProcessAccess::runtime(ctx.process()).kernels().find(name);
     if (!k)
         throw KernelNotFound(std::string(name), ctx.myid());
+    add_task_code(k->library);
     return k;
 }
 

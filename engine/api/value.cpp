@@ -1,5 +1,7 @@
 #include "weft/value.h"
 
+#include "scheduler.h"
+
 #include <cstdlib>
 #include <new>
 #include <optional>
@@ -55,6 +57,22 @@ const char* dtype_name(DType t)
 
 Array::Array(DType dtype, std::vector<std::uint64_t> shape, std::shared_ptr<const void> owner,
     const std::byte* data, std::size_t bytes)
+    : Array(EngineOwned {}, dtype, std::move(shape), std::move(owner), data, bytes)
+{
+    auto code = detail::task_code();
+    if (!code || !owner_)
+        return;
+    // Members go in reverse order: the owner first, then the code its deleter is.
+    struct Pinned {
+        std::shared_ptr<const void> code;
+        std::shared_ptr<const void> owner;
+    };
+    auto pinned = std::make_shared<const Pinned>(Pinned { std::move(code), std::move(owner_) });
+    owner_ = std::shared_ptr<const void>(pinned, pinned.get());
+}
+
+Array::Array(EngineOwned, DType dtype, std::vector<std::uint64_t> shape,
+    std::shared_ptr<const void> owner, const std::byte* data, std::size_t bytes)
     : dtype_(dtype)
     , shape_(std::move(shape))
     , owner_(std::move(owner))
@@ -91,7 +109,8 @@ Array Array::zeros(DType dtype, std::vector<std::uint64_t> shape)
     if (padded)
         std::memset(p, 0, padded);
     std::shared_ptr<void> owner(p, [](void* q) { std::free(q); });
-    return Array(dtype, std::move(shape), std::move(owner), static_cast<std::byte*>(p), bytes);
+    return Array(EngineOwned {}, dtype, std::move(shape), std::move(owner),
+        static_cast<std::byte*>(p), bytes);
 }
 
 std::size_t Array::size() const

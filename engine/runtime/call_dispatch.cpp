@@ -4,6 +4,7 @@
 #include "future_state.h"
 #include "kernel_registry.h"
 #include "process_runtime.h"
+#include "scheduler.h"
 #include "weft/errors.h"
 
 #include <algorithm>
@@ -83,6 +84,7 @@ List CallDispatch::resolve_args(const List& args, Pid caller, const std::vector<
 
 void CallDispatch::run(IncomingCall& c, const KernelInfo& k)
 {
+    add_task_code(k.library); // tasks it spawns and arrays it makes keep the library loaded too
     Value result;
     const bool has_refs = std::any_of(
         c.args.begin(), c.args.end(), [](const Value& a) { return a.kind() == Value::Kind::Ref; });

@@ -204,6 +204,8 @@ public:
     }
 
     boost::context::fiber fiber_;
+    // Declared before fn_, so destroyed after it: `fn_` may be the code this keeps loaded.
+    std::vector<std::shared_ptr<const void>> code_;
     std::function<void()> fn_;
     // Park protocol. The task marks itself Parking, unlocks what it waits on, and switches away;
     // the scheduler then marks it Parked. A waker that comes before that finds Parking and leaves
@@ -250,6 +252,7 @@ private:
                     std::fprintf(stderr, "weft: task ended with an uncaught exception\n");
                 }
                 fn_ = nullptr;
+                code_.clear(); // the last hold on a replaced library: unloaded here
                 if (unwind_to_)
                     rethrow_unwind(); // a catch (...) in the task swallowed its unwinding
             }
@@ -529,7 +532,31 @@ std::uint32_t inherited_label()
     const Task* t = current_task();
     return t ? t->label_ : 0;
 }
+
+std::vector<std::shared_ptr<const void>> inherited_code()
+{
+    const Task* t = current_task();
+    return t ? t->code_ : std::vector<std::shared_ptr<const void>> {};
+}
 } // namespace
+
+void add_task_code(const std::shared_ptr<const void>& code)
+{
+    Task* t = current_task();
+    if (!t || !code || std::find(t->code_.begin(), t->code_.end(), code) != t->code_.end())
+        return;
+    t->code_.push_back(code);
+}
+
+std::shared_ptr<const void> task_code()
+{
+    const Task* t = current_task();
+    if (!t || t->code_.empty())
+        return nullptr;
+    if (t->code_.size() == 1)
+        return t->code_.front();
+    return std::make_shared<const std::vector<std::shared_ptr<const void>>>(t->code_);
+}
 
 bool task_interrupted()
 {
@@ -545,22 +572,24 @@ void set_task_label(std::uint32_t label)
 
 void PoolScheduler::spawn(std::function<void()> fn)
 {
-    push({ nullptr, std::move(fn), -1, inherited_label() });
+    push({ nullptr, inherited_code(), std::move(fn), -1, inherited_label() });
 }
 
 void PoolScheduler::spawn_labelled(std::uint32_t label, std::function<void()> fn)
 {
-    push({ nullptr, std::move(fn), -1, label });
+    // A call: it holds its own kernel's code, added as it runs.
+    push({ nullptr, {}, std::move(fn), -1, label });
 }
 
 void PoolScheduler::spawn_pinned(int slot, std::function<void()> fn)
 {
-    push({ nullptr, std::move(fn), slot % std::max(1, nthreads()), inherited_label() });
+    push({ nullptr, inherited_code(), std::move(fn), slot % std::max(1, nthreads()),
+        inherited_label() });
 }
 
 void PoolScheduler::schedule(Task* t)
 {
-    push({ t, {}, t->slot_, 0 });
+    push({ t, {}, {}, t->slot_, 0 });
 }
 
 void PoolScheduler::push(Item item)
@@ -639,6 +668,7 @@ void PoolScheduler::run_thread(int slot, int index)
         Task* t = item.task;
         if (!t) {
             t = acquire_task();
+            t->code_ = std::move(item.code);
             t->fn_ = std::move(item.fn);
             t->finished_ = false;
             t->slot_ = item.slot;

@@ -38,6 +38,14 @@ void set_task_label(std::uint32_t label);
 // True if the current task started before its process's last interrupt.
 [[nodiscard]] bool task_interrupted();
 
+// The code a task runs that can be unloaded: the kernel libraries of the kernels it calls. A
+// task holds its code until it ends; tasks it spawns hold it too, and so does an array a kernel
+// wraps around a buffer of its own (whose deleter is the library's code). So a library is
+// unloaded only once nothing that runs or frees its code is left. No-op outside a task.
+void add_task_code(const std::shared_ptr<const void>& code);
+// What the current task holds, as one hold (empty if nothing, or outside a task).
+[[nodiscard]] std::shared_ptr<const void> task_code();
+
 // Fires wake-ups at deadlines for sleeping tasks. One per process, owned by the Scheduler.
 class TimerThread final {
 public:
@@ -104,7 +112,7 @@ public:
     // Runs `fn` as a task that only thread `slot` (0-based within the pool) runs, also after it
     // waits: Julia's @threads :static.
     void spawn_pinned(int slot, std::function<void()> fn);
-    // Like spawn, with a telemetry label (see set_task_label).
+    // Like spawn, with a telemetry label (see set_task_label), for a call: it inherits no code.
     void spawn_labelled(std::uint32_t label, std::function<void()> fn);
     [[nodiscard]] PoolKind kind() const { return kind_; }
     [[nodiscard]] int nthreads() const { return static_cast<int>(threads_.size()); }
@@ -125,6 +133,7 @@ private:
     // so a long queue costs no stacks.
     struct Item {
         Task* task = nullptr;
+        std::vector<std::shared_ptr<const void>> code; // before fn: `fn` may be this code
         std::function<void()> fn;
         int slot = -1; // pinned to this thread of the pool, or -1
         std::uint32_t label = 0;

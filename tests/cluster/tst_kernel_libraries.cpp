@@ -120,6 +120,25 @@ class TestKernelLibraries : public QObject {
         }
     }
 
+    static bool all_ok(const std::vector<KernelLoadResult>& rs)
+    {
+        for (auto& r : rs)
+            if (!r.ok) {
+                qWarning("%s", all_errors(rs).c_str());
+                return false;
+            }
+        return !rs.empty();
+    }
+
+    // Every process answers, with v2 of tripler.
+    void expect_cluster_works_on_v2()
+    {
+        for (Pid p : c->procs()) {
+            QCOMPARE(c->remotecall_fetch("myid", p).as_int(), std::int64_t(p));
+            QCOMPARE(c->remotecall_fetch("triple", p, 5).as_int(), std::int64_t(1015));
+        }
+    }
+
 private slots:
     void initTestCase()
     {
@@ -144,7 +163,7 @@ private slots:
             QVERIFY2(r.ok, all_errors(rs).c_str());
             QCOMPARE(r.library, std::string("tripler"));
             QCOMPARE(r.version, std::string("1.0"));
-            QCOMPARE(r.kernels.size(), std::size_t(5));
+            QCOMPARE(r.kernels.size(), std::size_t(7));
         }
         const auto& triple = *std::find_if(
             rs[1].kernels.begin(), rs[1].kernels.end(), [](auto& k) { return k.name == "triple"; });
@@ -181,7 +200,7 @@ private slots:
             QCOMPARE(p.libraries[0].name, std::string("tripler"));
             QCOMPARE(p.libraries[0].version, std::string("1.0"));
             QCOMPARE(p.libraries[0].path, kV1);
-            QCOMPARE(p.libraries[0].kernels.size(), std::size_t(5));
+            QCOMPARE(p.libraries[0].kernels.size(), std::size_t(7));
         }
     }
 
@@ -395,6 +414,46 @@ private slots:
         QCOMPARE(std::count(paths.begin(), paths.end(), kV1), 0);
         const auto late = c->addprocs(1).at(0);
         QCOMPARE(c->remotecall_fetch("tripler_version", late).as_int(), std::int64_t(2));
+    }
+
+    // Code of a replaced library can outlive every call into it: a task a kernel spawned, and an
+    // array whose buffer the library's own deleter frees. Each keeps the old library loaded, on
+    // every process, until it has run or been freed (unloaded under them, they would crash).
+    void codeThatOutlivesItsCallKeepsTheOldLibrary()
+    {
+        QVERIFY(all_ok(c->load_kernels(kV1)));
+        const int open_before = detail::LoadedLibrary::open_count();
+        auto go = RemoteChannel::create(*c, 16, 1);
+        auto out = RemoteChannel::create(*c, 16, 1);
+        std::vector<Future> arrays;
+        for (Pid p : c->procs()) {
+            QCOMPARE(c->remotecall_fetch("spawn_versioned", p, go, out).as_int(), std::int64_t(0));
+            arrays.push_back(c->remotecall("owned_array", p, 3)); // kept where it ran
+            arrays.back().wait();
+        }
+        QVERIFY(all_ok(c->load_kernels(kV2)));
+        for (Pid p : c->procs())
+            QCOMPARE(c->remotecall_fetch("tripler_version", p).as_int(), std::int64_t(2));
+        // On the master, v1 stays loaded for its spawned task and its array.
+        QCOMPARE(detail::LoadedLibrary::open_count(), open_before + 1);
+
+        // The spawned tasks run v1's code after the reload.
+        for (std::size_t i = 0; i < c->procs().size(); ++i)
+            go.put(1);
+        for (std::size_t i = 0; i < c->procs().size(); ++i)
+            QCOMPARE(out.take().as_int(), std::int64_t(1));
+        QCOMPARE(detail::LoadedLibrary::open_count(), open_before + 1); // the array still holds
+        // The arrays hold v1's values, and freeing them runs v1's deleter.
+        for (auto& f : arrays) {
+            const auto a = f.fetch().as_array();
+            QCOMPARE(std::vector<double>(a.view<double>().begin(), a.view<double>().end()),
+                std::vector<double>({ 1.0, 1.0, 1.0 }));
+        }
+        arrays.clear();
+        while (detail::LoadedLibrary::open_count() > open_before)
+            std::this_thread::yield();
+        QCOMPARE(detail::LoadedLibrary::open_count(), open_before);
+        expect_cluster_works_on_v2();
     }
 
     // A library the loader cannot unload keeps its name (/proc/self/fd/N) after its last use: N

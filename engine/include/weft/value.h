@@ -110,6 +110,8 @@ struct ErrorValue {
 class Array {
 public:
     Array() = default;
+    // An array over `data`, which `owner` keeps alive. Made by a kernel of a kernel library, the
+    // array keeps that library loaded too, so the owner's deleter can still run after a reload.
     Array(DType dtype, std::vector<std::uint64_t> shape, std::shared_ptr<const void> owner,
         const std::byte* data, std::size_t bytes);
 
@@ -159,6 +161,10 @@ public:
     friend bool operator==(const Array& a, const Array& b);
 
 private:
+    struct EngineOwned { }; // an owner whose deleter is the engine's own
+    Array(EngineOwned, DType dtype, std::vector<std::uint64_t> shape,
+        std::shared_ptr<const void> owner, const std::byte* data, std::size_t bytes);
+
     DType dtype_ = DType::Float64;
     std::vector<std::uint64_t> shape_;
     std::shared_ptr<const void> owner_;
