@@ -96,6 +96,11 @@ template <class Pred> bool spin_until(Pred pred)
 
 // A fiber with its own stack that runs one function after another: finished tasks are recycled,
 // so spawning costs no stack allocation.
+// Several libraries a task holds (see add_task_code).
+struct CodeSet {
+    std::vector<std::shared_ptr<const void>> parts;
+};
+
 class Task final {
 public:
     explicit Task(PoolScheduler* pool)
@@ -204,8 +209,10 @@ public:
     }
 
     boost::context::fiber fiber_;
-    // Declared before fn_, so destroyed after it: `fn_` may be the code this keeps loaded.
-    std::vector<std::shared_ptr<const void>> code_;
+    // Declared before fn_, so destroyed after it: `fn_` may be the code this keeps loaded. One
+    // library as a rule; several are held through a CodeSet, which code_set_ then points to.
+    std::shared_ptr<const void> code_;
+    const CodeSet* code_set_ = nullptr;
     std::function<void()> fn_;
     // Park protocol. The task marks itself Parking, unlocks what it waits on, and switches away;
     // the scheduler then marks it Parked. A waker that comes before that finds Parking and leaves
@@ -252,7 +259,8 @@ private:
                     std::fprintf(stderr, "weft: task ended with an uncaught exception\n");
                 }
                 fn_ = nullptr;
-                code_.clear(); // the last hold on a replaced library: unloaded here
+                code_.reset(); // the last hold on a replaced library: unloaded here
+                code_set_ = nullptr;
                 if (unwind_to_)
                     rethrow_unwind(); // a catch (...) in the task swallowed its unwinding
             }
@@ -533,29 +541,43 @@ std::uint32_t inherited_label()
     return t ? t->label_ : 0;
 }
 
-std::vector<std::shared_ptr<const void>> inherited_code()
+// What a spawned task inherits: the code its spawner holds.
+std::pair<std::shared_ptr<const void>, const CodeSet*> inherited_code()
 {
     const Task* t = current_task();
-    return t ? t->code_ : std::vector<std::shared_ptr<const void>> {};
+    return t ? std::pair { t->code_, t->code_set_ }
+             : std::pair<std::shared_ptr<const void>, const CodeSet*> {};
 }
 } // namespace
 
 void add_task_code(const std::shared_ptr<const void>& code)
 {
     Task* t = current_task();
-    if (!t || !code || std::find(t->code_.begin(), t->code_.end(), code) != t->code_.end())
+    if (!t || !code || t->code_ == code)
         return;
-    t->code_.push_back(code);
+    if (!t->code_) {
+        t->code_ = code;
+        return;
+    }
+    std::vector<std::shared_ptr<const void>> parts;
+    if (t->code_set_) {
+        const auto& held = t->code_set_->parts;
+        if (std::find(held.begin(), held.end(), code) != held.end())
+            return;
+        parts = held;
+    } else {
+        parts.push_back(t->code_);
+    }
+    parts.push_back(code);
+    auto set = std::make_shared<const CodeSet>(CodeSet { std::move(parts) });
+    t->code_set_ = set.get();
+    t->code_ = std::move(set);
 }
 
 std::shared_ptr<const void> task_code()
 {
     const Task* t = current_task();
-    if (!t || t->code_.empty())
-        return nullptr;
-    if (t->code_.size() == 1)
-        return t->code_.front();
-    return std::make_shared<const std::vector<std::shared_ptr<const void>>>(t->code_);
+    return t ? t->code_ : nullptr;
 }
 
 bool task_interrupted()
@@ -572,24 +594,26 @@ void set_task_label(std::uint32_t label)
 
 void PoolScheduler::spawn(std::function<void()> fn)
 {
-    push({ nullptr, inherited_code(), std::move(fn), -1, inherited_label() });
+    auto [code, set] = inherited_code();
+    push({ nullptr, std::move(code), set, std::move(fn), -1, inherited_label() });
 }
 
 void PoolScheduler::spawn_labelled(std::uint32_t label, std::function<void()> fn)
 {
     // A call: it holds its own kernel's code, added as it runs.
-    push({ nullptr, {}, std::move(fn), -1, label });
+    push({ nullptr, {}, nullptr, std::move(fn), -1, label });
 }
 
 void PoolScheduler::spawn_pinned(int slot, std::function<void()> fn)
 {
-    push({ nullptr, inherited_code(), std::move(fn), slot % std::max(1, nthreads()),
+    auto [code, set] = inherited_code();
+    push({ nullptr, std::move(code), set, std::move(fn), slot % std::max(1, nthreads()),
         inherited_label() });
 }
 
 void PoolScheduler::schedule(Task* t)
 {
-    push({ t, {}, {}, t->slot_, 0 });
+    push({ t, {}, nullptr, {}, t->slot_, 0 });
 }
 
 void PoolScheduler::push(Item item)
@@ -669,6 +693,7 @@ void PoolScheduler::run_thread(int slot, int index)
         if (!t) {
             t = acquire_task();
             t->code_ = std::move(item.code);
+            t->code_set_ = item.code_set;
             t->fn_ = std::move(item.fn);
             t->finished_ = false;
             t->slot_ = item.slot;

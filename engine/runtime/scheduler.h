@@ -24,6 +24,7 @@ namespace weft::detail {
 class PoolScheduler;
 class Scheduler;
 class Task;
+struct CodeSet;
 
 // A pool is named by the public enum (weft/process.h): default, interactive.
 using PoolKind = Pool;
@@ -133,7 +134,8 @@ private:
     // so a long queue costs no stacks.
     struct Item {
         Task* task = nullptr;
-        std::vector<std::shared_ptr<const void>> code; // before fn: `fn` may be this code
+        std::shared_ptr<const void> code; // before fn: `fn` may be this code (see add_task_code)
+        const CodeSet* code_set = nullptr;
         std::function<void()> fn;
         int slot = -1; // pinned to this thread of the pool, or -1
         std::uint32_t label = 0;
