@@ -503,6 +503,7 @@ std::vector<KernelLoadResult> Cluster::load_kernels(const std::string& path)
         check);
     for (auto& r : on_workers)
         out.push_back(std::move(r));
+    detail::library_checker_idle(); // the next check's child is forked now, not during a load
     if (std::any_of(out.begin(), out.end(), [](auto& r) { return r.ok; })) {
         std::lock_guard g(impl_->libraries_m);
         // A reload (the same library name, from this file or another) takes the old one's place.

@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -135,7 +136,8 @@ std::string preflight(const std::string& mapped)
 
 } // namespace
 
-[[noreturn]] void try_in_this_child(const std::string& mapped, int report_fd)
+[[noreturn]] void try_in_this_child(
+    const std::string& mapped, int report_fd, int ran_sock, std::string_view ran)
 {
     // The child never returns into the caller's code. Depending on the unwind information on
     // the way, an exception from an initialiser either comes out of dlopen or ends in
@@ -155,7 +157,12 @@ std::string preflight(const std::string& mapped)
     } catch (...) {
         report_exception();
     }
+    if (ran_sock >= 0) [[maybe_unused]]
+        auto sent = ::send(ran_sock, ran.data(), ran.size(), MSG_NOSIGNAL);
     [[maybe_unused]] auto n = ::write(report_fd, &kInitialisersRan, 1);
+    if (ran_sock >= 0)
+        for (;;)
+            ::pause(); // until the parent kills it (see the header)
     ::_exit(0);
 }
 

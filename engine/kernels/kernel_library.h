@@ -11,6 +11,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <sys/types.h>
 
 namespace weft::detail {
@@ -33,8 +34,12 @@ public:
 [[nodiscard]] std::string check_descriptor(int fd);
 
 // The check's two halves, for a process that forks its children ahead (the checker's helper).
-// In the child: loads `mapped`, writes its report on `report_fd` and ends.
-[[noreturn]] void try_in_this_child(const std::string& mapped, int report_fd);
+// In the child: loads `mapped`, writes its report on `report_fd` and ends. When the initialisers
+// ran, it first sends `ran` on `ran_sock` (if one is given): the one waiting for the verdict
+// hears it before the child has told its parent. Such a child then waits for its parent to kill
+// it, so that its exit (which unmaps all it loaded) comes when the parent chooses.
+[[noreturn]] void try_in_this_child(
+    const std::string& mapped, int report_fd, int ran_sock = -1, std::string_view ran = {});
 // In the parent: reads the child's report from `report_fd` (and closes it), giving up after 30 s;
 // "" when the initialisers ran, else why not. A child that reported success may still be tearing
 // its address space down: then `running` is its pid, for the caller to reap; else -1.

@@ -5,6 +5,7 @@
 #include <array>
 #include <cerrno>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <dlfcn.h>
 #include <exception>
@@ -32,6 +33,7 @@ struct Helper {
     int sock = -1;
     pid_t pid = -1;
     int failures = 0; // starts that ended before answering, in a row
+    std::uint64_t seq = 0; // the last request's number
 
     // Under `m`.
     void stop()
@@ -88,21 +90,42 @@ Helper& helper()
     return h;
 }
 
-// A verdict: kOk, or kRefused followed by the reason.
+// Messages on the master's socket. A request carries the library's descriptor and a sequence
+// number; its verdict (kOk, or kRefused followed by the reason) carries the number back, so a
+// verdict that comes twice (see run_library_checker) is told from the next one. kIdle: the
+// master has finished loading, so the helper may fork the next check's child now.
+constexpr char kRequest = 'C';
+constexpr char kIdle = 'I';
 constexpr char kOk = 'K';
 constexpr char kRefused = 'E';
+constexpr std::size_t kHeader = 1 + sizeof(std::uint64_t); // kind, sequence number
 constexpr std::size_t kMaxVerdict = 16 * 1024;
-// What a forked-ahead child tells the helper first: a request came, no descriptor came with it,
-// or the master has gone.
+// What a child tells the helper first: a request came (with its number), no descriptor came
+// with it, or the master has gone.
 constexpr char kStarted = 'S';
 constexpr char kNoFile = 'N';
 constexpr char kMasterGone = 'G';
 
-// One byte with room for one descriptor beside it: a request, both ways. Not copyable (the
-// header points into it).
+std::string message(char kind, std::uint64_t seq, std::string_view text = {})
+{
+    std::string m(kHeader, kind);
+    std::memcpy(m.data() + 1, &seq, sizeof seq);
+    m.append(text);
+    return m;
+}
+
+std::uint64_t seq_of(const char* header)
+{
+    std::uint64_t seq = 0;
+    std::memcpy(&seq, header + 1, sizeof seq);
+    return seq;
+}
+
+// A message's header with room for one descriptor beside it. Not copyable (the msghdr points
+// into it).
 struct DescriptorMessage {
-    char byte = 'C';
-    iovec iov { &byte, 1 };
+    std::array<char, kHeader> header {};
+    iovec iov { header.data(), header.size() };
     alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int))> control {};
     msghdr msg {};
     DescriptorMessage()
@@ -116,35 +139,49 @@ struct DescriptorMessage {
     DescriptorMessage& operator=(const DescriptorMessage&) = delete;
 };
 
-bool send_descriptor(int sock, int fd)
+bool send_request(int sock, int fd, std::uint64_t seq)
 {
     DescriptorMessage m;
+    const auto h = message(kRequest, seq);
+    std::memcpy(m.header.data(), h.data(), kHeader);
     cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
     c->cmsg_level = SOL_SOCKET;
     c->cmsg_type = SCM_RIGHTS;
     c->cmsg_len = CMSG_LEN(sizeof(int));
     std::memcpy(CMSG_DATA(c), &fd, sizeof(int));
     for (;;) {
-        if (::sendmsg(sock, &m.msg, MSG_NOSIGNAL) == 1)
+        if (::sendmsg(sock, &m.msg, MSG_NOSIGNAL) == static_cast<ssize_t>(kHeader))
             return true;
         if (errno != EINTR)
             return false;
     }
 }
 
-// The descriptor a request carries, or -1 (and n is what recvmsg returned).
-int receive_descriptor(int sock, ssize_t& n)
+// What the helper's side reads from the master: a request (with its descriptor, or -1 if none
+// came), kIdle, or nothing (n <= 0: the master has gone).
+struct Incoming {
+    ssize_t n = 0;
+    char kind = 0;
+    std::uint64_t seq = 0;
+    int fd = -1;
+};
+
+Incoming receive(int sock)
 {
     DescriptorMessage m;
+    Incoming in;
     do
-        n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    int fd = -1;
-    if (n > 0)
-        for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c))
-            if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                std::memcpy(&fd, CMSG_DATA(c), sizeof(int));
-    return fd;
+        in.n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC);
+    while (in.n < 0 && errno == EINTR);
+    if (in.n <= 0)
+        return in;
+    in.kind = m.header[0];
+    if (in.n == static_cast<ssize_t>(kHeader))
+        in.seq = seq_of(m.header.data());
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+            std::memcpy(&in.fd, CMSG_DATA(c), sizeof(int));
+    return in;
 }
 
 // In a child forked ahead, before its request: writes the pages a dlopen will write (the
@@ -183,28 +220,35 @@ std::optional<std::string> check_in_helper(int fd)
     auto& h = helper();
     std::lock_guard g(h.m);
     while (h.start()) {
-        if (send_descriptor(h.sock, fd)) {
-            // The helper gives up on a child after 30 s and says so; a helper silent for
-            // longer is wedged.
-            pollfd p { h.sock, POLLIN, 0 };
-            int r;
-            do
-                r = ::poll(&p, 1, 40'000);
-            while (r < 0 && errno == EINTR);
+        const auto seq = ++h.seq;
+        if (send_request(h.sock, fd, seq)) {
             std::string verdict(kMaxVerdict, '\0');
-            ssize_t n = -1;
-            if (r > 0)
+            for (;;) {
+                // The helper gives up on a child after 30 s and says so; a helper silent for
+                // longer is wedged.
+                pollfd p { h.sock, POLLIN, 0 };
+                int r;
                 do
-                    n = ::recv(h.sock, verdict.data(), verdict.size(), 0);
-                while (n < 0 && errno == EINTR);
-            if (n > 0 && (verdict[0] == kOk || verdict[0] == kRefused)) {
+                    r = ::poll(&p, 1, 40'000);
+                while (r < 0 && errno == EINTR);
+                if (r == 0) {
+                    h.stop();
+                    return std::string("its static initialisers did not finish within 30 s");
+                }
+                ssize_t n = -1;
+                if (r > 0)
+                    do
+                        n = ::recv(h.sock, verdict.data(), verdict.size(), 0);
+                    while (n < 0 && errno == EINTR);
+                if (n < static_cast<ssize_t>(kHeader))
+                    break;
+                if (seq_of(verdict.data()) != seq)
+                    continue; // an earlier check's second word (see run_library_checker)
+                if (verdict[0] != kOk && verdict[0] != kRefused)
+                    break;
                 h.failures = 0;
                 verdict.resize(static_cast<std::size_t>(n));
-                return verdict[0] == kOk ? std::string() : verdict.substr(1);
-            }
-            if (r == 0) {
-                h.stop();
-                return std::string("its static initialisers did not finish within 30 s");
+                return verdict[0] == kOk ? std::string() : verdict.substr(kHeader);
             }
         }
         // The helper ended (killed, or a weft-worker that does not know --check-libraries):
@@ -215,12 +259,52 @@ std::optional<std::string> check_in_helper(int fd)
     return std::nullopt;
 }
 
+void library_checker_idle()
+{
+    auto& h = helper();
+    std::lock_guard g(h.m);
+    if (h.sock >= 0) [[maybe_unused]]
+        auto n = ::send(h.sock, &kIdle, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+namespace {
+void end_child(pid_t& pid)
+{
+    if (pid <= 0)
+        return;
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) { }
+    pid = -1;
+}
+} // namespace
+
 int run_library_checker(int sock)
 {
     std::signal(SIGPIPE, SIG_IGN);
-    // The next check's child is forked ahead, while no check waits: a check then costs the
-    // master no fork, and its child has had the time to be scheduled.
+    // A check's child is forked ahead while no check waits (at the start, and when the master
+    // says it is idle): a check then costs no fork, and the child has had the time to be
+    // scheduled. Nothing is forked while the master and its workers load a library: the fork
+    // and the child's first faults would take a core from them. A request that comes before
+    // the master's kIdle gets a child forked then.
+    bool ahead = true;
+    pid_t lingering = -1; // the last check's child, which loaded the library: see below
     for (;;) {
+        Incoming in;
+        if (!ahead) {
+            in = receive(sock);
+            end_child(lingering);
+            if (in.n <= 0)
+                return 0;
+            if (in.kind == kIdle) {
+                ahead = true;
+                continue;
+            }
+            if (in.kind != kRequest) {
+                if (in.fd >= 0)
+                    ::close(in.fd);
+                continue;
+            }
+        }
         int p[2];
         if (::pipe2(p, O_CLOEXEC) != 0)
             return 1;
@@ -234,42 +318,60 @@ int run_library_checker(int sock)
             // no one.
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != self)
                 ::_exit(0);
-            touch_what_a_load_writes();
-            ssize_t n = 0;
-            const int lib = receive_descriptor(sock, n);
-            const char said = n <= 0 ? kMasterGone : lib < 0 ? kNoFile : kStarted;
-            [[maybe_unused]] auto w = ::write(p[1], &said, 1);
+            if (ahead) {
+                touch_what_a_load_writes();
+                do
+                    in = receive(sock);
+                while (in.n > 0 && in.kind != kRequest);
+            }
+            const char said = in.n <= 0 ? kMasterGone : in.fd < 0 ? kNoFile : kStarted;
+            const auto first = message(said, in.seq);
+            [[maybe_unused]] auto w = ::write(p[1], first.data(), first.size());
             if (said != kStarted)
                 ::_exit(0);
-            try_in_this_child("/proc/self/fd/" + std::to_string(lib), p[1]);
+            // The child sends the master its kOk itself, then tells the helper, and waits to
+            // be killed: its exit (unmapping all it loaded) waits until the master is idle.
+            try_in_this_child(
+                "/proc/self/fd/" + std::to_string(in.fd), p[1], sock, message(kOk, in.seq));
         }
         ::close(p[1]);
-        // The child's first word comes when a request does: there is no time limit on that.
-        char said = 0;
+        if (!ahead && in.fd >= 0)
+            ::close(in.fd); // the child has its own
+        ahead = false;
+        // The first word of a child forked ahead comes when a request does: no time limit.
+        std::array<char, kHeader> first {};
         ssize_t n;
         do
-            n = ::read(p[0], &said, 1);
+            n = ::read(p[0], first.data(), first.size());
         while (n < 0 && errno == EINTR);
-        std::string verdict;
-        pid_t running = -1;
-        if (n == 1 && said == kStarted) {
+        const std::uint64_t seq = n == static_cast<ssize_t>(kHeader) ? seq_of(first.data()) : 0;
+        std::string refused;
+        if (n == static_cast<ssize_t>(kHeader) && first[0] == kStarted) {
+            pid_t running = -1;
             const auto why = verdict_of_child(child, p[0], running);
-            verdict = why.empty() ? std::string(1, kOk) : kRefused + why.substr(0, kMaxVerdict - 1);
+            lingering = running; // it reported success, and has sent the master kOk
+            if (!why.empty()) {
+                // Also when the child sent kOk and was killed before it told the helper: the
+                // master then hears twice about this check, and skips the second word.
+                refused = why;
+                end_child(lingering);
+            }
         } else {
             ::close(p[0]);
-            int st = 0;
-            while (::waitpid(child, &st, 0) < 0 && errno == EINTR) { }
-            if (n == 1 && said == kMasterGone)
+            while (::waitpid(child, nullptr, 0) < 0 && errno == EINTR) { }
+            if (n >= 1 && first[0] == kMasterGone)
                 return 0;
-            if (n == 1 && said == kNoFile)
-                verdict = std::string(1, kRefused) + "the check received no file";
-            else
-                continue; // the child was killed before a request came: fork another
+            if (n != static_cast<ssize_t>(kHeader) || first[0] != kNoFile) {
+                ahead = true; // the child was killed before a request came: fork another
+                continue;
+            }
+            refused = "the check received no file";
         }
-        if (::send(sock, verdict.data(), verdict.size(), MSG_NOSIGNAL) < 0)
-            return 1;
-        if (running > 0)
-            while (::waitpid(running, nullptr, 0) < 0 && errno == EINTR) { }
+        if (!refused.empty()) {
+            const auto m = message(kRefused, seq, refused.substr(0, kMaxVerdict - kHeader));
+            if (::send(sock, m.data(), m.size(), MSG_NOSIGNAL) < 0)
+                return 1;
+        }
     }
 }
 

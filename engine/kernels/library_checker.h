@@ -19,6 +19,10 @@ void start_library_checker(const std::string& worker_path);
 // the caller then checks in a child of its own.
 [[nodiscard]] std::optional<std::string> check_in_helper(int fd);
 
+// The master has finished loading: the helper may fork the next check's child now (it forks
+// none while a load runs, which would take a core from it).
+void library_checker_idle();
+
 // The helper's life (weft-worker --check-libraries): serves the checks the master sends on
 // `fd` until the master closes it. Returns the exit code.
 int run_library_checker(int fd);

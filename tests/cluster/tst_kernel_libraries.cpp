@@ -4,6 +4,7 @@
 
 #include "cluster_fixture.h"
 #include "kernel_library.h"
+#include "library_checker.h"
 
 #include <QtTest>
 
@@ -313,6 +314,28 @@ private slots:
         QCOMPARE(now.size(), std::size_t(1));
         QVERIFY(now[0] != helpers[0]);
         QCOMPARE(lines_of(init_parents), std::vector<long> { now[0] });
+        expect_cluster_works();
+    }
+
+    // The helper forks a check's child ahead only once the master's load is over. Checks that
+    // follow one another with no load between get a child forked on request, and give the same
+    // verdicts; a refusal between successes does not shift the verdicts that follow.
+    void checksWithNoLoadBetweenGetTheirOwnVerdicts()
+    {
+        const auto crashing = kLibs + "/libcrashing_init.so";
+        const auto throwing = kLibs + "/libthrowing_init.so";
+        for (int round = 0; round < 3; ++round) {
+            QCOMPARE(detail::check_library(kV1), std::string());
+            const auto crashed = detail::check_library(crashing);
+            QVERIFY2(contains(crashed, "a static initialiser crashed (Aborted)"), crashed.c_str());
+            QCOMPARE(detail::check_library(kV2), std::string());
+            const auto threw = detail::check_library(throwing);
+            QVERIFY2(contains(threw, "a static initialiser threw"), threw.c_str());
+            QCOMPARE(detail::check_library(kV1), std::string());
+            if (round == 1)
+                detail::library_checker_idle(); // the next check's child is forked ahead again
+        }
+        QCOMPARE(checker_helpers().size(), std::size_t(1)); // all served by the one helper
         expect_cluster_works();
     }
 
