@@ -46,6 +46,10 @@ void submit(SubmitPanel& p, const QString& kernel, int patternIndex, const QStri
     auto* k = p.findChild<QComboBox*>(QStringLiteral("kernel"));
     k->setCurrentIndex(k->findText(kernel));
     p.findChild<QComboBox*>(QStringLiteral("pattern"))->setCurrentIndex(patternIndex);
+    // Worker 2 by name: the panel keeps the first worker it heard of, which under load can be 3.
+    auto* w = p.findChild<QComboBox*>(QStringLiteral("worker"));
+    QTRY_VERIFY_WITH_TIMEOUT(w->findText(QStringLiteral("worker 2")) >= 0, 30000);
+    w->setCurrentIndex(w->findText(QStringLiteral("worker 2")));
     // A typed kernel has a field per parameter (these have one); others the free-form field.
     const auto fields = p.parameterFields();
     auto* a = fields.isEmpty() ? p.findChild<QLineEdit*>(QStringLiteral("arguments")) : fields[0];
