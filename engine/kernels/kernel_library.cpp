@@ -157,8 +157,9 @@ std::string preflight(const std::string& mapped)
     } catch (...) {
         report_exception();
     }
-    if (ran_sock >= 0) [[maybe_unused]]
-        auto sent = ::send(ran_sock, ran.data(), ran.size(), MSG_NOSIGNAL);
+    if (ran_sock >= 0) {
+        [[maybe_unused]] auto sent = ::send(ran_sock, ran.data(), ran.size(), MSG_NOSIGNAL);
+    }
     [[maybe_unused]] auto n = ::write(report_fd, &kInitialisersRan, 1);
     if (ran_sock >= 0)
         for (;;)

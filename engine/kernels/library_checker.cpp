@@ -263,8 +263,9 @@ void library_checker_idle()
 {
     auto& h = helper();
     std::lock_guard g(h.m);
-    if (h.sock >= 0) [[maybe_unused]]
-        auto n = ::send(h.sock, &kIdle, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (h.sock >= 0) {
+        [[maybe_unused]] auto n = ::send(h.sock, &kIdle, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    }
 }
 
 namespace {
