@@ -293,9 +293,10 @@ int run_library_checker(int sock)
         Incoming in;
         if (!ahead) {
             in = receive(sock);
-            end_child(lingering);
-            if (in.n <= 0)
+            if (in.n <= 0) {
+                end_child(lingering);
                 return 0;
+            }
             if (in.kind == kIdle) {
                 ahead = true;
                 continue;
@@ -320,7 +321,10 @@ int run_library_checker(int sock)
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != self)
                 ::_exit(0);
             if (ahead) {
-                touch_what_a_load_writes();
+                // A request already waiting (loads back to back) is served at once.
+                pollfd waiting { sock, POLLIN, 0 };
+                if (::poll(&waiting, 1, 0) == 0)
+                    touch_what_a_load_writes();
                 do
                     in = receive(sock);
                 while (in.n > 0 && in.kind != kRequest);
@@ -336,6 +340,9 @@ int run_library_checker(int sock)
                 "/proc/self/fd/" + std::to_string(in.fd), p[1], sock, message(kOk, in.seq));
         }
         ::close(p[1]);
+        // The last check's child goes once the next one is forked: its exit (unmapping what it
+        // loaded) is not in the way of the next request.
+        end_child(lingering);
         if (!ahead && in.fd >= 0)
             ::close(in.fd); // the child has its own
         ahead = false;
