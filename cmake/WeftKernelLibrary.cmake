@@ -28,7 +28,11 @@ WEFT_KERNEL_LIBRARY(\"${ARG_LIBRARY_NAME}\", \"${ARG_VERSION}\");
   # replaced version must go once its last call ends.
   target_compile_options(${name} PRIVATE -fno-gnu-unique)
   target_link_options(${name} PRIVATE -Wl,-z,defs)
-  set_target_properties(${name} PROPERTIES PREFIX "lib" POSITION_INDEPENDENT_CODE ON)
+  # Only the entry point is exported (WEFT_KERNEL_LIBRARY marks it): the library's own functions
+  # then bind inside it instead of each being a symbol the loader looks up on every dlopen,
+  # which was most of a load's time, and no two libraries' helpers can interpose each other.
+  set_target_properties(${name} PROPERTIES PREFIX "lib" POSITION_INDEPENDENT_CODE ON
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   if(ARG_OUTPUT_DIRECTORY)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${ARG_OUTPUT_DIRECTORY})
   endif()

@@ -197,8 +197,10 @@ void KernelEditor::buildAndLoad()
     src.close();
     entry.close();
     const auto sdk = sdkPaths();
+    // The flags of weft_add_kernel_library (cmake/WeftKernelLibrary.cmake).
     QStringList args { QStringLiteral("-std=c++20"), QStringLiteral("-O2"), QStringLiteral("-g"),
         QStringLiteral("-fPIC"), QStringLiteral("-shared"), QStringLiteral("-fno-gnu-unique"),
+        QStringLiteral("-fvisibility=hidden"), QStringLiteral("-fvisibility-inlines-hidden"),
         QStringLiteral("-Wall"), QStringLiteral("-Wl,-z,defs") };
     for (const auto& inc : sdk.includeDirs)
         args << QStringLiteral("-I") + inc;

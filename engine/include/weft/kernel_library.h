@@ -7,7 +7,9 @@
 //     find_package(Weft REQUIRED)
 //     weft_add_kernel_library(mykernels VERSION 1.2 SOURCES mykernels.cpp)
 //
-// or by hand: compile with -fPIC -shared, link libweft, and write in exactly one source file
+// or by hand: compile with -fPIC -shared -fvisibility=hidden -fvisibility-inlines-hidden (only
+// the entry point is exported, so a load binds the library's own functions without looking them
+// up), link libweft, and write in exactly one source file
 //
 //     #include <weft/kernel_library.h>
 //     WEFT_KERNEL_LIBRARY("mykernels", "1.2");
