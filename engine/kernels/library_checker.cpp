@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <poll.h>
+#include <sched.h>
 #include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -282,6 +283,11 @@ void end_child(pid_t& pid)
 int run_library_checker(int sock)
 {
     std::signal(SIGPIPE, SIG_IGN);
+    // The helper's own work (forking the next child, collecting the last) is never urgent: as a
+    // batch task, a message that wakes it does not preempt the master or a worker mid-load.
+    // The check's child runs as a normal task again: the master waits for its verdict.
+    sched_param no_priority {};
+    const bool batch = ::sched_setscheduler(0, SCHED_BATCH, &no_priority) == 0;
     // A check's child is forked ahead while no check waits (at the start, and when the master
     // says it is idle): a check then costs no fork, and the child has had the time to be
     // scheduled. Nothing is forked while the master and its workers load a library: the fork
@@ -320,6 +326,8 @@ int run_library_checker(int sock)
             // no one.
             if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != self)
                 ::_exit(0);
+            if (batch)
+                (void)::sched_setscheduler(0, SCHED_OTHER, &no_priority);
             if (ahead) {
                 // A request already waiting (loads back to back) is served at once.
                 pollfd waiting { sock, POLLIN, 0 };
