@@ -78,7 +78,8 @@ void KernelRegistry::add_defined(const KernelDef* head)
         put(info_of(*d, nullptr));
 }
 
-std::vector<KernelDescription> KernelRegistry::install(std::shared_ptr<const LoadedLibrary> lib)
+std::vector<std::shared_ptr<const KernelInfo>> KernelRegistry::install(
+    std::shared_ptr<const LoadedLibrary> lib)
 {
     std::vector<std::shared_ptr<KernelInfo>> infos;
     for (auto* d = lib->kernels(); d; d = d->next)
@@ -88,7 +89,7 @@ std::vector<KernelDescription> KernelRegistry::install(std::shared_ptr<const Loa
         if (infos[i]->name == infos[i - 1]->name)
             throw std::runtime_error("kernel library " + lib->label() + " defines kernel '"
                 + infos[i]->name + "' twice");
-    std::vector<KernelDescription> added;
+    std::vector<std::shared_ptr<const KernelInfo>> added;
     std::shared_ptr<const LoadedLibrary> old; // released after the lock
     std::vector<std::shared_ptr<const KernelInfo>> gone;
     std::unique_lock g(m_);
@@ -118,7 +119,7 @@ std::vector<KernelDescription> KernelRegistry::install(std::shared_ptr<const Loa
     }
     libraries_[lib->name()] = lib;
     for (auto& k : infos) {
-        added.push_back(k->describe());
+        added.push_back(k);
         put(std::move(k));
     }
     g.unlock();

@@ -55,9 +55,12 @@ public:
     // Every kernel in a binary's WEFT_KERNEL list, as the program's own.
     void add_defined(const KernelDef* head);
     // Installs every kernel of `lib`, replacing a library of the same name (a reload: kernels the
-    // new version no longer defines go too). Throws std::runtime_error, and changes nothing,
-    // when one of its kernels is already defined by the program or by another library.
-    std::vector<KernelDescription> install(std::shared_ptr<const LoadedLibrary> lib);
+    // new version no longer defines go too), and returns the new entries sorted by name (a
+    // caller that wants descriptions makes them: a worker only digests them). Throws
+    // std::runtime_error, and changes nothing, when one of its kernels is already defined by the
+    // program or by another library.
+    std::vector<std::shared_ptr<const KernelInfo>> install(
+        std::shared_ptr<const LoadedLibrary> lib);
 
     // The entry a call runs; it keeps its library loaded while held.
     [[nodiscard]] std::shared_ptr<const KernelInfo> find(std::string_view name) const;

@@ -10,11 +10,21 @@
 
 namespace weft::detail {
 
-LibraryListing load_library(KernelRegistry& registry, const std::string& path, bool preflight)
+InstalledLibrary install_library(KernelRegistry& registry, const std::string& path, bool preflight)
 {
     auto lib = LoadedLibrary::open(path, preflight);
-    LibraryListing l { lib->name(), lib->version(), lib->path(), {} };
+    InstalledLibrary l { lib->name(), lib->version(), lib->path(), {} };
     l.kernels = registry.install(std::move(lib));
+    return l;
+}
+
+LibraryListing load_library(KernelRegistry& registry, const std::string& path, bool preflight)
+{
+    auto i = install_library(registry, path, preflight);
+    LibraryListing l { std::move(i.name), std::move(i.version), std::move(i.path), {} };
+    l.kernels.reserve(i.kernels.size());
+    for (const auto& k : i.kernels)
+        l.kernels.push_back(k->describe());
     return l;
 }
 
@@ -79,25 +89,50 @@ LibraryListing listing_from_value(const Value& v)
     return l;
 }
 
+namespace {
+
+// FNV-1a over every field of every kernel, each field ended by a byte no text holds.
+class Digest {
+public:
+    void add(std::string_view s)
+    {
+        for (unsigned char ch : s)
+            h_ = (h_ ^ ch) * 1099511628211ull;
+        h_ = (h_ ^ 0xffu) * 1099511628211ull;
+    }
+    template <class K> void add_kernel(const K& k, std::string_view library)
+    {
+        add(k.name);
+        add(k.signature);
+        add(k.description);
+        for (const auto& p : k.params)
+            add(p);
+        add(k.result);
+        add(k.variadic ? "v" : "");
+        add(library);
+    }
+    [[nodiscard]] std::int64_t value() const { return static_cast<std::int64_t>(h_); }
+
+private:
+    std::uint64_t h_ = 14695981039346656037ull;
+};
+
+} // namespace
+
 std::int64_t listing_digest(const std::vector<KernelDescription>& kernels)
 {
-    std::uint64_t h = 14695981039346656037ull; // FNV-1a
-    auto mix = [&h](std::string_view s) {
-        for (unsigned char ch : s)
-            h = (h ^ ch) * 1099511628211ull;
-        h = (h ^ 0xffu) * 1099511628211ull; // a field's end
-    };
-    for (const auto& k : kernels) {
-        mix(k.name);
-        mix(k.signature);
-        mix(k.description);
-        for (const auto& p : k.params)
-            mix(p);
-        mix(k.result);
-        mix(k.variadic ? "v" : "");
-        mix(k.library);
-    }
-    return static_cast<std::int64_t>(h);
+    Digest d;
+    for (const auto& k : kernels)
+        d.add_kernel(k, k.library);
+    return d.value();
+}
+
+std::int64_t listing_digest(const std::vector<std::shared_ptr<const KernelInfo>>& kernels)
+{
+    Digest d;
+    for (const auto& k : kernels)
+        d.add_kernel(*k, k->library ? std::string_view(k->library->name()) : std::string_view());
+    return d.value();
 }
 
 LoadSummary summary_from_value(const Value& v)
@@ -118,7 +153,10 @@ Value load_kernels(Context& ctx, std::string path, bool preflight)
         throw std::invalid_argument("only the master (process 1) may load kernel libraries; "
                                     "process "
             + std::to_string(ctx.caller()) + " asked for " + path);
-    const auto l = load_library(ProcessAccess::runtime(ctx.process()).kernels(), path, preflight);
+    // The master has the table from its own load of the same file: a digest tells it whether
+    // this one is the same.
+    const auto l
+        = install_library(ProcessAccess::runtime(ctx.process()).kernels(), path, preflight);
     return Map { { "name", l.name }, { "version", l.version }, { "path", l.path },
         { "digest", listing_digest(l.kernels) } };
 }

@@ -125,6 +125,27 @@ private slots:
         QVERIFY(!r.find("missing"));
     }
 
+    // A worker answers a load with a digest of the entries it installed; the master digests its
+    // description of the same library. They must agree, or every load asks each worker for its
+    // whole table. A change in any field changes the digest.
+    void installedEntriesAndTheirDescriptionsDigestAlike()
+    {
+        KernelRegistry here, there;
+        const auto listing = load_library(here, WEFT_CLASSROOM_PATH, false);
+        const auto installed = install_library(there, WEFT_CLASSROOM_PATH, false);
+        QCOMPARE(installed.kernels.size(), listing.kernels.size());
+        QVERIFY(installed.kernels.size() > 10);
+        QCOMPARE(listing_digest(installed.kernels), listing_digest(listing.kernels));
+        for (std::size_t i = 0; i < listing.kernels.size(); i += 7) {
+            auto changed = listing.kernels;
+            changed[i].description += ".";
+            QVERIFY(listing_digest(changed) != listing_digest(listing.kernels));
+            changed = listing.kernels;
+            changed[i].library = "other";
+            QVERIFY(listing_digest(changed) != listing_digest(listing.kernels));
+        }
+    }
+
     // WEFT_KERNEL(fn, "...") carries a one-line description; without one it is empty.
     void kernels_carry_their_description()
     {
