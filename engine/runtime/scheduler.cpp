@@ -682,10 +682,48 @@ void PoolScheduler::wake_idle_worker()
     cv_.notify_one();
 }
 
+namespace {
+// What a warm-up prepares: the stack a deep call uses (a library's dlopen, for one) and a heap
+// that has grown once.
+constexpr std::size_t kWarmStackBytes = 64 * 1024;
+constexpr std::size_t kWarmHeapBytes = 64 * 1024;
+
+[[gnu::noinline]] void touch_stack()
+{
+    char frame[kWarmStackBytes];
+    volatile char* p = frame;
+    for (std::size_t at = 0; at < sizeof frame; at += 4096)
+        p[at] = 0;
+}
+} // namespace
+
+void PoolScheduler::warm_up()
+{
+    // A thread's first task would otherwise pay for its fiber (a stack mapped, its guard page
+    // protected, its pages faulted in as the call goes deeper) and for the first growth of the
+    // thread's malloc arena. On a fresh worker that was much of its first call (a kernel library
+    // loaded on 8 new workers, #13); the thread pays it now, before any caller waits. The task
+    // stays in the free list for the first item.
+    Task* t = acquire_task();
+    t->fn_ = [] {
+        touch_stack();
+        void* block = std::malloc(kWarmHeapBytes);
+        if (block)
+            static_cast<volatile char*>(block)[kWarmHeapBytes - 1] = 0;
+        std::free(block);
+    };
+    t->finished_ = false;
+    t_current = t;
+    t->resume();
+    t_current = nullptr;
+    release_task(t);
+}
+
 void PoolScheduler::run_thread(int slot, int index)
 {
     t_thread_index = index;
     t_pool = this;
+    warm_up();
     SpanRing& ring = owner_.spans(index);
     Item item;
     while (pop(slot, item)) {
