@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <exception>
 #include <sched.h>
+#include <sys/mman.h>
 
 namespace weft::detail {
 
@@ -174,6 +175,15 @@ public:
     PoolScheduler* pool() const
     {
         return pool_;
+    }
+
+    // Has the kernel back the top `bytes` of the stack now, instead of page by page as a call
+    // first goes that deep. Best effort (MADV_POPULATE_WRITE needs Linux 5.14).
+    void prefault_stack(std::size_t bytes)
+    {
+        const std::size_t n = std::min(bytes, stack_size_ / 2);
+        [[maybe_unused]] int rc = ::madvise(
+            static_cast<char*>(stack_bottom_) + stack_size_ - n, n, MADV_POPULATE_WRITE);
     }
 
     // Runs on the task: back to the scheduler of whichever thread runs us; returns when resumed.
@@ -687,36 +697,29 @@ namespace {
 // that has grown once.
 constexpr std::size_t kWarmStackBytes = 64 * 1024;
 constexpr std::size_t kWarmHeapBytes = 64 * 1024;
-
-[[gnu::noinline]] void touch_stack()
-{
-    char frame[kWarmStackBytes];
-    volatile char* p = frame;
-    for (std::size_t at = 0; at < sizeof frame; at += 4096)
-        p[at] = 0;
-}
 } // namespace
 
 void PoolScheduler::warm_up()
 {
-    // A thread's first task would otherwise pay for its fiber (a stack mapped, its guard page
-    // protected, its pages faulted in as the call goes deeper) and for the first growth of the
-    // thread's malloc arena. On a fresh worker that was much of its first call (a kernel library
-    // loaded on 8 new workers, #13); the thread pays it now, before any caller waits. The task
-    // stays in the free list for the first item.
+    // A thread's first task would otherwise pay for its fiber (a stack mapped and its guard
+    // page protected), for the stack's pages as the call goes deeper, and for the first growth
+    // of the thread's malloc arena. On a fresh worker that was much of its first call (a kernel
+    // library loaded on 8 new workers, #13); the thread pays it now, before any caller waits.
+    // The task is started once, with nothing to run, so that every task in the pool has
+    // entered its loop (~Task unwinds a fiber that has: one never entered would leave the
+    // thread's sanitizer annotations on the fiber's stack), and waits in the free list for the
+    // first item.
     Task* t = acquire_task();
-    t->fn_ = [] {
-        touch_stack();
-        void* block = std::malloc(kWarmHeapBytes);
-        if (block)
-            static_cast<volatile char*>(block)[kWarmHeapBytes - 1] = 0;
-        std::free(block);
-    };
+    t->prefault_stack(kWarmStackBytes);
     t->finished_ = false;
     t_current = t;
     t->resume();
     t_current = nullptr;
     release_task(t);
+    void* block = std::malloc(kWarmHeapBytes);
+    if (block)
+        static_cast<volatile char*>(block)[kWarmHeapBytes - 1] = 0;
+    std::free(block);
 }
 
 void PoolScheduler::run_thread(int slot, int index)
