@@ -19,7 +19,6 @@
 #include <cstdlib>
 #include <exception>
 #include <sched.h>
-#include <sys/mman.h>
 
 namespace weft::detail {
 
@@ -175,15 +174,6 @@ public:
     PoolScheduler* pool() const
     {
         return pool_;
-    }
-
-    // Has the kernel back the top `bytes` of the stack now, instead of page by page as a call
-    // first goes that deep. Best effort (MADV_POPULATE_WRITE needs Linux 5.14).
-    void prefault_stack(std::size_t bytes)
-    {
-        const std::size_t n = std::min(bytes, stack_size_ / 2);
-        [[maybe_unused]] int rc = ::madvise(
-            static_cast<char*>(stack_bottom_) + stack_size_ - n, n, MADV_POPULATE_WRITE);
     }
 
     // Runs on the task: back to the scheduler of whichever thread runs us; returns when resumed.
@@ -692,41 +682,10 @@ void PoolScheduler::wake_idle_worker()
     cv_.notify_one();
 }
 
-namespace {
-// What a warm-up prepares: the stack a deep call uses (a library's dlopen, for one) and a heap
-// that has grown once.
-constexpr std::size_t kWarmStackBytes = 64 * 1024;
-constexpr std::size_t kWarmHeapBytes = 64 * 1024;
-} // namespace
-
-void PoolScheduler::warm_up()
-{
-    // A thread's first task would otherwise pay for its fiber (a stack mapped and its guard
-    // page protected), for the stack's pages as the call goes deeper, and for the first growth
-    // of the thread's malloc arena. On a fresh worker that was much of its first call (a kernel
-    // library loaded on 8 new workers, #13); the thread pays it now, before any caller waits.
-    // The task is started once, with nothing to run, so that every task in the pool has
-    // entered its loop (~Task unwinds a fiber that has: one never entered would leave the
-    // thread's sanitizer annotations on the fiber's stack), and waits in the free list for the
-    // first item.
-    Task* t = acquire_task();
-    t->prefault_stack(kWarmStackBytes);
-    t->finished_ = false;
-    t_current = t;
-    t->resume();
-    t_current = nullptr;
-    release_task(t);
-    void* block = std::malloc(kWarmHeapBytes);
-    if (block)
-        static_cast<volatile char*>(block)[kWarmHeapBytes - 1] = 0;
-    std::free(block);
-}
-
 void PoolScheduler::run_thread(int slot, int index)
 {
     t_thread_index = index;
     t_pool = this;
-    warm_up();
     SpanRing& ring = owner_.spans(index);
     Item item;
     while (pop(slot, item)) {

@@ -141,7 +141,6 @@ private:
         std::uint32_t label = 0;
     };
     void run_thread(int slot, int index);
-    void warm_up(); // on a pool thread, before its first item
     bool pop(int slot, Item& out);
     void push(Item item);
     Task* acquire_task();
