@@ -393,12 +393,18 @@ void startup(std::vector<Figure>& out, const Options& o)
     out.push_back({ "startup.local_32", median(times), "s", std::nullopt, "value <= 0.5", true });
 }
 
-// Loading a kernel library on 8 workers and the master, from load_kernels to every process
-// having it, on a cluster that has just started; and reloading it (a rebuilt library of the same
-// name: two copies of the file take turns, so every load maps new code). The floor is one dlopen
-// of a fresh copy of the same library in this process. Floors drift within a run on a shared VM,
-// so each round measures some floors and then one cluster's loads, and the medians of all rounds
-// are compared.
+// Seconds one dlopen of `path` takes in this process (the library is closed again).
+double timed_dlopen(const std::string& path)
+{
+    const auto t0 = Clock::now();
+    void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    const auto t = seconds(Clock::now() - t0);
+    if (!h)
+        throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
+    ::dlclose(h);
+    return t;
+}
+
 // One dlopen in a process started for it (this program again, with --dlopen-once): what each
 // worker's load costs at the least, where nothing the loader touches is warm yet.
 double fresh_process_dlopen(const std::string& path)
@@ -430,17 +436,21 @@ double fresh_process_dlopen(const std::string& path)
 
 int dlopen_once(const char* path)
 {
-    const auto t0 = Clock::now();
-    void* h = ::dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    const auto t = seconds(Clock::now() - t0);
-    if (!h) {
-        std::printf("%s\n", ::dlerror());
+    try {
+        std::printf("%.9f\n", timed_dlopen(path));
+        return 0;
+    } catch (const std::exception& e) {
+        std::printf("%s\n", e.what());
         return 1;
     }
-    std::printf("%.9f\n", t);
-    return 0;
 }
 
+// Loading a kernel library on 8 workers and the master, from load_kernels to every process
+// having it, on a cluster that has just started; and reloading it (a rebuilt library of the same
+// name: two copies of the file take turns, so every load maps new code). The floor is one dlopen
+// of a fresh copy of the same library in this process. Floors drift within a run on a shared VM,
+// so each round measures some floors and then one cluster's loads, and the medians of all rounds
+// are compared.
 void kernels(std::vector<Figure>& out, const Options& o)
 {
     const int rounds = o.quick ? 1 : 7;
@@ -462,16 +472,8 @@ void kernels(std::vector<Figure>& out, const Options& o)
     std::vector<double> floor, fresh, first, reload;
     for (int round = 0; round < rounds; ++round) {
         fresh.push_back(fresh_process_dlopen(fresh_copy()));
-        for (int i = 0; i < kFloorsPerRound; ++i) {
-            const auto path = fresh_copy();
-            const auto t0 = Clock::now();
-            void* h = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
-            const auto t = seconds(Clock::now() - t0);
-            if (!h)
-                throw std::runtime_error(std::string("dlopen: ") + ::dlerror());
-            ::dlclose(h);
-            floor.push_back(t);
-        }
+        for (int i = 0; i < kFloorsPerRound; ++i)
+            floor.push_back(timed_dlopen(fresh_copy()));
         weft::Cluster c(opts);
         const auto pids = c.addprocs(8);
         const std::string turns[2] = { fresh_copy(), fresh_copy() };
