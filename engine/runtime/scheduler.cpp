@@ -1,5 +1,7 @@
 #include "scheduler.h"
 
+#include "spin_wait.h"
+
 #if defined(__SANITIZE_THREAD__)
 #include <sanitizer/tsan_interface.h>
 #define WEFT_TSAN 1
@@ -34,13 +36,6 @@ const std::chrono::microseconds kSpin { [] {
 }() };
 constexpr std::size_t kMaxFreeTasks = 64; // idle fibers kept for reuse
 
-inline void cpu_relax()
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 // Every switch between a thread and a task goes through this one function, on both sides, and
 // it is not instrumented itself. Boost's resume() stays out of line (and instrumented), but both
 // sides make the same call after telling ThreadSanitizer: its frame is pushed on the context
@@ -59,39 +54,6 @@ inline void cpu_relax()
 thread_local Task* t_current = nullptr;
 thread_local int t_thread_index = 0;
 thread_local PoolScheduler* t_pool = nullptr;
-
-// Spins briefly, then yields its core (on a small machine the thread that will wake us may be
-// waiting for that core), until `pred` holds or the spin window closes.
-// `poll` does useful work while spinning and says whether it did any; when it did, the window
-// starts afresh. The window is checked on every round: a worker's `poll` is a read() of its
-// master connection, so the 64 rounds before the first yield cost about 100 us of CPU, three
-// times the window, taken from the processes that had work whenever the cores were all busy.
-template <class Pred, class Poll> bool spin_until(Pred pred, Poll poll)
-{
-    if (kSpin.count() <= 0)
-        return pred();
-    auto deadline = std::chrono::steady_clock::now() + kSpin;
-    for (unsigned i = 1;; ++i) {
-        if (pred())
-            return true;
-        if (poll()) {
-            i = 0;
-            deadline = std::chrono::steady_clock::now() + kSpin;
-            continue;
-        }
-        if (std::chrono::steady_clock::now() >= deadline)
-            return pred();
-        if (i < 64)
-            cpu_relax();
-        else
-            sched_yield();
-    }
-}
-
-template <class Pred> bool spin_until(Pred pred)
-{
-    return spin_until(pred, [] { return false; });
-}
 
 } // namespace
 
@@ -327,7 +289,9 @@ void Waiter::park(std::unique_lock<std::mutex>& lk)
         return;
     }
     lk.unlock();
-    if (!spin_until([this] { return woken_.load(std::memory_order_acquire); })) {
+    if (!spin_until(
+            kSpin, [this] { return woken_.load(std::memory_order_acquire); },
+            [] { return false; })) {
         while (!woken_.load(std::memory_order_acquire))
             woken_.wait(false, std::memory_order_acquire);
     }
@@ -646,7 +610,8 @@ bool PoolScheduler::pop(int slot, Item& out)
         lk.unlock();
         spinning_.fetch_add(1, std::memory_order_relaxed);
         const bool polls = idle_work_ && idle_work_->begin();
-        spin_until([this] { return queued_.load(std::memory_order_acquire) > 0; },
+        spin_until(
+            kSpin, [this] { return queued_.load(std::memory_order_acquire) > 0; },
             [&] { return polls && idle_work_->poll(); });
         if (polls)
             idle_work_->end();

@@ -2,6 +2,7 @@
 
 #include "completion.h"
 #include "scheduler.h"
+#include "spin_wait.h"
 #include "time_bound.h"
 
 #include <QtTest>
@@ -11,6 +12,17 @@
 using namespace weft;
 using namespace weft::detail;
 using namespace std::chrono_literals;
+
+// A clock that moves only when a test moves it: a spin's window is then counted in polls.
+struct StepClock {
+    using duration = std::chrono::microseconds;
+    using rep = duration::rep;
+    using period = duration::period;
+    using time_point = std::chrono::time_point<StepClock>;
+    static constexpr bool is_steady = true;
+    static inline time_point t {};
+    static time_point now() { return t; }
+};
 
 class TestScheduler : public QObject {
     Q_OBJECT
@@ -143,6 +155,54 @@ private slots:
         Completion done;
         s.pool(PoolKind::Default).spawn([&] { done.set(Value(true)); });
         QVERIFY(done.wait().as_bool());
+    }
+
+    // Regression: the window was only looked at after 64 relax rounds, and a worker's poll is a
+    // read() of its master connection, so every idle spin made 64 reads (~100 us of CPU, for a
+    // 30 us window). Polls that find nothing and take 10 us each end a 30 us spin at the third.
+    void idleSpinKeepsToItsWindow()
+    {
+        StepClock::t = {};
+        int polls = 0;
+        const bool met = spin_until<StepClock>(
+            30us, [] { return false; },
+            [&] {
+                ++polls;
+                StepClock::t += 10us;
+                return false;
+            });
+        QVERIFY(!met);
+        QCOMPARE(polls, 3);
+    }
+
+    // A poll that found work starts the window afresh: five such polls of 10 us, then three more
+    // that find nothing.
+    void pollThatFoundWorkRestartsTheWindow()
+    {
+        StepClock::t = {};
+        int polls = 0;
+        const bool met = spin_until<StepClock>(
+            30us, [] { return false; },
+            [&] {
+                StepClock::t += 10us;
+                return ++polls <= 5;
+            });
+        QVERIFY(!met);
+        QCOMPARE(polls, 8);
+    }
+
+    void spinEndsWhenItsConditionHolds()
+    {
+        StepClock::t = {};
+        int rounds = 0;
+        QVERIFY(spin_until<StepClock>(
+            30us, [&] { return ++rounds == 3; }, [] { return false; }));
+        QCOMPARE(rounds, 3);
+        // No window: the condition is looked at once.
+        rounds = 0;
+        QVERIFY(!spin_until<StepClock>(
+            0us, [&] { return ++rounds == 3; }, [] { return true; }));
+        QCOMPARE(rounds, 1);
     }
 
 private:
